@@ -1,0 +1,267 @@
+package identity
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// maxExponent bounds the exponent of a json.Number written in exponent
+// notation: larger ones would expand into unreasonably long decimal strings
+// and are not exported.
+const maxExponent = 400
+
+// LookupClaim finds the raw claim value at path. path is a claim name or a
+// dotted path into nested objects ("address.country"). At every level a key
+// that literally equals the rest of the path wins over the nested reading, so
+// a top-level claim named "a.b" is found before claim "a"'s member "b".
+func LookupClaim(claims map[string]any, path string) (any, bool) {
+	if claims == nil || path == "" {
+		return nil, false
+	}
+	m := claims
+	for {
+		if v, ok := m[path]; ok {
+			return v, true
+		}
+		// Descend through the first dot whose prefix names an object; no
+		// backtracking, so the cost stays linear in the path length.
+		next := map[string]any(nil)
+		rest := ""
+		for i := 0; i < len(path); i++ {
+			if path[i] != '.' {
+				continue
+			}
+			if sub, ok := m[path[:i]].(map[string]any); ok {
+				next, rest = sub, path[i+1:]
+				break
+			}
+		}
+		if next == nil || rest == "" {
+			return nil, false
+		}
+		m, path = next, rest
+	}
+}
+
+// ClaimValue returns the claim at path (see LookupClaim) as an already
+// sanitized header value:
+//
+//   - strings as they are;
+//   - numbers in plain decimal, never in exponent notation (a json.Number
+//     that is an integer or a plain decimal keeps its literal text, so big
+//     integers lose no digits);
+//   - booleans as "true" or "false";
+//   - arrays of scalars joined by one space (null and empty elements are
+//     skipped).
+//
+// Objects, arrays holding objects or arrays, null, absent and empty values
+// give ("", false).
+func ClaimValue(claims map[string]any, path string) (string, bool) {
+	v, ok := LookupClaim(claims, path)
+	if !ok {
+		return "", false
+	}
+	switch a := v.(type) {
+	case []any:
+		return joinScalars(len(a), func(i int) any { return a[i] })
+	case []string:
+		return joinScalars(len(a), func(i int) any { return a[i] })
+	}
+	return scalarString(v)
+}
+
+// ClaimValues returns the claim at path as a list of sanitized strings: the
+// elements of an array claim, or the single value of a scalar claim. It
+// gives false for what ClaimValue does not export.
+func ClaimValues(claims map[string]any, path string) ([]string, bool) {
+	v, ok := LookupClaim(claims, path)
+	if !ok {
+		return nil, false
+	}
+	var n int
+	var at func(int) any
+	switch a := v.(type) {
+	case []any:
+		n, at = len(a), func(i int) any { return a[i] }
+	case []string:
+		n, at = len(a), func(i int) any { return a[i] }
+	default:
+		s, ok := scalarString(v)
+		if !ok {
+			return nil, false
+		}
+		return []string{s}, true
+	}
+	out := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		e := at(i)
+		if e == nil {
+			continue
+		}
+		s, ok := scalarString(e)
+		if !ok {
+			if isContainer(e) {
+				return nil, false
+			}
+			continue
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, false
+	}
+	return out, true
+}
+
+// joinScalars joins the n elements given by at with one space.
+func joinScalars(n int, at func(int) any) (string, bool) {
+	if n == 1 {
+		if e := at(0); !isContainer(e) {
+			return scalarString(e)
+		}
+		return "", false
+	}
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		e := at(i)
+		if isContainer(e) {
+			return "", false
+		}
+		s, ok := scalarString(e)
+		if !ok {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s)
+	}
+	if b.Len() == 0 {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// isContainer reports whether v is an object or an array.
+func isContainer(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any, []string, map[string]string:
+		return true
+	}
+	return false
+}
+
+// scalarString formats a scalar claim; false for containers, null, empty
+// strings and numbers that cannot be written in plain decimal.
+func scalarString(v any) (string, bool) {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case json.Number:
+		var ok bool
+		if s, ok = plainNumber(string(x)); !ok {
+			return "", false
+		}
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return "", false
+		}
+		s = strconv.FormatFloat(x, 'f', -1, 64)
+	case float32:
+		f := float64(x)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return "", false
+		}
+		s = strconv.FormatFloat(f, 'f', -1, 32)
+	case int:
+		s = strconv.Itoa(x)
+	case int64:
+		s = strconv.FormatInt(x, 10)
+	case int32:
+		s = strconv.FormatInt(int64(x), 10)
+	case uint:
+		s = strconv.FormatUint(uint64(x), 10)
+	case uint64:
+		s = strconv.FormatUint(x, 10)
+	case uint32:
+		s = strconv.FormatUint(uint64(x), 10)
+	case bool:
+		s = strconv.FormatBool(x)
+	default:
+		return "", false
+	}
+	s = Sanitize(s)
+	return s, s != ""
+}
+
+// plainNumber returns the JSON number literal n in plain decimal notation.
+// An integer or plain decimal literal is returned unchanged; one in exponent
+// notation is rewritten exactly (by moving the decimal point, not through a
+// float). It gives false when n is not a JSON number or its exponent is
+// beyond maxExponent.
+func plainNumber(n string) (string, bool) {
+	neg := false
+	s := n
+	if strings.HasPrefix(s, "-") {
+		neg, s = true, s[1:]
+	}
+	intEnd := digitsEnd(s, 0)
+	if intEnd == 0 {
+		return "", false
+	}
+	fracStart, fracEnd := intEnd, intEnd
+	if fracStart < len(s) && s[fracStart] == '.' {
+		fracStart++
+		fracEnd = digitsEnd(s, fracStart)
+		if fracEnd == fracStart {
+			return "", false
+		}
+	}
+	if fracEnd == len(s) {
+		return n, true // integer or plain decimal: keep the literal text
+	}
+	if s[fracEnd] != 'e' && s[fracEnd] != 'E' {
+		return "", false
+	}
+	// strconv.Atoi accepts exactly JSON's optional sign and digits here.
+	exp, err := strconv.Atoi(s[fracEnd+1:])
+	if err != nil || exp > maxExponent || exp < -maxExponent {
+		return "", false
+	}
+
+	digits := s[:intEnd] + s[fracStart:fracEnd]
+	point := intEnd + exp // position of the decimal point within digits
+	var intPart, fracPart string
+	switch {
+	case point <= 0:
+		intPart, fracPart = "0", strings.Repeat("0", -point)+digits
+	case point >= len(digits):
+		intPart = digits + strings.Repeat("0", point-len(digits))
+	default:
+		intPart, fracPart = digits[:point], digits[point:]
+	}
+	intPart = strings.TrimLeft(intPart, "0")
+	if intPart == "" {
+		intPart = "0"
+	}
+	fracPart = strings.TrimRight(fracPart, "0")
+	out := intPart
+	if fracPart != "" {
+		out += "." + fracPart
+	}
+	if neg && out != "0" {
+		out = "-" + out
+	}
+	return out, true
+}
+
+// digitsEnd returns the index of the first non-digit in s at or after i.
+func digitsEnd(s string, i int) int {
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
+}
