@@ -1,0 +1,131 @@
+package sts
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AlibabaConfig configures the Alibaba Cloud STS AssumeRoleWithOIDC client.
+type AlibabaConfig struct {
+	// Endpoint is the STS URL or host ("sts.aliyuncs.com",
+	// "https://sts.cn-hangzhou.aliyuncs.com"). http is accepted only for
+	// loopback hosts. When empty, Region decides.
+	Endpoint string
+	// Region gives https://sts.<region>.aliyuncs.com (or sts-vpc.<region> with
+	// VPC). When empty too, the central https://sts.aliyuncs.com is used.
+	Region string
+	// VPC selects the VPC endpoint for Region.
+	VPC bool
+	// HTTPClient sends the requests (set its TLS config for a private CA).
+	// Default: a plain http.Client; the overall Timeout applies either way.
+	HTTPClient *http.Client
+	// Timeout bounds one exchange, retries included. Default 5s.
+	Timeout time.Duration
+	// Now is the clock (for the Timestamp parameter). Default time.Now.
+	Now func() time.Time
+}
+
+// Alibaba calls STS AssumeRoleWithOIDC the way credentials-go does: an
+// anonymous RPC-style POST with Action, Format, Version and Timestamp in the
+// query and every business parameter (the token included) in the form body.
+type Alibaba struct {
+	endpoint *url.URL
+	caller
+}
+
+// NewAlibaba checks the config and returns a client. It does no network I/O.
+func NewAlibaba(cfg AlibabaConfig) (*Alibaba, error) {
+	raw := cfg.Endpoint
+	field := "sts endpoint"
+	if raw == "" {
+		raw = AlibabaEndpoint(cfg.Region, cfg.VPC)
+		field = "sts region"
+	}
+	u, err := parseEndpoint(raw, field)
+	if err != nil {
+		return nil, fmt.Errorf("sts alibaba: %w", err)
+	}
+	return &Alibaba{endpoint: u, caller: newCaller(cfg.HTTPClient, cfg.Timeout, cfg.Now)}, nil
+}
+
+// AlibabaEndpoint resolves the STS endpoint for a region as credentials-go
+// does: sts[-vpc].<region>.aliyuncs.com, or sts.aliyuncs.com without a region.
+func AlibabaEndpoint(region string, vpc bool) string {
+	region = strings.TrimSpace(region)
+	if region == "" {
+		return "https://sts.aliyuncs.com"
+	}
+	prefix := "sts"
+	if vpc {
+		prefix = "sts-vpc"
+	}
+	return "https://" + prefix + "." + region + ".aliyuncs.com"
+}
+
+// Endpoint is the resolved STS URL.
+func (a *Alibaba) Endpoint() string { return a.endpoint.String() }
+
+// Exchange calls AssumeRoleWithOIDC.
+func (a *Alibaba) Exchange(ctx context.Context, req Request) (*Credentials, error) {
+	if e := checkToken(req.Token); e != nil {
+		return nil, e
+	}
+	if req.RoleARN == "" || req.ProviderARN == "" || req.SessionName == "" {
+		return nil, &Error{Kind: Misconfigured, Code: CodeBadRequest,
+			Message: "role ARN, OIDC provider ARN and session name are all required for AssumeRoleWithOIDC"}
+	}
+	dur := req.Duration
+	if dur <= 0 {
+		dur = DefaultDuration
+	}
+	form := url.Values{}
+	form.Set("RoleArn", req.RoleARN)
+	form.Set("OIDCProviderArn", req.ProviderARN)
+	form.Set("OIDCToken", req.Token)
+	form.Set("RoleSessionName", req.SessionName)
+	form.Set("DurationSeconds", strconv.FormatInt(int64(dur/time.Second), 10))
+	if req.Policy != "" {
+		form.Set("Policy", req.Policy)
+	}
+	body := form.Encode()
+	return a.run(ctx, func(ctx context.Context) (*Credentials, *Error) {
+		u := *a.endpoint
+		q := url.Values{}
+		q.Set("Action", "AssumeRoleWithOIDC")
+		q.Set("Format", "JSON")
+		q.Set("Version", "2015-04-01")
+		q.Set("Timestamp", a.now().UTC().Format("2006-01-02T15:04:05Z"))
+		u.RawQuery = q.Encode()
+		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(body))
+		if err != nil {
+			return nil, &Error{Kind: Misconfigured, Code: CodeBadRequest, Message: "cannot build the STS request: " + err.Error()}
+		}
+		hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		hr.Header.Set("Accept", "application/json")
+		hr.Header.Set("Accept-Encoding", "identity")
+		resp, e := a.send(ctx, hr)
+		if e != nil {
+			return nil, e
+		}
+		return parseAlibaba(resp, req.Token, a.now())
+	})
+}
+
+// checkToken refuses tokens that the STS would refuse anyway, without a call.
+func checkToken(tok string) *Error {
+	switch {
+	case tok == "":
+		return &Error{Kind: InvalidToken, Code: CodeBadRequest, Message: "no token to exchange"}
+	case len(tok) > MaxTokenSize:
+		return &Error{Kind: InvalidToken, Code: CodeBadRequest,
+			Message: fmt.Sprintf("the token is longer than %d characters, the STS limit", MaxTokenSize)}
+	}
+	return nil
+}
+
+var _ Exchanger = (*Alibaba)(nil)
