@@ -1,0 +1,142 @@
+package token
+
+import (
+	"crypto/sha256"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gocache "github.com/patrickmn/go-cache"
+
+	"github.com/edgeauth/caddy-edgeauth/module/identity"
+)
+
+// Cache defaults.
+const (
+	DefaultCacheEntries = 100000
+	DefaultCacheTTL     = 5 * time.Minute
+)
+
+// minFullSweepInterval limits how often a full cache sweeps for expired
+// entries on Put, so that a stream of new tokens into a full cache cannot
+// make every Put walk all entries.
+const minFullSweepInterval = time.Second
+
+// Cache holds verified identities keyed by the SHA-256 of the raw token
+// (the token itself is never stored as a key). Entries live at most maxTTL
+// and never past the identity's Expiry.
+//
+// A Cache is not scoped: a token verified under one set of rules is a hit
+// for every user of the same Cache. Share a Cache only between users that
+// verify with the same Selector and rules.
+//
+// Identities returned by Get are shared with the cache and with other
+// requests: callers must not modify them (or their Claims and Scopes).
+type Cache struct {
+	c       *gocache.Cache
+	max     int
+	maxTTL  time.Duration
+	now     func() time.Time
+	stop    chan struct{}
+	stopped sync.Once
+	done    chan struct{}
+
+	lastFullSweep atomic.Int64 // unix nanoseconds
+}
+
+// NewCache returns a cache of at most maxEntries identities (default
+// 100000) kept at most maxTTL (default 5m). It runs a sweep goroutine until
+// Stop is called.
+func NewCache(maxEntries int, maxTTL time.Duration) *Cache {
+	if maxEntries <= 0 {
+		maxEntries = DefaultCacheEntries
+	}
+	if maxTTL <= 0 {
+		maxTTL = DefaultCacheTTL
+	}
+	c := &Cache{
+		// cleanupInterval 0: go-cache's own janitor cannot be stopped.
+		c:      gocache.New(maxTTL, 0),
+		max:    maxEntries,
+		maxTTL: maxTTL,
+		now:    time.Now,
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	go c.sweep(min(maxTTL, time.Minute))
+	return c
+}
+
+func (c *Cache) sweep(every time.Duration) {
+	defer close(c.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			c.c.DeleteExpired()
+		}
+	}
+}
+
+// Stop ends the sweep goroutine and waits for it. It is idempotent; the
+// cache still works afterwards, without the background sweep.
+func (c *Cache) Stop() {
+	c.stopped.Do(func() { close(c.stop) })
+	<-c.done
+}
+
+func cacheKey(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return string(sum[:])
+}
+
+// Get returns the identity cached for raw, if any and not yet expired.
+func (c *Cache) Get(raw string) (*identity.Identity, bool) {
+	key := cacheKey(raw)
+	v, ok := c.c.Get(key)
+	if !ok {
+		return nil, false
+	}
+	id := v.(*identity.Identity)
+	if !id.Expiry.IsZero() && !c.now().Before(id.Expiry) {
+		c.c.Delete(key)
+		return nil, false
+	}
+	return id, true
+}
+
+// Put caches id for raw until min(maxTTL, id.Expiry). When the cache is
+// full it first drops expired entries; if it is still full, id is not
+// cached. Concurrent Puts may overshoot the cap by a few entries.
+func (c *Cache) Put(raw string, id *identity.Identity) {
+	if id == nil {
+		return
+	}
+	ttl := c.maxTTL
+	if !id.Expiry.IsZero() {
+		ttl = min(ttl, id.Expiry.Sub(c.now()))
+	}
+	if ttl <= 0 {
+		return
+	}
+	if c.c.ItemCount() >= c.max {
+		now := time.Now().UnixNano()
+		last := c.lastFullSweep.Load()
+		if now-last >= int64(minFullSweepInterval) && c.lastFullSweep.CompareAndSwap(last, now) {
+			c.c.DeleteExpired()
+		}
+		if c.c.ItemCount() >= c.max {
+			return
+		}
+	}
+	c.c.Set(cacheKey(raw), id, ttl)
+}
+
+// Len returns the number of entries (expired ones not yet swept included).
+func (c *Cache) Len() int { return c.c.ItemCount() }
+
+// Flush removes every entry.
+func (c *Cache) Flush() { c.c.Flush() }

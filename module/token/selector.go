@@ -1,0 +1,51 @@
+package token
+
+import (
+	"context"
+
+	"github.com/edgeauth/caddy-edgeauth/module/identity"
+)
+
+// Selector dispatches a token to the verifier of its issuer.
+type Selector struct {
+	byIssuer map[string]*Verifier
+	maxSize  int
+}
+
+// NewSelector returns a selector over verifiers. Issuers must be distinct
+// (the configuration layer checks that); for a repeated issuer the first
+// verifier wins.
+func NewSelector(verifiers ...*Verifier) *Selector {
+	s := &Selector{byIssuer: make(map[string]*Verifier, len(verifiers))}
+	for _, v := range verifiers {
+		if _, dup := s.byIssuer[v.Issuer()]; dup {
+			continue
+		}
+		s.byIssuer[v.Issuer()] = v
+		s.maxSize = max(s.maxSize, v.rules.MaxTokenSize)
+	}
+	if s.maxSize == 0 {
+		s.maxSize = DefaultMaxTokenSize
+	}
+	return s
+}
+
+// Verify reads `iss` from the (bounded, not yet verified) payload, then
+// verifies the token with the verifier of exactly that issuer. An unknown
+// issuer is Invalid "issuer not trusted". Errors are *Error.
+func (s *Selector) Verify(ctx context.Context, raw string) (*identity.Identity, error) {
+	p, e := parse(raw, s.maxSize)
+	if e != nil {
+		return nil, e
+	}
+	iss, present := p.claims["iss"]
+	if !present {
+		return nil, invalid("token has no iss claim")
+	}
+	name, _ := iss.(string)
+	v := s.byIssuer[name]
+	if v == nil {
+		return nil, invalid("issuer not trusted")
+	}
+	return v.verifyParsed(ctx, raw, p)
+}

@@ -1,0 +1,189 @@
+// Package token verifies bearer JWTs against an OpenID provider's keys,
+// picks the verifier by issuer and caches verified tokens.
+package token
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/edgeauth/caddy-edgeauth/module/identity"
+	"github.com/edgeauth/caddy-edgeauth/module/oidc"
+)
+
+// maxKeylessCandidates bounds how many keys are tried for a token without
+// a key ID.
+const maxKeylessCandidates = 3
+
+// Rules are what a token must satisfy besides its signature.
+type Rules struct {
+	// Issuer must equal the token's `iss` exactly.
+	Issuer string
+	// Audiences: the token's `aud` must contain one of them. Empty accepts
+	// no token (fail closed).
+	Audiences []string
+	// Algorithms is the allow-list (default RS256). Names that
+	// ValidateAlgorithms refuses are ignored, never allowed.
+	Algorithms []string
+	// ClockSkew is tolerated on exp, nbf, iat and MaxTokenAge.
+	ClockSkew time.Duration
+	// MaxTokenAge, when > 0, refuses tokens whose iat is older (and
+	// tokens without iat).
+	MaxTokenAge time.Duration
+	// MaxTokenSize in bytes (default 20000); larger tokens are refused
+	// before parsing.
+	MaxTokenSize int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// KeySource provides a provider's signing keys. *oidc.Provider satisfies it.
+type KeySource interface {
+	// Key returns the key with the given ID, or oidc.ErrKeysNotLoaded or
+	// oidc.ErrUnknownKey.
+	Key(ctx context.Context, kid string) (oidc.Key, error)
+	// Keys returns all keys (nil or empty when none are loaded).
+	Keys() []oidc.Key
+}
+
+var _ KeySource = (*oidc.Provider)(nil)
+
+// Verifier checks bearer JWTs of one provider.
+type Verifier struct {
+	provider string
+	rules    Rules
+	keys     KeySource
+	allowed  map[string]jwt.SigningMethod
+	now      func() time.Time
+}
+
+// NewVerifier returns a verifier for tokens of one provider. provider is
+// the configured name placed in Identity.Provider. Call ValidateAlgorithms
+// on rules.Algorithms at configuration time: refused names are dropped here.
+func NewVerifier(provider string, rules Rules, keys KeySource) *Verifier {
+	if rules.MaxTokenSize <= 0 {
+		rules.MaxTokenSize = DefaultMaxTokenSize
+	}
+	if len(rules.Algorithms) == 0 {
+		rules.Algorithms = []string{DefaultAlgorithm}
+	}
+	rules.Audiences = append([]string(nil), rules.Audiences...)
+	rules.Algorithms = append([]string(nil), rules.Algorithms...)
+	v := &Verifier{
+		provider: provider,
+		rules:    rules,
+		keys:     keys,
+		allowed:  make(map[string]jwt.SigningMethod),
+		now:      rules.Now,
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	for _, a := range rules.Algorithms {
+		if m, ok := signingMethods[a]; ok {
+			v.allowed[a] = m
+		}
+	}
+	return v
+}
+
+// Issuer returns the issuer this verifier accepts.
+func (v *Verifier) Issuer() string { return v.rules.Issuer }
+
+// Verify checks raw (the bearer token, without "Bearer ") and returns the
+// caller's identity. Errors are *Error.
+func (v *Verifier) Verify(ctx context.Context, raw string) (*identity.Identity, error) {
+	p, e := parse(raw, v.rules.MaxTokenSize)
+	if e != nil {
+		return nil, e
+	}
+	return v.verifyParsed(ctx, raw, p)
+}
+
+func (v *Verifier) verifyParsed(ctx context.Context, raw string, p *parsed) (*identity.Identity, error) {
+	if len(raw) > v.rules.MaxTokenSize {
+		return nil, invalid("token too large")
+	}
+	method, ok := v.allowed[p.alg]
+	if !ok {
+		if name := safeName(p.alg); name != "" {
+			return nil, invalid("algorithm " + name + " not allowed")
+		}
+		return nil, invalid("algorithm not allowed")
+	}
+	candidates, e := v.candidates(ctx, p)
+	if e != nil {
+		return nil, e
+	}
+	verified := false
+	for _, k := range candidates {
+		if method.Verify(p.signingInput, p.sig, k.Public) == nil {
+			verified = true
+			break
+		}
+	}
+	if !verified {
+		return nil, invalid("invalid signature")
+	}
+	exp, e := v.checkClaims(p.claims)
+	if e != nil {
+		return nil, e
+	}
+	id := &identity.Identity{
+		Provider: v.provider,
+		Issuer:   v.rules.Issuer,
+		Scopes:   scopes(p.claims),
+		Claims:   p.claims,
+		Expiry:   exp,
+		Token:    raw,
+	}
+	if sub, present := p.claims["sub"]; present {
+		s, ok := sub.(string)
+		if !ok {
+			return nil, invalid("invalid sub claim")
+		}
+		id.Subject = s
+	}
+	return id, nil
+}
+
+// candidates returns the keys that may have signed p.
+func (v *Verifier) candidates(ctx context.Context, p *parsed) ([]oidc.Key, *Error) {
+	if p.kid != "" {
+		k, err := v.keys.Key(ctx, p.kid)
+		switch {
+		case err == nil:
+		case errors.Is(err, oidc.ErrUnknownKey):
+			return nil, invalid("unknown signing key")
+		case errors.Is(err, oidc.ErrKeysNotLoaded):
+			return nil, unavailable("signing keys not loaded yet")
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			return nil, unavailable("signing key lookup interrupted")
+		default:
+			return nil, unavailable("signing keys unavailable")
+		}
+		if !keyFits(k, p.alg) {
+			return nil, invalid("signing key does not fit algorithm " + p.alg)
+		}
+		return []oidc.Key{k}, nil
+	}
+	all := v.keys.Keys()
+	if len(all) == 0 {
+		return nil, unavailable("signing keys not loaded yet")
+	}
+	var out []oidc.Key
+	for _, k := range all {
+		if keyFits(k, p.alg) {
+			out = append(out, k)
+			if len(out) == maxKeylessCandidates {
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, invalid("no signing key fits algorithm " + p.alg)
+	}
+	return out, nil
+}
