@@ -1,0 +1,12 @@
+// Package demoidp is a small, standards-faithful OpenID provider for tests and
+// demos of edgeauth. It runs on loopback (HTTPS by default, with an in-memory CA),
+// signs tokens with rotatable keys, serves the OAuth 2.0 / OIDC endpoints
+// (discovery, JWKS, authorize with login and consent pages, token, userinfo,
+// RFC 7662 introspection, RFC 7009 revocation, RP-initiated logout) and models
+// Alibaba Cloud RAM users and their claims (aid, uid, type, upn, login_name).
+//
+// It also offers fault injection (SetDown, SetHang) and request counters so
+// that tests can observe how a relying party talks to its provider.
+//
+// Nothing here is meant for production: passwords are shown on the login page.
+package demoidp

@@ -1,0 +1,48 @@
+package demoidp
+
+import (
+	"net"
+	"net/url"
+	"slices"
+)
+
+// redirectAllowed reports whether uri is registered for c (exact match) or,
+// with AllowLoopbackRedirects, is an http(s) URL on a loopback host.
+func redirectAllowed(c Client, registered []string, uri string) bool {
+	u, err := url.Parse(uri)
+	if err != nil || !u.IsAbs() || u.Fragment != "" || u.User != nil || u.Host == "" {
+		return false
+	}
+	if slices.Contains(registered, uri) {
+		return true
+	}
+	return c.AllowLoopbackRedirects && isLoopbackURL(u)
+}
+
+func isLoopbackURL(u *url.URL) bool {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// withParams adds params to uri's query, keeping what it already had.
+func withParams(uri string, params map[string]string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return uri // validated before; cannot happen
+	}
+	q := u.Query()
+	for k, v := range params {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
