@@ -126,14 +126,18 @@ func (s *Server) pendingRequest(w http.ResponseWriter, r *http.Request) (string,
 	}
 	id := r.PostForm.Get("req")
 	s.mu.Lock()
-	req, ok := s.state.requests[id]
+	stored, ok := s.state.requests[id]
+	var req authRequest
+	if ok {
+		req = *stored // a snapshot: the stored request may change under s.mu
+	}
 	s.mu.Unlock()
 	if !ok || s.opts.Now().After(req.expires) {
 		s.errorPage(w, http.StatusBadRequest, "Login expired",
 			"This sign-in request is unknown, already finished or expired. Go back to the application and sign in again.")
 		return "", nil, false
 	}
-	return id, req, true
+	return id, &req, true
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -147,11 +151,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.loginPage(w, http.StatusOK, id, req, "Wrong username or password.")
 		return
 	}
-	s.mu.Lock()
 	req.user = &u
+	s.mu.Lock()
+	if stored := s.state.requests[id]; stored != nil {
+		stored.user = &u
+	}
 	s.mu.Unlock()
 	if s.autoApprove.Load() {
-		s.finish(id)
+		if !s.finish(w, id) {
+			return
+		}
 		http.Redirect(w, r, s.approve(req), http.StatusSeeOther)
 		return
 	}
@@ -169,10 +178,14 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PostForm.Get("action") {
 	case "allow":
-		s.finish(id)
+		if !s.finish(w, id) {
+			return
+		}
 		http.Redirect(w, r, s.approve(req), http.StatusSeeOther)
 	case "deny":
-		s.finish(id)
+		if !s.finish(w, id) {
+			return
+		}
 		http.Redirect(w, r, withParams(req.redirectURI, map[string]string{
 			"error": "access_denied", "error_description": "the user denied the request",
 			"state": req.state, "iss": s.issuer,
@@ -182,11 +195,17 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// finish forgets a pending request so that it cannot be approved twice.
-func (s *Server) finish(id string) {
+// finish forgets a pending request so that it cannot be approved twice; it
+// reports false (after writing an error page) if another request finished it first.
+func (s *Server) finish(w http.ResponseWriter, id string) bool {
 	s.mu.Lock()
+	_, ok := s.state.requests[id]
 	delete(s.state.requests, id)
 	s.mu.Unlock()
+	if !ok {
+		s.errorPage(w, http.StatusBadRequest, "Login already finished", "This sign-in request was already completed.")
+	}
+	return ok
 }
 
 // approve issues a code for req (whose user is set) and returns the success

@@ -22,7 +22,7 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	g, problem := s.lookupAccess(strings.TrimSpace(token))
 	if g == nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="demoidp", error="invalid_token", error_description="`+problem+`"`)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="demoidp", error="invalid_token", error_description="`+quoteSafe(problem)+`"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "invalid_token", "error_description": problem})
 		return
 	}
@@ -32,4 +32,9 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, userClaims(g.user, g.scopes))
+}
+
+// quoteSafe makes s safe inside a quoted auth-param (RFC 9110 §11.2).
+func quoteSafe(s string) string {
+	return strings.NewReplacer(`"`, "'", `\`, "/", "\r", " ", "\n", " ").Replace(s)
 }
