@@ -2,7 +2,7 @@
 
 // This file pins modules that the project's packages use, so that parallel work
 // never needs to edit go.mod. It is compiled only with the "tools" tag.
-package edgeauth
+package caddyedgeauth
 
 import (
 	_ "github.com/aliyun/credentials-go/credentials"

@@ -1,0 +1,77 @@
+package edgeauthcaddyfile
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+// TestCaddyfileAdapt runs every testdata/caddyfile_adapt/*.caddyfiletest
+// fixture: a Caddyfile, a line of ten dashes, then either the adapted JSON
+// (compared structurally) or `error: <substring>` for a Caddyfile that must be
+// refused. Set EDGEAUTH_UPDATE_GOLDEN=1 to rewrite the JSON halves.
+func TestCaddyfileAdapt(t *testing.T) {
+	files, err := filepath.Glob("../testdata/caddyfile_adapt/*.caddyfiletest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no fixtures found in testdata/caddyfile_adapt")
+	}
+	adapter := caddyconfig.GetAdapter("caddyfile")
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".caddyfiletest"), func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			input, want, ok := strings.Cut(string(raw), "\n----------\n")
+			if !ok {
+				t.Fatalf("%s: no ---------- separator", file)
+			}
+			got, _, adaptErr := adapter.Adapt([]byte(input), map[string]any{"filename": "Caddyfile"})
+			if wantErr, isErr := strings.CutPrefix(strings.TrimSpace(want), "error:"); isErr {
+				if adaptErr == nil {
+					t.Fatalf("adapting succeeded, want an error containing %q", strings.TrimSpace(wantErr))
+				}
+				if !strings.Contains(adaptErr.Error(), strings.TrimSpace(wantErr)) {
+					t.Fatalf("error %q does not contain %q", adaptErr, strings.TrimSpace(wantErr))
+				}
+				return
+			}
+			if adaptErr != nil {
+				t.Fatalf("adapting: %v", adaptErr)
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, got, "", "\t"); err != nil {
+				t.Fatal(err)
+			}
+			if os.Getenv("EDGEAUTH_UPDATE_GOLDEN") == "1" {
+				out := input + "\n----------\n" + pretty.String() + "\n"
+				if err := os.WriteFile(file, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var gotV, wantV any
+			if err := json.Unmarshal(got, &gotV); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal([]byte(want), &wantV); err != nil {
+				t.Fatalf("%s: golden JSON does not parse: %v", file, err)
+			}
+			gotN, _ := json.Marshal(gotV)
+			wantN, _ := json.Marshal(wantV)
+			if !bytes.Equal(gotN, wantN) {
+				t.Errorf("adapted JSON differs from the golden file\n got: %s\nwant: %s", pretty.String(), want)
+			}
+		})
+	}
+}

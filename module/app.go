@@ -1,0 +1,204 @@
+// Package edgeauth is the Caddy glue of edgeauth: the `edgeauth` app that holds
+// the providers and shared caches, the `http.handlers.edgeauth` middleware and
+// the `http.authentication.providers.edgeauth` authenticator. The protocol
+// work lives in the sub-packages; this package only wires them to Caddy's
+// config lifecycle.
+package edgeauth
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/edgeauth/caddy-edgeauth/module/oidc"
+	"github.com/edgeauth/caddy-edgeauth/module/token"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// providerPool keeps each provider's discovery and signing keys alive across
+// config reloads: a provider whose settings did not change is reused by the new
+// config, so a reload neither drops keys nor refetches them.
+var providerPool = caddy.NewUsagePool()
+
+// App is the `edgeauth` app: named OpenID providers and the caches that every
+// edgeauth handler of the config shares. It is configured by the `edgeauth`
+// global option in a Caddyfile.
+type App struct {
+	// Providers are the OpenID providers, by name. Handlers refer to them by
+	// that name; a bearer token is matched to a provider by its `iss`.
+	Providers map[string]*ProviderConfig `json:"providers,omitempty"`
+
+	// TokenCache bounds the cache of verified bearer tokens.
+	TokenCache *TokenCacheConfig `json:"token_cache,omitempty"`
+
+	providers map[string]*provider
+	poolKeys  []string
+	cache     *token.Cache
+	logger    *zap.Logger
+}
+
+// TokenCacheConfig bounds the verified-token cache. A cached token costs no
+// signature check; an entry never outlives the token's `exp`.
+type TokenCacheConfig struct {
+	// MaxEntries caps the number of cached tokens. Default: 100000.
+	MaxEntries int `json:"max_entries,omitempty"`
+	// MaxTTL caps how long a verified token is trusted without a new check.
+	// Default: 5m.
+	MaxTTL caddy.Duration `json:"max_ttl,omitempty"`
+}
+
+// provider is one configured provider at run time.
+type provider struct {
+	name     string
+	config   *ProviderConfig
+	remote   *oidc.Provider
+	verifier *token.Verifier
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "edgeauth",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision checks every provider's settings and attaches each provider to its
+// shared, reload-surviving connection state. It does no network I/O: keys are
+// fetched in the background once the app starts.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	a.providers = make(map[string]*provider, len(a.Providers))
+
+	for _, name := range a.providerNames() {
+		pc := a.Providers[name]
+		if pc == nil {
+			return fmt.Errorf("edgeauth: provider %s: empty configuration", name)
+		}
+		p, err := a.provisionProvider(name, pc)
+		if err != nil {
+			return err
+		}
+		a.providers[name] = p
+	}
+
+	maxEntries, maxTTL := 100000, 5*time.Minute
+	if a.TokenCache != nil {
+		if a.TokenCache.MaxEntries < 0 || a.TokenCache.MaxTTL < 0 {
+			return fmt.Errorf("edgeauth: token_cache: max_entries and max_ttl must not be negative")
+		}
+		if a.TokenCache.MaxEntries > 0 {
+			maxEntries = a.TokenCache.MaxEntries
+		}
+		if a.TokenCache.MaxTTL > 0 {
+			maxTTL = time.Duration(a.TokenCache.MaxTTL)
+		}
+	}
+	a.cache = token.NewCache(maxEntries, maxTTL)
+	return nil
+}
+
+func (a *App) provisionProvider(name string, pc *ProviderConfig) (*provider, error) {
+	if err := validateName(name); err != nil {
+		return nil, fmt.Errorf("edgeauth: provider %q: %v", name, err)
+	}
+	oc, rules, err := pc.compile(name)
+	if err != nil {
+		return nil, fmt.Errorf("edgeauth: provider %s: %w", name, err)
+	}
+	for _, w := range oc.Warnings() {
+		a.logger.Warn("provider configuration", zap.String("provider", name), zap.String("warning", w))
+	}
+	key := oc.PoolKey()
+	val, _, err := providerPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return oidc.NewProvider(oc, a.logger.With(zap.String("provider", name)))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("edgeauth: provider %s: %w", name, err)
+	}
+	a.poolKeys = append(a.poolKeys, key)
+	remote := val.(*oidc.Provider)
+	return &provider{
+		name:     name,
+		config:   pc,
+		remote:   remote,
+		verifier: token.NewVerifier(name, rules, remote),
+	}, nil
+}
+
+// providerNames returns the configured provider names in a stable order.
+func (a *App) providerNames() []string {
+	names := make([]string, 0, len(a.Providers))
+	for name := range a.Providers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Start begins loading every provider's discovery document and keys in the
+// background; Caddy starts even when a provider is unreachable.
+func (a *App) Start() error {
+	for _, p := range a.providers {
+		p.remote.Start()
+	}
+	return nil
+}
+
+// Stop does nothing: providers outlive a config and are stopped by Cleanup
+// when no config uses them any more.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases this config's hold on the shared providers and stops the
+// token cache.
+func (a *App) Cleanup() error {
+	for _, key := range a.poolKeys {
+		_, _ = providerPool.Delete(key)
+	}
+	a.poolKeys = nil
+	if a.cache != nil {
+		a.cache.Stop()
+	}
+	return nil
+}
+
+// lookup returns the named providers, or every provider when names is empty.
+func (a *App) lookup(names []string) ([]*provider, error) {
+	if len(names) == 0 {
+		names = a.providerNames()
+		if len(names) == 0 {
+			return nil, fmt.Errorf("no provider is configured: add `provider <name> { issuer … }` to the edgeauth global option")
+		}
+	}
+	out := make([]*provider, 0, len(names))
+	for _, name := range names {
+		p, ok := a.providers[name]
+		if !ok {
+			return nil, fmt.Errorf("provider %q is not defined: add `provider %s { issuer … }` to the edgeauth global option (defined: %v)", name, name, a.providerNames())
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// appFrom fetches the edgeauth app of the running config.
+func appFrom(ctx caddy.Context) (*App, error) {
+	v, err := ctx.App("edgeauth")
+	if err != nil {
+		return nil, fmt.Errorf("loading the edgeauth app: %v", err)
+	}
+	return v.(*App), nil
+}
+
+// Interface guards.
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

@@ -1,0 +1,94 @@
+package edgeauth
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
+
+	"github.com/edgeauth/caddy-edgeauth/module/identity"
+	"github.com/edgeauth/caddy-edgeauth/module/token"
+)
+
+func init() {
+	caddy.RegisterModule(Authenticator{})
+}
+
+// Authenticator is the `http.authentication.providers.edgeauth` provider: it
+// verifies bearer tokens exactly as the edgeauth handler does, for use inside
+// Caddy's `authentication` handler (so that `handle_errors` can shape the
+// answer). On success the user ID is the token's `sub` and the metadata holds
+// the exportable claims plus `scopes`; Caddy publishes them as
+// {http.auth.user.*}. Route rules and identity headers are the handler's job.
+//
+// JSON only:
+//
+//	{"handler": "authentication", "providers": {"edgeauth": {"providers": ["aliyun"]}}}
+type Authenticator struct {
+	// Providers names the providers whose tokens are accepted. Default: all.
+	Providers []string `json:"providers,omitempty"`
+
+	bearer bearerAuth
+}
+
+// CaddyModule returns the Caddy module information.
+func (Authenticator) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.authentication.providers.edgeauth",
+		New: func() caddy.Module { return new(Authenticator) },
+	}
+}
+
+// Provision resolves the named providers.
+func (a *Authenticator) Provision(ctx caddy.Context) error {
+	return a.bearer.setup(ctx, a.Providers)
+}
+
+// Authenticate verifies the request's bearer token. A missing or bad token is
+// not an error: it returns false and sets the RFC 6750 challenge. Keys that
+// have not loaded yet are an error (a technical failure), which Caddy exposes
+// as {http.auth.edgeauth.error}.
+func (a *Authenticator) Authenticate(w http.ResponseWriter, r *http.Request) (caddyauth.User, bool, error) {
+	raw, presented := bearerToken(r)
+	if !presented {
+		w.Header().Set("WWW-Authenticate", "Bearer realm="+quote(r.Host))
+		return caddyauth.User{}, false, nil
+	}
+	id, err := a.bearer.authenticate(r.Context(), raw)
+	if err != nil {
+		var te *token.Error
+		if errors.As(err, &te) && te.Kind == token.Unavailable {
+			return caddyauth.User{}, false, err
+		}
+		desc := "token is not valid"
+		if te != nil {
+			desc = te.Description
+		}
+		w.Header().Set("WWW-Authenticate", "Bearer realm="+quote(r.Host)+`, error="invalid_token", error_description=`+quote(desc))
+		return caddyauth.User{}, false, nil
+	}
+	return userOf(id), true, nil
+}
+
+// userOf turns an identity into Caddy's user: ID = sub, metadata = every
+// claim that exports as a string, plus `scopes`.
+func userOf(id *identity.Identity) caddyauth.User {
+	meta := make(map[string]string, len(id.Claims)+1)
+	for name := range id.Claims {
+		if v, ok := identity.ClaimValue(id.Claims, name); ok {
+			meta[name] = v
+		}
+	}
+	if len(id.Scopes) > 0 {
+		meta["scopes"] = strings.Join(id.Scopes, " ")
+	}
+	return caddyauth.User{ID: id.Subject, Metadata: meta}
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner       = (*Authenticator)(nil)
+	_ caddyauth.Authenticator = (*Authenticator)(nil)
+)

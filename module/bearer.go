@@ -1,0 +1,81 @@
+package edgeauth
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/edgeauth/caddy-edgeauth/module/identity"
+	"github.com/edgeauth/caddy-edgeauth/module/token"
+)
+
+// bearerAuth verifies bearer tokens for one route against its providers,
+// through the app's verified-token cache. The handler and the authenticator
+// share it.
+type bearerAuth struct {
+	app       *App
+	providers []*provider
+	selector  *token.Selector
+}
+
+// setup resolves the named providers (all when names is empty).
+func (b *bearerAuth) setup(ctx caddy.Context, names []string) error {
+	app, err := appFrom(ctx)
+	if err != nil {
+		return err
+	}
+	b.app = app
+	if b.providers, err = app.lookup(names); err != nil {
+		return fmt.Errorf("edgeauth: %w", err)
+	}
+	verifiers := make([]*token.Verifier, 0, len(b.providers))
+	issuers := make(map[string]string, len(b.providers))
+	for _, p := range b.providers {
+		iss := p.verifier.Issuer()
+		if other, dup := issuers[iss]; dup {
+			return fmt.Errorf("edgeauth: providers %s and %s have the same issuer %s; a route can accept only one provider per issuer (list one of them, or merge their audiences)", other, p.name, iss)
+		}
+		issuers[iss] = p.name
+		verifiers = append(verifiers, p.verifier)
+	}
+	b.selector = token.NewSelector(verifiers...)
+	return nil
+}
+
+// authenticate verifies a bearer token, through the verified-token cache.
+func (b *bearerAuth) authenticate(ctx context.Context, raw string) (*identity.Identity, error) {
+	if id, ok := b.app.cache.Get(raw); ok && b.accepts(id.Provider) {
+		return id, nil
+	}
+	id, err := b.selector.Verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	b.app.cache.Put(raw, id)
+	return id, nil
+}
+
+// accepts reports whether the named provider is one of this route's.
+func (b *bearerAuth) accepts(name string) bool {
+	for _, p := range b.providers {
+		if p.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// bearerToken returns the token of an `Authorization: Bearer` header and
+// whether one was presented. Other schemes count as no credential; a token in
+// the query string is never read.
+func bearerToken(r *http.Request) (string, bool) {
+	auth := r.Header.Get("Authorization")
+	const scheme = "bearer "
+	if len(auth) <= len(scheme) || !strings.EqualFold(auth[:len(scheme)], scheme) {
+		return "", false
+	}
+	return strings.TrimSpace(auth[len(scheme):]), true
+}

@@ -1,0 +1,262 @@
+package edgeauth
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/edgeauth/caddy-edgeauth/module/policy"
+)
+
+// UnmarshalCaddyfile sets up the app from the `edgeauth` global option.
+// Syntax:
+//
+//	edgeauth {
+//		provider <name> {
+//			issuer <url>
+//			client_id <id>
+//			client_secret <secret>
+//			scopes <scope>...
+//			audiences <aud>...
+//			algorithms <alg>...
+//			clock_skew <duration>
+//			max_token_age <duration>
+//			thumbprints <sha1-hex>...
+//			tls_ca <pem-file>
+//			authorization_endpoint <url>
+//			token_endpoint <url>
+//			userinfo_endpoint <url>
+//			jwks_uri <url>
+//			introspection_endpoint <url>
+//			end_session_endpoint <url>
+//			jwks_refresh <duration>
+//			kid_cooldown <duration>
+//		}
+//		token_cache {
+//			max_entries <n>
+//			max_ttl <duration>
+//		}
+//	}
+//
+// `provider` may appear several times with different names. The option may
+// also appear several times; the blocks are merged.
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the option name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "provider":
+			if !d.NextArg() {
+				return d.Errf("provider: a name is required, e.g. `provider aliyun { … }`")
+			}
+			name := d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if err := validateName(name); err != nil {
+				return d.Errf("provider %q: %v", name, err)
+			}
+			if a.Providers == nil {
+				a.Providers = make(map[string]*ProviderConfig)
+			}
+			if _, dup := a.Providers[name]; dup {
+				return d.Errf("provider %s is defined twice; give each provider its own name", name)
+			}
+			pc := new(ProviderConfig)
+			if err := pc.UnmarshalCaddyfile(d); err != nil {
+				return err
+			}
+			a.Providers[name] = pc
+		case "token_cache":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if a.TokenCache == nil {
+				a.TokenCache = new(TokenCacheConfig)
+			}
+			for nesting := d.Nesting(); d.NextBlock(nesting); {
+				switch d.Val() {
+				case "max_entries":
+					n, err := intArg(d)
+					if err != nil {
+						return err
+					}
+					a.TokenCache.MaxEntries = n
+				case "max_ttl":
+					if err := durationArg(d, &a.TokenCache.MaxTTL); err != nil {
+						return err
+					}
+				default:
+					return d.Errf("token_cache: unknown option %q (expected max_entries or max_ttl)", d.Val())
+				}
+			}
+		default:
+			return d.Errf("edgeauth: unknown option %q (expected provider or token_cache)", d.Val())
+		}
+	}
+	return nil
+}
+
+// UnmarshalCaddyfile reads the body of a `provider <name> { … }` block; the
+// dispenser stands on the provider's name. See App.UnmarshalCaddyfile for the
+// syntax.
+func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	strs := map[string]*string{
+		"issuer":                 &pc.Issuer,
+		"client_id":              &pc.ClientID,
+		"client_secret":          &pc.ClientSecret,
+		"tls_ca":                 &pc.TLSCA,
+		"authorization_endpoint": &pc.AuthorizationEndpoint,
+		"token_endpoint":         &pc.TokenEndpoint,
+		"userinfo_endpoint":      &pc.UserinfoEndpoint,
+		"jwks_uri":               &pc.JWKSURI,
+		"introspection_endpoint": &pc.IntrospectionEndpoint,
+		"end_session_endpoint":   &pc.EndSessionEndpoint,
+	}
+	lists := map[string]*[]string{
+		"scopes":      &pc.Scopes,
+		"audiences":   &pc.Audiences,
+		"algorithms":  &pc.Algorithms,
+		"thumbprints": &pc.Thumbprints,
+	}
+	durations := map[string]*caddy.Duration{
+		"clock_skew":    &pc.ClockSkew,
+		"max_token_age": &pc.MaxTokenAge,
+		"jwks_refresh":  &pc.JWKSRefresh,
+		"kid_cooldown":  &pc.KidCooldown,
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch {
+		case strs[opt] != nil:
+			if !d.NextArg() {
+				return d.Errf("%s: a value is required", opt)
+			}
+			*strs[opt] = d.Val()
+			if d.NextArg() {
+				return d.Errf("%s: takes exactly one value", opt)
+			}
+		case lists[opt] != nil:
+			vals := d.RemainingArgs()
+			if len(vals) == 0 {
+				return d.Errf("%s: at least one value is required", opt)
+			}
+			*lists[opt] = append(*lists[opt], vals...)
+		case durations[opt] != nil:
+			if err := durationArg(d, durations[opt]); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("provider: unknown option %q", opt)
+		}
+	}
+	return nil
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	edgeauth [<matcher>] [<provider>...] {
+//		public <path>...
+//		scope <path> <scope>...
+//		claim <path> <claim> <value>...
+//		header <name> <value>
+//		header -<name>
+//		strip_prefix <prefix>...
+//	}
+//
+// The providers are names from the edgeauth global option; with none, every
+// configured provider is accepted (a token is matched to one by its `iss`).
+// Paths are Caddy path patterns (`/exact`, `/prefix/*`, `*.ext`). A request
+// must satisfy every `scope` and `claim` rule whose path matches; `public`
+// opens a path only where no such rule matches. `header` sets an identity
+// header for the upstream from a template of placeholders; `header -X-Auth-Email`
+// removes a default header. Client-supplied headers starting with X-Auth- or
+// X-Sts- (or a configured strip_prefix), and every configured header name, are
+// always deleted.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	h.Providers = append(h.Providers, d.RemainingArgs()...)
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "public":
+			paths := d.RemainingArgs()
+			if len(paths) == 0 {
+				return d.Errf("public: at least one path is required, e.g. `public /healthz /static/*`")
+			}
+			h.Public = append(h.Public, paths...)
+		case "scope":
+			args := d.RemainingArgs()
+			if len(args) < 2 {
+				return d.Errf("scope: a path and at least one scope are required, e.g. `scope /admin/* profile`")
+			}
+			h.Scopes = append(h.Scopes, policy.ScopeRule{Paths: args[:1], Scopes: args[1:]})
+		case "claim":
+			args := d.RemainingArgs()
+			if len(args) < 3 {
+				return d.Errf("claim: a path, a claim name and at least one value are required, e.g. `claim /billing/* type account`")
+			}
+			h.Claims = append(h.Claims, policy.ClaimRule{Paths: args[:1], Claim: args[1], Values: args[2:]})
+		case "header":
+			args := d.RemainingArgs()
+			switch {
+			case len(args) == 1 && strings.HasPrefix(args[0], "-"):
+				h.Headers = append(h.Headers, HeaderConfig{Name: args[0]})
+			case len(args) == 2 && !strings.HasPrefix(args[0], "-"):
+				h.Headers = append(h.Headers, HeaderConfig{Name: args[0], Value: args[1]})
+			default:
+				return d.Errf("header: expected `header <name> <value>` or `header -<name>`")
+			}
+		case "strip_prefix":
+			prefixes := d.RemainingArgs()
+			if len(prefixes) == 0 {
+				return d.Errf("strip_prefix: at least one header prefix is required")
+			}
+			h.StripPrefixes = append(h.StripPrefixes, prefixes...)
+		default:
+			return d.Errf("edgeauth: unknown subdirective %q (expected public, scope, claim, header or strip_prefix)", d.Val())
+		}
+	}
+	return nil
+}
+
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	opt := d.Val()
+	if !d.NextArg() {
+		return d.Errf("%s: a duration is required, e.g. 30s or 12h", opt)
+	}
+	dur, err := caddy.ParseDuration(d.Val())
+	if err != nil {
+		return d.Errf("%s: %q is not a duration (e.g. 30s, 12h): %v", opt, d.Val(), err)
+	}
+	if d.NextArg() {
+		return d.Errf("%s: takes exactly one duration", opt)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+func intArg(d *caddyfile.Dispenser) (int, error) {
+	opt := d.Val()
+	if !d.NextArg() {
+		return 0, d.Errf("%s: a number is required", opt)
+	}
+	n, err := strconv.Atoi(d.Val())
+	if err != nil || n < 0 {
+		return 0, d.Errf("%s: %q is not a whole number ≥ 0", opt, d.Val())
+	}
+	if d.NextArg() {
+		return 0, d.Errf("%s: takes exactly one number", opt)
+	}
+	return n, nil
+}
+
+// Interface guards.
+var (
+	_ caddyfile.Unmarshaler = (*App)(nil)
+	_ caddyfile.Unmarshaler = (*ProviderConfig)(nil)
+	_ caddyfile.Unmarshaler = (*Handler)(nil)
+)

@@ -1,0 +1,174 @@
+package edgeauth
+
+import (
+		"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/edgeauth/caddy-edgeauth/module/identity"
+	"github.com/edgeauth/caddy-edgeauth/module/policy"
+	"github.com/edgeauth/caddy-edgeauth/module/token"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler is the `http.handlers.edgeauth` middleware. On every request it
+// strips client-supplied identity headers, decides from the route's rules
+// whether an identity is needed, verifies the caller's bearer token, checks
+// the route's scope and claim rules, and hands the identity to the upstream
+// as headers and placeholders.
+type Handler struct {
+	// Providers names the providers (from the edgeauth app) whose tokens this
+	// route accepts; a token is matched to one by its `iss`. Default: all.
+	Providers []string `json:"providers,omitempty"`
+
+	// Public lists path patterns that need no identity, unless a scope or
+	// claim rule also matches the request.
+	Public []string `json:"public,omitempty"`
+
+	// Scopes are path patterns that need scopes; a request must hold every
+	// scope of every matching rule.
+	Scopes []policy.ScopeRule `json:"scopes,omitempty"`
+
+	// Claims are path patterns that need a claim to equal one of some values.
+	Claims []policy.ClaimRule `json:"claims,omitempty"`
+
+	// Headers adds, renames or removes identity headers. A header named
+	// `-X-Auth-Email` removes that default; any other sets the header to the
+	// value, a template of placeholders such as {http.auth.user.upn}.
+	Headers []HeaderConfig `json:"headers,omitempty"`
+
+	// StripPrefixes are the header prefixes deleted from every incoming
+	// request (case and `_`/`-` insensitive). Default: X-Auth- and X-Sts-.
+	StripPrefixes []string `json:"strip_prefixes,omitempty"`
+
+	bearer  bearerAuth
+	policy  *policy.Policy
+	headers *identity.Headers
+	logger  *zap.Logger
+}
+
+// HeaderConfig sets one identity header for the upstream.
+type HeaderConfig struct {
+	// Name is the header name; a leading `-` removes a default header.
+	Name string `json:"name"`
+	// Value is a template with placeholders, e.g. {http.auth.user.upn}.
+	Value string `json:"value,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.edgeauth",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision resolves the named providers and compiles the route rules and
+// header settings.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if err := h.bearer.setup(ctx, h.Providers); err != nil {
+		return err
+	}
+	var err error
+	if h.policy, err = policy.New(policy.Config{Public: h.Public, Scopes: h.Scopes, Claims: h.Claims}); err != nil {
+		return fmt.Errorf("edgeauth: %w", err)
+	}
+	specs := make([]identity.HeaderSpec, len(h.Headers))
+	for i, hc := range h.Headers {
+		specs[i] = identity.HeaderSpec{Name: hc.Name, Value: hc.Value}
+	}
+	if h.headers, err = identity.NewHeaders(specs, h.StripPrefixes); err != nil {
+		return fmt.Errorf("edgeauth: header: %w", err)
+	}
+	return nil
+}
+
+// ServeHTTP runs the request pipeline described in DESIGN.md.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	// 1. No client-supplied copy of an identity header survives, on any route.
+	h.headers.Strip(r.Header)
+
+	// 2. The route's rules, on the same path Caddy routes on.
+	need := h.policy.Evaluate(r)
+	if need.Public {
+		h.logDecision(r, "allow", "public route", "")
+		return next.ServeHTTP(w, r)
+	}
+
+	// 3. The credential: a bearer token, never one from the query string.
+	raw, presented := bearerToken(r)
+	if !presented {
+		h.logDecision(r, "deny", "no credential", "")
+		return writeChallenge(w, r, http.StatusUnauthorized, challenge{errCode: "unauthorized", description: "authentication required"})
+	}
+	id, err := h.bearer.authenticate(r.Context(), raw)
+	if err != nil {
+		return h.denyToken(w, r, err)
+	}
+
+	// 4. Scope and claim rules.
+	if d := need.Authorize(id); d.Outcome != policy.Allow {
+		h.logDecision(r, "deny", d.Reason, id.Provider)
+		return writeForbidden(w, r, d)
+	}
+	h.logDecision(r, "allow", "authorized", id.Provider)
+
+	// 5. Identity to the upstream.
+	h.inject(r, id)
+	return next.ServeHTTP(w, r)
+}
+
+// inject sets the identity headers and placeholders on the request.
+func (h *Handler) inject(r *http.Request, id *identity.Identity) {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl == nil {
+		repl = caddy.NewReplacer()
+	}
+	identity.Provide(repl, id)
+	h.headers.Inject(r.Header, id, repl)
+}
+
+// denyToken answers a token that failed verification: 503 while keys are not
+// loaded yet, 401 invalid_token otherwise.
+func (h *Handler) denyToken(w http.ResponseWriter, r *http.Request, err error) error {
+	var te *token.Error
+	if errors.As(err, &te) && te.Kind == token.Unavailable {
+		h.logDecision(r, "unavailable", te.Description, "")
+		return writeUnavailable(w, "temporarily_unavailable", te.Description, te.RetryAfter, nil)
+	}
+	desc := "token is not valid"
+	if te != nil {
+		desc = te.Description
+	}
+	h.logDecision(r, "deny", desc, "")
+	return writeChallenge(w, r, http.StatusUnauthorized, challenge{errCode: "invalid_token", description: desc, inHeader: true})
+}
+
+// logDecision writes one debug line per decision. It never logs the token,
+// the query string or a claim value.
+func (h *Handler) logDecision(r *http.Request, outcome, reason, provider string) {
+	if ce := h.logger.Check(zapcore.DebugLevel, "decision"); ce != nil {
+		ce.Write(
+			zap.String("outcome", outcome),
+			zap.String("reason", reason),
+			zap.String("provider", provider),
+			zap.String("method", r.Method),
+			zap.String("path", r.URL.Path),
+		)
+	}
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,169 @@
+package edgeauth
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/edgeauth/caddy-edgeauth/module/oidc"
+	"github.com/edgeauth/caddy-edgeauth/module/token"
+)
+
+// Limits from Alibaba Cloud RAM's rules for OIDC identity providers, which
+// edgeauth applies to every provider so that a configuration that works here
+// can be registered there.
+const (
+	maxAudiences   = 50
+	minMaxTokenAge = time.Hour
+	maxMaxTokenAge = 168 * time.Hour
+	maxClockSkew   = 5 * time.Minute
+	defaultSkew    = 30 * time.Second
+)
+
+// ProviderConfig configures one OpenID provider.
+type ProviderConfig struct {
+	// Issuer is the provider's issuer URL. Discovery is fetched from
+	// <issuer>/.well-known/openid-configuration and a token's `iss` must equal
+	// it exactly. It must be https (http is accepted for loopback hosts only).
+	Issuer string `json:"issuer,omitempty"`
+
+	// ClientID is the OAuth client (application) ID registered at the
+	// provider. It is the default accepted audience.
+	ClientID string `json:"client_id,omitempty"`
+
+	// ClientSecret is the OAuth client secret, for the login flow. Use a
+	// placeholder such as {env.CLIENT_SECRET} rather than the secret itself.
+	ClientSecret string `json:"client_secret,omitempty"`
+
+	// Scopes are requested at login. Default: openid.
+	Scopes []string `json:"scopes,omitempty"`
+
+	// Audiences are the accepted `aud` values of bearer tokens (at most 50).
+	// Default: the client ID.
+	Audiences []string `json:"audiences,omitempty"`
+
+	// Algorithms is the allow-list of signing algorithms (RS256, RS384, RS512,
+	// PS256, PS384, PS512, ES256, ES384, ES512, EdDSA). Default: RS256.
+	// `none` and the HS* family are refused.
+	Algorithms []string `json:"algorithms,omitempty"`
+
+	// ClockSkew is the tolerance applied to exp, nbf, iat and max_token_age.
+	// Default: 30s; at most 5m.
+	ClockSkew caddy.Duration `json:"clock_skew,omitempty"`
+
+	// MaxTokenAge rejects tokens whose `iat` is older than this (RAM's
+	// "earliest issuance time allowed"); between 1h and 168h when set.
+	MaxTokenAge caddy.Duration `json:"max_token_age,omitempty"`
+
+	// Thumbprints are SHA-1 fingerprints (hex) of a CA certificate that the
+	// TLS chain presented by the JWKS host must contain; at most 5.
+	Thumbprints []string `json:"thumbprints,omitempty"`
+
+	// TLSCA is a PEM file of extra CA certificates trusted for this
+	// provider's endpoints.
+	TLSCA string `json:"tls_ca,omitempty"`
+
+	// AuthorizationEndpoint overrides the discovered authorization endpoint.
+	AuthorizationEndpoint string `json:"authorization_endpoint,omitempty"`
+	// TokenEndpoint overrides the discovered token endpoint.
+	TokenEndpoint string `json:"token_endpoint,omitempty"`
+	// UserinfoEndpoint overrides the discovered userinfo endpoint.
+	UserinfoEndpoint string `json:"userinfo_endpoint,omitempty"`
+	// JWKSURI overrides the discovered JWKS URI.
+	JWKSURI string `json:"jwks_uri,omitempty"`
+	// IntrospectionEndpoint overrides the discovered RFC 7662 endpoint.
+	IntrospectionEndpoint string `json:"introspection_endpoint,omitempty"`
+	// EndSessionEndpoint overrides the discovered RP-initiated logout endpoint.
+	EndSessionEndpoint string `json:"end_session_endpoint,omitempty"`
+
+	// JWKSRefresh is how often keys are refreshed when the JWKS response
+	// gives no lifetime. Default: 1h.
+	JWKSRefresh caddy.Duration `json:"jwks_refresh,omitempty"`
+
+	// KidCooldown is the least time between two JWKS refetches caused by a
+	// token with an unknown `kid`. Default: 30s.
+	KidCooldown caddy.Duration `json:"kid_cooldown,omitempty"`
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+func validateName(name string) error {
+	if !namePattern.MatchString(name) {
+		return fmt.Errorf("name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+	}
+	return nil
+}
+
+// compile checks the provider's settings and turns them into the connection
+// settings of the oidc package and the token rules of the token package.
+// Placeholders such as {env.SECRET} are resolved here, at load time.
+func (pc *ProviderConfig) compile(name string) (oidc.Config, token.Rules, error) {
+	repl := caddy.NewReplacer()
+	issuer := repl.ReplaceKnown(pc.Issuer, "")
+	if issuer == "" {
+		return oidc.Config{}, token.Rules{}, fmt.Errorf("issuer: required; set `issuer https://…` (the provider's issuer URL)")
+	}
+	oc := oidc.Config{
+		Issuer: issuer,
+		Overrides: oidc.Metadata{
+			AuthorizationEndpoint: repl.ReplaceKnown(pc.AuthorizationEndpoint, ""),
+			TokenEndpoint:         repl.ReplaceKnown(pc.TokenEndpoint, ""),
+			UserinfoEndpoint:      repl.ReplaceKnown(pc.UserinfoEndpoint, ""),
+			JWKSURI:               repl.ReplaceKnown(pc.JWKSURI, ""),
+			IntrospectionEndpoint: repl.ReplaceKnown(pc.IntrospectionEndpoint, ""),
+			EndSessionEndpoint:    repl.ReplaceKnown(pc.EndSessionEndpoint, ""),
+		},
+		Thumbprints: pc.Thumbprints,
+		TLSCA:       repl.ReplaceKnown(pc.TLSCA, ""),
+		JWKSRefresh: time.Duration(pc.JWKSRefresh),
+		KidCooldown: time.Duration(pc.KidCooldown),
+	}
+	if err := oc.Validate(); err != nil {
+		return oidc.Config{}, token.Rules{}, err
+	}
+
+	audiences := pc.Audiences
+	if len(audiences) == 0 && pc.ClientID != "" {
+		audiences = []string{repl.ReplaceKnown(pc.ClientID, "")}
+	}
+	if len(audiences) == 0 {
+		return oidc.Config{}, token.Rules{}, fmt.Errorf("audiences: none; set `client_id <id>` or `audiences <aud>…` so that tokens meant for other applications are refused")
+	}
+	if len(audiences) > maxAudiences {
+		return oidc.Config{}, token.Rules{}, fmt.Errorf("audiences: %d given, at most %d are allowed (the RAM limit on client IDs per identity provider)", len(audiences), maxAudiences)
+	}
+	for _, aud := range audiences {
+		if aud == "" {
+			return oidc.Config{}, token.Rules{}, fmt.Errorf("audiences: an empty audience is not allowed")
+		}
+	}
+	if err := token.ValidateAlgorithms(pc.Algorithms); err != nil {
+		return oidc.Config{}, token.Rules{}, fmt.Errorf("algorithms: %w", err)
+	}
+
+	skew := time.Duration(pc.ClockSkew)
+	switch {
+	case skew < 0 || skew > maxClockSkew:
+		return oidc.Config{}, token.Rules{}, fmt.Errorf("clock_skew: %s is out of range; use a value between 0s and %s", skew, maxClockSkew)
+	case skew == 0:
+		skew = defaultSkew
+	}
+	age := time.Duration(pc.MaxTokenAge)
+	if age != 0 && (age < minMaxTokenAge || age > maxMaxTokenAge) {
+		return oidc.Config{}, token.Rules{}, fmt.Errorf("max_token_age: %s is out of range; use a value between 1h and 168h (RAM's earliest issuance time allowed)", age)
+	}
+	if pc.JWKSRefresh < 0 || pc.KidCooldown < 0 {
+		return oidc.Config{}, token.Rules{}, fmt.Errorf("jwks_refresh and kid_cooldown must not be negative")
+	}
+
+	rules := token.Rules{
+		Issuer:      issuer,
+		Audiences:   audiences,
+		Algorithms:  pc.Algorithms,
+		ClockSkew:   skew,
+		MaxTokenAge: age,
+	}
+	return oc, rules, nil
+}
