@@ -1,7 +1,7 @@
 package edgeauth
 
 import (
-		"errors"
+	"errors"
 	"fmt"
 	"net/http"
 
