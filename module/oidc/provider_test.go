@@ -1,0 +1,432 @@
+package oidc
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestBackgroundLoad(t *testing.T) {
+	ca := newTestCA(t)
+	idp := startFakeIdP(t, ca)
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath})
+
+	if _, err := p.Key(context.Background(), "k1"); !errors.Is(err, ErrKeysNotLoaded) {
+		t.Fatalf("before Start: Key = %v, want ErrKeysNotLoaded", err)
+	}
+	if idp.anyHits.Load() != 0 {
+		t.Fatal("NewProvider made network requests")
+	}
+	p.Start()
+	p.Start() // idempotent
+	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
+	k, err := p.Key(context.Background(), "k1")
+	if err != nil || k.ID != "k1" {
+		t.Fatalf("Key(k1) = %+v, %v", k, err)
+	}
+	m, ok := p.Metadata()
+	if !ok || m.TokenEndpoint != idp.url+"/token" || m.Issuer != idp.url {
+		t.Fatalf("Metadata() = %+v, %v", m, ok)
+	}
+	st := p.Status()
+	if !st.MetadataLoaded || st.JWKSFetches != 1 || st.LastError != "" || st.LastRefresh.IsZero() {
+		t.Fatalf("Status() = %+v", st)
+	}
+	if idp.discoHits.Load() != 1 || idp.jwksHits.Load() != 1 {
+		t.Fatalf("discovery hits %d, JWKS hits %d; want 1 and 1", idp.discoHits.Load(), idp.jwksHits.Load())
+	}
+	if got := p.Keys(); len(got) != 1 || got[0].ID != "k1" {
+		t.Fatalf("Keys() = %+v", got)
+	}
+}
+
+func TestUnreachableAtStartThenUp(t *testing.T) {
+	ca := newTestCA(t)
+	idp := newFakeIdP(t, ca, ca.tlsCert) // listener bound, nothing served yet
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath, HTTPTimeout: 200 * time.Millisecond})
+	p.Start()
+	waitFor(t, "a failed attempt", func() bool { return p.Status().LastError != "" })
+	if _, err := p.Key(context.Background(), "k1"); !errors.Is(err, ErrKeysNotLoaded) {
+		t.Fatalf("while down: Key = %v, want ErrKeysNotLoaded", err)
+	}
+	idp.srv.StartTLS()
+	waitFor(t, "keys after the provider came up", func() bool { return p.Status().KeysLoaded == 1 })
+	if _, err := p.Key(context.Background(), "k1"); err != nil {
+		t.Fatalf("Key after recovery: %v", err)
+	}
+	if st := p.Status(); st.LastError != "" {
+		t.Fatalf("LastError after recovery = %q", st.LastError)
+	}
+}
+
+func TestRefreshFailureKeepsOldKeys(t *testing.T) {
+	ca := newTestCA(t)
+	idp := startFakeIdP(t, ca)
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath, JWKSRefresh: 30 * time.Millisecond})
+	p.Start()
+	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
+	idp.jwksFail.Store(true)
+	before := idp.jwksHits.Load()
+	waitFor(t, "two failed refreshes", func() bool { return idp.jwksHits.Load() >= before+2 })
+	st := p.Status()
+	if st.KeysLoaded != 1 || !strings.Contains(st.LastError, "HTTP 500") {
+		t.Fatalf("Status after failed refresh = %+v", st)
+	}
+	if _, err := p.Key(context.Background(), "k1"); err != nil {
+		t.Fatalf("old key lost after failed refresh: %v", err)
+	}
+	if err := p.Refresh(context.Background()); err == nil {
+		t.Fatal("Refresh against a failing JWKS returned nil")
+	}
+	// Scheduled refresh picks up rotated keys once the JWKS is back.
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	idp.setKeys(ecJWK("k2", &ec.PublicKey))
+	idp.jwksFail.Store(false)
+	waitFor(t, "rotated key", func() bool { _, ok := p.keys.Load().byID["k2"]; return ok })
+	if !p.lastKidFetchForTest().IsZero() {
+		t.Fatal("scheduled refreshes started the kid cooldown")
+	}
+}
+
+func (p *Provider) lastKidFetchForTest() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastKidFetch
+}
+
+func TestCacheControlMaxAge(t *testing.T) {
+	ca := newTestCA(t)
+	idp := startFakeIdP(t, ca)
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	idp.cacheControl = "public, max-age=600"
+	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath, JWKSRefresh: 10 * time.Millisecond})
+	p.Start()
+	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
+	time.Sleep(100 * time.Millisecond)
+	if n := idp.jwksHits.Load(); n != 1 {
+		t.Fatalf("JWKS fetched %d times within max-age=600, want 1", n)
+	}
+}
+
+// unknownKidFlood asks for n distinct unknown kids at once and returns how
+// many of them failed with ErrUnknownKey.
+func unknownKidFlood(p *Provider, n int, prefix string) int {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	unknown := 0
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := p.Key(context.Background(), fmt.Sprintf("%s-%d", prefix, i))
+			if errors.Is(err, ErrUnknownKey) {
+				mu.Lock()
+				unknown++
+				mu.Unlock()
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return unknown
+}
+
+func TestUnknownKidCooldown(t *testing.T) {
+	ca := newTestCA(t)
+	idp := startFakeIdP(t, ca)
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	idp.jwksDelay = 20 * time.Millisecond // let the flood pile up on one fetch
+	p, clk := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath})
+	p.Start()
+	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
+	base := idp.jwksHits.Load() // the start-up fetch
+
+	if got := unknownKidFlood(p, 200, "a"); got != 200 {
+		t.Fatalf("%d of 200 unknown kids reported ErrUnknownKey", got)
+	}
+	if n := idp.jwksHits.Load() - base; n != 1 {
+		t.Fatalf("200 unknown kids caused %d JWKS fetches, want exactly 1", n)
+	}
+	clk.advance(29 * time.Second)
+	unknownKidFlood(p, 200, "b")
+	if n := idp.jwksHits.Load() - base; n != 1 {
+		t.Fatalf("within the cooldown: %d JWKS fetches, want still 1", n)
+	}
+	clk.advance(2 * time.Second) // 31s after the refetch
+	unknownKidFlood(p, 200, "c")
+	if n := idp.jwksHits.Load() - base; n != 2 {
+		t.Fatalf("after the cooldown: %d JWKS fetches, want 2", n)
+	}
+
+	// A new key published by the IdP is found by the next allowed refetch.
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey), ecJWK("new", &ec.PublicKey))
+	if _, err := p.Key(context.Background(), "new"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("new kid inside the cooldown: %v, want ErrUnknownKey", err)
+	}
+	clk.advance(31 * time.Second)
+	if k, err := p.Key(context.Background(), "new"); err != nil || k.ID != "new" {
+		t.Fatalf("new kid after the cooldown: %+v, %v", k, err)
+	}
+}
+
+func TestStartupAndRefreshDoNotStartCooldown(t *testing.T) {
+	ca := newTestCA(t)
+	idp := startFakeIdP(t, ca)
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	p, clk := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath})
+	p.Start()
+	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
+	// Right after the start-up fetch, an unknown kid still refetches.
+	if _, err := p.Key(context.Background(), "x"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatal(err)
+	}
+	if n := idp.jwksHits.Load(); n != 2 {
+		t.Fatalf("JWKS hits = %d, want 2 (start-up + unknown kid)", n)
+	}
+	clk.advance(31 * time.Second)
+	if err := p.Refresh(context.Background()); err != nil { // same path as the scheduled refresh
+		t.Fatal(err)
+	}
+	if _, err := p.Key(context.Background(), "y"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatal(err)
+	}
+	if n := idp.jwksHits.Load(); n != 4 {
+		t.Fatalf("JWKS hits = %d, want 4 (a forced refresh must not start the cooldown)", n)
+	}
+}
+
+func TestKeyHonoursContext(t *testing.T) {
+	ca := newTestCA(t)
+	idp := startFakeIdP(t, ca)
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath})
+	p.Start()
+	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
+	idp.jwksDelay = 300 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := p.Key(ctx, "slow")
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 250*time.Millisecond {
+		t.Fatalf("Key with a short deadline = %v after %v", err, time.Since(start))
+	}
+}
+
+func TestThumbprints(t *testing.T) {
+	ca := newTestCA(t)
+	for _, tc := range []struct {
+		name   string
+		print  string
+		leafOK bool // serve only the leaf (the CA is then only in the verified chain)
+		ok     bool
+	}{
+		{"CA thumbprint, CA in presented chain", ca.caPrint, false, true},
+		{"CA thumbprint, CA only in verified chain", strings.ToUpper(ca.caPrint), true, true},
+		{"leaf thumbprint", ca.leafPrint, false, true},
+		{"mismatch", strings.Repeat("ab", 20), false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cert := ca.tlsCert
+			if tc.leafOK {
+				cert = ca.leafNoRoot
+			}
+			idp := newFakeIdP(t, ca, cert)
+			idp.srv.StartTLS()
+			idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+			p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath,
+				Thumbprints: []string{tc.print}, Overrides: Metadata{JWKSURI: idp.url + "/jwks"}})
+			err := p.Refresh(context.Background())
+			if tc.ok {
+				if err != nil || p.Status().KeysLoaded != 1 {
+					t.Fatalf("Refresh = %v, keys %d", err, p.Status().KeysLoaded)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "thumbprint did not match") {
+				t.Fatalf("Refresh with a wrong thumbprint = %v, want a thumbprint error", err)
+			}
+			if !strings.Contains(p.Status().LastError, "thumbprint did not match") || p.Status().KeysLoaded != 0 {
+				t.Fatalf("Status = %+v", p.Status())
+			}
+			// Other hosts reached through the same client are not pinned.
+			other := startFakeIdP(t, ca)
+			resp, err := p.HTTPClient().Get(other.url + "/jwks")
+			if err != nil {
+				t.Fatalf("unpinned host through HTTPClient: %v", err)
+			}
+			resp.Body.Close()
+		})
+	}
+}
+
+func TestThumbprintPinsDiscoveredJWKSHost(t *testing.T) {
+	ca := newTestCA(t)
+	idp := startFakeIdP(t, ca)
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath, Thumbprints: []string{strings.Repeat("0", 40)}})
+	p.Start()
+	waitFor(t, "discovery", func() bool { return p.Status().MetadataLoaded })
+	waitFor(t, "a failed JWKS fetch", func() bool { return strings.Contains(p.Status().LastError, "thumbprint did not match") })
+	if p.Status().KeysLoaded != 0 {
+		t.Fatal("keys loaded despite a thumbprint mismatch")
+	}
+}
+
+func TestTLSCA(t *testing.T) {
+	ca := newTestCA(t)
+	if _, err := NewProvider(Config{Issuer: "https://idp.example.com", TLSCA: "/nonexistent/ca.pem"}, nil); err == nil ||
+		!strings.Contains(err.Error(), `tls_ca "/nonexistent/ca.pem": cannot read`) {
+		t.Fatalf("missing tls_ca: %v", err)
+	}
+	junk := filepath.Join(t.TempDir(), "junk.pem")
+	os.WriteFile(junk, []byte("not a certificate"), 0o600)
+	if _, err := NewProvider(Config{Issuer: "https://idp.example.com", TLSCA: junk}, nil); err == nil ||
+		!strings.Contains(err.Error(), "no PEM certificate") || !strings.Contains(err.Error(), junk) {
+		t.Fatalf("junk tls_ca: %v", err)
+	}
+	if _, err := NewProvider(Config{Issuer: "http://idp.example.com"}, nil); err == nil {
+		t.Fatal("NewProvider accepted an invalid config")
+	}
+
+	// Without tls_ca the test CA is not trusted.
+	idp := startFakeIdP(t, ca)
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	p, _ := newTestProvider(t, Config{Issuer: idp.url})
+	if err := p.Refresh(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("untrusted CA: %v", err)
+	}
+}
+
+func TestIssuerMismatch(t *testing.T) {
+	ca := newTestCA(t)
+	for _, tc := range []struct{ configured, stated func(url string) string }{
+		{func(u string) string { return u }, func(u string) string { return u + "/" }},
+		{func(u string) string { return u + "/" }, func(u string) string { return u }},
+		{func(u string) string { return u }, func(string) string { return "https://evil.example.com" }},
+	} {
+		idp := startFakeIdP(t, ca)
+		idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+		idp.issuer = tc.stated(idp.url)
+		p, _ := newTestProvider(t, Config{Issuer: tc.configured(idp.url), TLSCA: ca.pemPath})
+		err := p.Refresh(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "differs from the configured issuer") {
+			t.Fatalf("configured %q, stated %q: Refresh = %v", tc.configured(idp.url), idp.issuer, err)
+		}
+		if _, ok := p.Metadata(); ok || idp.jwksHits.Load() != 0 {
+			t.Fatal("metadata or keys loaded despite an issuer mismatch")
+		}
+	}
+	// Trailing slash on both sides is fine; discovery is fetched without it.
+	idp := startFakeIdP(t, ca)
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	idp.issuer = idp.url + "/"
+	p, _ := newTestProvider(t, Config{Issuer: idp.url + "/", TLSCA: ca.pemPath})
+	if err := p.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOverridesWithoutDiscovery(t *testing.T) {
+	ca := newTestCA(t)
+	idp := startFakeIdP(t, ca)
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	idp.discoFail.Store(true)
+	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath,
+		Overrides: Metadata{JWKSURI: idp.url + "/jwks", TokenEndpoint: idp.url + "/tok"}})
+	p.Start()
+	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
+	m, ok := p.Metadata()
+	if !ok || m.TokenEndpoint != idp.url+"/tok" || m.Issuer != idp.url {
+		t.Fatalf("Metadata() = %+v, %v", m, ok)
+	}
+	// Discovery keeps being retried; once it answers, its other endpoints
+	// appear and the overrides still win.
+	idp.discoFail.Store(false)
+	waitFor(t, "discovery", func() bool { return p.meta.Load() != nil })
+	m, _ = p.Metadata()
+	if m.TokenEndpoint != idp.url+"/tok" || m.AuthorizationEndpoint != idp.url+"/authorize" {
+		t.Fatalf("merged metadata = %+v", m)
+	}
+
+	// jwks_uri alone: keys load, but Metadata is not complete.
+	idp2 := startFakeIdP(t, ca)
+	idp2.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	idp2.discoFail.Store(true)
+	p2, _ := newTestProvider(t, Config{Issuer: idp2.url, TLSCA: ca.pemPath, Overrides: Metadata{JWKSURI: idp2.url + "/jwks"}})
+	p2.Start()
+	waitFor(t, "keys", func() bool { return p2.Status().KeysLoaded == 1 })
+	if _, ok := p2.Metadata(); ok {
+		t.Fatal("Metadata reported ok with only jwks_uri and no discovery")
+	}
+}
+
+func TestNoRedirects(t *testing.T) {
+	ca := newTestCA(t)
+	idp := startFakeIdP(t, ca)
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	redirector := startFakeIdP(t, ca)
+	redirector.srv.Config.Handler = http.RedirectHandler(idp.url+"/jwks", http.StatusFound)
+	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath, Overrides: Metadata{JWKSURI: redirector.url + "/jwks"}})
+	if err := p.Refresh(context.Background()); err == nil || !strings.Contains(err.Error(), "redirects are not followed") {
+		t.Fatalf("redirecting JWKS: %v", err)
+	}
+	if idp.jwksHits.Load() != 0 {
+		t.Fatal("the redirect was followed")
+	}
+}
+
+func TestDestructStopsGoroutine(t *testing.T) {
+	ca := newTestCA(t)
+	idp := startFakeIdP(t, ca)
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath, JWKSRefresh: 10 * time.Millisecond})
+	p.Start()
+	waitFor(t, "several refreshes", func() bool { return idp.jwksHits.Load() >= 3 })
+	if err := p.Destruct(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	default:
+		t.Fatal("Destruct returned before the goroutine ended")
+	}
+	hits := idp.anyHits.Load()
+	time.Sleep(60 * time.Millisecond)
+	if idp.anyHits.Load() != hits {
+		t.Fatal("requests continued after Destruct")
+	}
+	p.Start() // no effect after Destruct
+	time.Sleep(30 * time.Millisecond)
+	if idp.anyHits.Load() != hits {
+		t.Fatal("Start after Destruct restarted the provider")
+	}
+	if err := p.Destruct(); err != nil { // idempotent
+		t.Fatal(err)
+	}
+
+	// Destruct without Start does not block.
+	q, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath})
+	doneC := make(chan struct{})
+	go func() { q.Destruct(); close(doneC) }()
+	select {
+	case <-doneC:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Destruct of an unstarted provider blocked")
+	}
+}
