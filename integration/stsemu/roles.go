@@ -148,7 +148,7 @@ func (s *Server) DeleteRole(name string) error {
 
 func newRoleID() string {
 	// RAM role IDs are 18-19 digit numbers.
-	n, _ := rand.Int(rand.Reader, big.NewInt(9e17))
+	n, _ := rand.Int(rand.Reader, big.NewInt(1e17))
 	return fmt.Sprintf("3%017d", n)
 }
 
