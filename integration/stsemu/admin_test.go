@@ -58,13 +58,17 @@ func TestAdminCreateValidation(t *testing.T) {
 		{"issuer user info", func(m map[string]any) { m["IssuerUrl"] = "https://u:p@idp.example.com" }, "InvalidParameter.IssuerUrl"},
 		{"issuer too long", func(m map[string]any) { m["IssuerUrl"] = "https://idp.example.com/" + strings.Repeat("p", 240) }, "InvalidParameter.IssuerUrl"},
 		{"no client ids", func(m map[string]any) { m["ClientIds"] = "" }, "MissingParameter.ClientIds"},
-		{"51 client ids", func(m map[string]any) { m["ClientIds"] = many(51, func(i int) string { return "c" + strings.Repeat("x", i) }) }, "LimitExceeded.ClientIds"},
+		{"51 client ids", func(m map[string]any) {
+			m["ClientIds"] = many(51, func(i int) string { return "c" + strings.Repeat("x", i) })
+		}, "LimitExceeded.ClientIds"},
 		{"client id special start", func(m map[string]any) { m["ClientIds"] = []string{"_abc"} }, "InvalidParameter.ClientIds"},
 		{"client id bad char", func(m map[string]any) { m["ClientIds"] = []string{"ab c"} }, "InvalidParameter.ClientIds"},
 		{"client id too long", func(m map[string]any) { m["ClientIds"] = []string{strings.Repeat("a", 129)} }, "InvalidParameter.ClientIds"},
 		{"duplicate client id", func(m map[string]any) { m["ClientIds"] = "a,a" }, "InvalidParameter.ClientIds"},
 		{"no fingerprints", func(m map[string]any) { m["Fingerprints"] = []string{} }, "MissingParameter.Fingerprints"},
-		{"6 fingerprints", func(m map[string]any) { m["Fingerprints"] = many(6, func(i int) string { return fp[:38] + "0" + string(rune('0'+i)) }) }, "LimitExceeded.Fingerprints"},
+		{"6 fingerprints", func(m map[string]any) {
+			m["Fingerprints"] = many(6, func(i int) string { return fp[:38] + "0" + string(rune('0'+i)) })
+		}, "LimitExceeded.Fingerprints"},
 		{"fingerprint with colons", func(m map[string]any) { m["Fingerprints"] = []string{"AB:CD"} }, "InvalidParameter.Fingerprints"},
 		{"fingerprint too long", func(m map[string]any) { m["Fingerprints"] = []string{strings.Repeat("a", 129)} }, "InvalidParameter.Fingerprints"},
 		{"issuance 169h", func(m map[string]any) { m["IssuanceLimitTime"] = 169 }, "InvalidParameter.IssuanceLimitTime"},
