@@ -54,6 +54,7 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	w.Header().Set("Content-Type", "application/jwk-set+json")
-	writeJSONKeepType(w, http.StatusOK, s.JWKS())
+	// application/json, as Alibaba Cloud and most providers serve it (RFC 7517
+	// also allows application/jwk-set+json).
+	writeJSON(w, http.StatusOK, s.JWKS())
 }
