@@ -70,11 +70,12 @@ func (f *Flow) Session(ctx context.Context, w http.ResponseWriter, r *http.Reque
 
 // refreshShared refreshes s once for all concurrent callers.
 func (f *Flow) refreshShared(ctx context.Context, s *session.Session) (*session.Session, error) {
-	if ns, ok := f.recent.get(s.ID, s.RefreshToken); ok {
+	from := s.RefreshToken + "\x00" + s.AccessToken // the tokens this refresh replaces
+	if ns, ok := f.recent.get(s.ID, from); ok {
 		return ns.Clone(), nil
 	}
 	v, err, _ := f.flight.Do(s.ID, func() (any, error) {
-		if ns, ok := f.recent.get(s.ID, s.RefreshToken); ok {
+		if ns, ok := f.recent.get(s.ID, from); ok {
 			return ns, nil
 		}
 		// One caller's cancellation must not fail the others.
@@ -84,7 +85,7 @@ func (f *Flow) refreshShared(ctx context.Context, s *session.Session) (*session.
 		if err != nil {
 			return nil, err
 		}
-		f.recent.put(s.ID, s.RefreshToken, ns)
+		f.recent.put(s.ID, from, ns)
 		return ns, nil
 	})
 	if err != nil {
@@ -136,7 +137,7 @@ func (f *Flow) refresh(ctx context.Context, s *session.Session) (*session.Sessio
 }
 
 // refreshCache remembers, for a short while, the session a refresh produced,
-// keyed by session ID and the refresh token it replaced, so requests still
+// keyed by session ID and the tokens it replaced, so requests still
 // carrying the old cookie neither refresh again (a rotated refresh token
 // would be refused) nor lose the session.
 type refreshCache struct {
