@@ -110,7 +110,9 @@ func TestAlibabaErrorMapping(t *testing.T) {
 		code   string
 		status int
 	}{
-		{"expired", func(r *Request) { r.Token = claims(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }) },
+		{"expired", func(r *Request) {
+			r.Token = claims(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() })
+		},
 			InvalidToken, "AuthenticationFail.OIDCToken.Expired", 401},
 		{"audience", func(r *Request) { r.Token = f.idp.Token("u", "client-z", time.Hour) }, InvalidToken, "AuthenticationFail.OIDCToken.AudienceNotMatch", 401},
 		{"issuer", func(r *Request) { r.Token = claims(func(c jwt.MapClaims) { c["iss"] = "https://x.example.com" }) }, InvalidToken, "AuthenticationFail.OIDCToken.IssuerNotMatch", 401},
