@@ -75,3 +75,36 @@ func TestCaddyfileAdapt(t *testing.T) {
 		})
 	}
 }
+
+// TestReadmeExamplesHaveGoldens: every ```caddyfile block in the README is
+// also a fixture above, so each documented example is known to adapt and its
+// JSON is on record.
+func TestReadmeExamplesHaveGoldens(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixtures := map[string]bool{}
+	files, _ := filepath.Glob("../testdata/caddyfile_adapt/*.caddyfiletest")
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		input, _, _ := strings.Cut(string(raw), "\n----------\n")
+		fixtures[strings.TrimSpace(input)] = true
+	}
+	blocks := strings.Split(string(readme), "```caddyfile\n")
+	if len(blocks) < 2 {
+		t.Fatal("the README has no caddyfile example")
+	}
+	for i, block := range blocks[1:] {
+		example, _, ok := strings.Cut(block, "```")
+		if !ok {
+			t.Fatalf("README caddyfile block %d is not closed", i+1)
+		}
+		if !fixtures[strings.TrimSpace(example)] {
+			t.Errorf("README caddyfile block %d has no fixture in testdata/caddyfile_adapt with the same text:\n%s", i+1, example)
+		}
+	}
+}
