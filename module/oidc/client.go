@@ -93,6 +93,7 @@ type hostRouter struct {
 	pinHost       atomic.Pointer[string] // host[:port] of jwks_uri, lowercased
 }
 
+// RoundTrip implements http.RoundTripper.
 func (h *hostRouter) RoundTrip(r *http.Request) (*http.Response, error) {
 	if ph := h.pinHost.Load(); ph != nil && h.pinned != nil && r.URL != nil && strings.EqualFold(canonicalHost(r.URL.Scheme, r.URL.Host), *ph) {
 		return h.pinned.RoundTrip(r)

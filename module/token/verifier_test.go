@@ -262,6 +262,9 @@ func TestAttacks(t *testing.T) {
 		// ES384 token naming the P-256 key.
 		_, err = v.Verify(ctx, sign(t, jwt.SigningMethodES384, k.p384, "p256", baseClaims(), nil))
 		wantErr(t, err, Invalid, "signing key does not fit algorithm ES384")
+		// ES256 token naming the P-384 key.
+		_, err = v.Verify(ctx, sign(t, jwt.SigningMethodES256, k.p256, "p384", baseClaims(), nil))
+		wantErr(t, err, Invalid, "signing key does not fit algorithm ES256")
 		// RS256 token naming the Ed25519 key.
 		_, err = v.Verify(ctx, sign(t, jwt.SigningMethodRS256, k.rsa, "ed", baseClaims(), nil))
 		wantErr(t, err, Invalid, "signing key does not fit algorithm RS256")
