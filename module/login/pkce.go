@@ -1,7 +1,3 @@
-// Package login runs the OAuth 2.0 / OpenID Connect authorization-code flow
-// for browsers: PKCE, per-login state cookies, redirect validation, the token
-// endpoint client, and the /oauth2/ endpoints (start, callback, logout,
-// userinfo), plus refreshing sessions before they expire.
 package login
 
 import (
