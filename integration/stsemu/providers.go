@@ -48,16 +48,17 @@ type Provider struct {
 	// Arn is set by the emulator.
 	Arn string `json:"Arn,omitempty"`
 	// CreateDate and UpdateDate are set by the emulator (UTC, seconds).
-	CreateDate string `json:"CreateDate,omitempty"`
-	UpdateDate string `json:"UpdateDate,omitempty"`
+	CreateDate, UpdateDate string `json:",omitempty"`
 }
 
 // ProviderUpdate changes a provider. Removing the last client ID or the last
 // fingerprint is refused. (INVENTED shape: RAM has separate actions such as
 // AddClientIdToOIDCProvider and UpdateOIDCProvider.)
 type ProviderUpdate struct {
-	AddClientIDs       []string `json:"AddClientIds,omitempty"`
-	RemoveClientIDs    []string `json:"RemoveClientIds,omitempty"`
+	// AddClientIDs and RemoveClientIDs change the accepted audiences.
+	AddClientIDs    []string `json:"AddClientIds,omitempty"`
+	RemoveClientIDs []string `json:"RemoveClientIds,omitempty"`
+	// AddFingerprints and RemoveFingerprints rotate certificate thumbprints.
 	AddFingerprints    []string `json:"AddFingerprints,omitempty"`
 	RemoveFingerprints []string `json:"RemoveFingerprints,omitempty"`
 	// IssuanceLimitTime in hours; 0 leaves it unchanged.

@@ -43,15 +43,20 @@ func (l *StringList) UnmarshalJSON(b []byte) error {
 
 // TrustPolicy is a role's trust (assume-role) policy, as in ALIBABA.md §2.6.
 type TrustPolicy struct {
-	Version   string      `json:"Version"`
+	// Version is "1".
+	Version string `json:"Version"`
+	// Statement lists the statements; an explicit Deny wins over any Allow.
 	Statement []Statement `json:"Statement"`
 }
 
 // Statement is one trust-policy statement.
 type Statement struct {
-	Action    StringList `json:"Action"`
-	Effect    string     `json:"Effect"`
-	Principal Principal  `json:"Principal"`
+	// Action must include sts:AssumeRole (or sts:* / *).
+	Action StringList `json:"Action"`
+	// Effect is Allow or Deny.
+	Effect string `json:"Effect"`
+	// Principal names the federated OIDC provider ARNs.
+	Principal Principal `json:"Principal"`
 	// Condition maps an operator (StringEquals, StringLike) to condition
 	// keys (oidc:iss, oidc:aud, oidc:sub) and their accepted values.
 	Condition map[string]map[string]StringList `json:"Condition,omitempty"`
@@ -95,10 +100,15 @@ func OIDCTrust(providerARN, iss, aud, sub string) TrustPolicy {
 
 // Role is a RAM role that federated users may assume.
 type Role struct {
-	Name               string
-	Arn                string
-	RoleID             string
-	Trust              TrustPolicy
+	// Name is the role name.
+	Name string
+	// Arn is acs:ram::<account>:role/<name>.
+	Arn string
+	// RoleID is the numeric role ID used in AssumedRoleId.
+	RoleID string
+	// Trust is the trust policy evaluated on every AssumeRoleWithOIDC.
+	Trust TrustPolicy
+	// MaxSessionDuration caps DurationSeconds.
 	MaxSessionDuration time.Duration
 }
 

@@ -51,20 +51,19 @@ const (
 
 // Issued records credentials the emulator handed out, so tests can compare
 // them with what the upstream received.
+//
+// The request side: RequestID, RoleArn, ProviderArn, SessionName, Policy and
+// DurationSeconds as received; Subject, Issuer and Audience from the verified
+// token. The answer side: AccessKeyID, AccessKeySecret, SecurityToken and
+// Expiration as issued.
 type Issued struct {
-	RequestID       string
-	RoleArn         string
-	ProviderArn     string
-	SessionName     string
-	Subject         string
-	Issuer          string
-	Audience        []string
-	Policy          string
-	DurationSeconds int
-	AccessKeyID     string
-	AccessKeySecret string
-	SecurityToken   string
-	Expiration      time.Time
+	RequestID, RoleArn, ProviderArn, SessionName string
+	Subject, Issuer                              string
+	Audience                                     []string
+	Policy                                       string
+	DurationSeconds                              int
+	AccessKeyID, AccessKeySecret, SecurityToken  string
+	Expiration                                   time.Time
 }
 
 // Server is the emulator.
@@ -178,7 +177,8 @@ func (s *Server) SetHang(d time.Duration) {
 
 // Counts returns how many STS requests ended in each outcome: "Success" or
 // the error code (Throttling.User, ServiceUnavailable,
-// AuthenticationFail.OIDCToken.Expired …).
+// AuthenticationFail.OIDCToken.Expired …), or "Hang" for a request cut
+// short while SetHang held it.
 func (s *Server) Counts() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
