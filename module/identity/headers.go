@@ -190,6 +190,14 @@ func (h *Headers) matches(k string, buf *[128]byte) bool {
 	if len(k) > h.maxName {
 		return false
 	}
+	if len(k) > len(buf) { // rare: a configured name longer than the buffer
+		for name := range h.strip {
+			if len(name) == len(k) && hasPrefixNormalized(k, name) {
+				return true
+			}
+		}
+		return false
+	}
 	n := copy(buf[:], k)
 	for i := 0; i < n; i++ {
 		buf[i] = normByte(buf[i])
@@ -201,9 +209,10 @@ func (h *Headers) matches(k string, buf *[128]byte) bool {
 
 // Inject sets the identity headers on hdr. A header whose value is empty
 // after sanitizing (absent or empty claim) is deleted instead. Default headers
-// read the identity directly; configured templates are expanded with repl
-// (which may be nil when there are none), so only the operator's template is
-// ever scanned for placeholders, never claim data.
+// read the identity directly; configured templates are expanded with
+// repl.ReplaceKnown (repl may be nil when there are none; templates then give
+// no header), sanitized and trimmed of surrounding spaces. Only the
+// operator's template is ever scanned for placeholders, never claim data.
 func (h *Headers) Inject(hdr http.Header, id *Identity, repl *caddy.Replacer) {
 	for _, e := range h.entries {
 		v := ""

@@ -127,6 +127,25 @@ func TestStrip(t *testing.T) {
 	}
 }
 
+func TestStripLongNames(t *testing.T) {
+	long := "X-" + strings.Repeat("Very-Long-", 20) + "Name"
+	h := mustHeaders(t, []HeaderSpec{{Name: long, Value: "{http.auth.user.id}"}}, []string{})
+	hdr := http.Header{
+		strings.ToLower(strings.ReplaceAll(long, "-", "_")): {"spoof"},
+		long + "-Suffix":   {"keep"},
+		long[:len(long)-1]: {"keep"},
+	}
+	h.Strip(hdr)
+	if len(hdr) != 2 {
+		t.Errorf("after Strip: %v", hdr)
+	}
+	for k, v := range hdr {
+		if v[0] != "keep" {
+			t.Errorf("%s survived", k)
+		}
+	}
+}
+
 func TestStripConfiguredPrefixes(t *testing.T) {
 	h := mustHeaders(t, nil, []string{"X-Corp-"})
 	hdr := http.Header{"X_Corp_Id": {"x"}, "X-Auth-Subject": {"x"}, "X-Auth-Custom": {"x"}}
