@@ -76,7 +76,7 @@ var reservedHeaders = map[string]bool{
 // safe for concurrent use.
 type Headers struct {
 	entries  []headerEntry
-	prefixes []string            // normalised: lower case, '_' read as '-'
+	prefixes []string            // normalised: lower case, '_' and '.' read as '-'
 	strip    map[string]struct{} // normalised names to delete
 	maxName  int                 // longest key in strip
 }
@@ -168,7 +168,7 @@ func (h *Headers) Names() []string {
 }
 
 // Strip deletes every header that a client may have sent to impersonate the
-// plugin: any header whose name, lower-cased and with '_' read as '-', starts
+// plugin: any header whose name, lower-cased and with '_' and '.' read as '-', starts
 // with a strip prefix or equals a header name the plugin sets or strips. Keys
 // need not be canonical. It does not allocate when nothing matches.
 func (h *Headers) Strip(hdr http.Header) {
@@ -318,13 +318,15 @@ func normByte(c byte) byte {
 	if c >= 'A' && c <= 'Z' {
 		return c + ('a' - 'A')
 	}
-	if c == '_' {
+	if c == '_' || c == '.' {
+		// CGI-style backends (PHP, FastCGI) fold '-', '_' and '.' onto one
+		// variable name, so all three spellings are the same header to them.
 		return '-'
 	}
 	return c
 }
 
-// normalize returns name lower-cased with '_' read as '-'.
+// normalize returns name lower-cased with '_' and '.' read as '-'.
 func normalize(name string) string {
 	b := []byte(name)
 	for i := range b {

@@ -92,6 +92,8 @@ func TestStrip(t *testing.T) {
 		"X-Auth-Subject":       {"spoof"},
 		"x-auth-subject":       {"spoof"}, // non-canonical keys put in the map directly
 		"X_Auth_Subject":       {"spoof"},
+		"X.Auth.Upn":           {"spoof"},
+		"x.sts_access-key-id":  {"spoof"},
 		"X-AUTH_SUBJECT":       {"spoof"},
 		"X-Auth-":              {"spoof"},
 		"X-Auth-Whatever":      {"spoof"},

@@ -142,10 +142,13 @@ func (p *Policy) Evaluate(r *http.Request) Requirement {
 	if _, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); !ok {
 		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, emptyReplacer))
 	}
+	// Servlet-style backends drop ";params" from path segments, so
+	// /admin;x/users reaches their /admin/users. Rules also see that reading.
+	alt := withoutPathParams(r)
 	var q Requirement
 	for i := range p.scopes {
 		rule := &p.scopes[i]
-		if !rule.match.Match(r) {
+		if !matchEither(rule.match, r, alt) {
 			continue
 		}
 		if q.sets == nil {
@@ -165,7 +168,7 @@ func (p *Policy) Evaluate(r *http.Request) Requirement {
 	}
 	for i := range p.claims {
 		rule := &p.claims[i]
-		if !rule.match.Match(r) {
+		if !matchEither(rule.match, r, alt) {
 			continue
 		}
 		if q.Claims == nil {
@@ -181,4 +184,28 @@ func (p *Policy) Evaluate(r *http.Request) Requirement {
 		q.Public = p.public.Match(r)
 	}
 	return q
+}
+
+// matchEither reports whether m matches r or, when given, its variant alt.
+func matchEither(m caddyhttp.MatchPath, r, alt *http.Request) bool {
+	return m.Match(r) || (alt != nil && m.Match(alt))
+}
+
+// withoutPathParams returns a shallow copy of r whose path has every
+// ";param" segment suffix removed, or nil when the path has none.
+func withoutPathParams(r *http.Request) *http.Request {
+	if !strings.Contains(r.URL.Path, ";") {
+		return nil
+	}
+	segs := strings.Split(r.URL.Path, "/")
+	for i, seg := range segs {
+		if j := strings.IndexByte(seg, ';'); j >= 0 {
+			segs[i] = seg[:j]
+		}
+	}
+	u := *r.URL
+	u.Path, u.RawPath = strings.Join(segs, "/"), ""
+	alt := *r
+	alt.URL = &u
+	return &alt
 }

@@ -333,3 +333,27 @@ func BenchmarkEvaluate(b *testing.B) {
 		i++
 	}
 }
+
+// TestPathParametersDoNotOpenRules: servlet-style backends drop ";params"
+// from segments, so /admin;x/users is their /admin/users; a rule for
+// /admin/* must hold for it too, although Caddy's matcher alone would not
+// match it.
+func TestPathParametersDoNotOpenRules(t *testing.T) {
+	p, err := New(Config{
+		Public: []string{"/*"},
+		Scopes: []ScopeRule{{Paths: []string{"/admin/*"}, Scopes: []string{"profile"}}},
+		Claims: []ClaimRule{{Paths: []string{"/billing"}, Claim: "type", Values: []string{"account"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/admin;/users", "/admin;jsessionid=1/users", "/ADMIN;x/users", "/billing;x", "/admin%3b/users"} {
+		q := p.Evaluate(httptest.NewRequest(http.MethodGet, path, nil))
+		if q.Public || (len(q.Scopes) == 0 && len(q.Claims) == 0) {
+			t.Errorf("%s: requirement %+v, want the protected rule", path, q)
+		}
+	}
+	if q := p.Evaluate(httptest.NewRequest(http.MethodGet, "/docs;v=1/intro", nil)); !q.Public {
+		t.Errorf("a path parameter elsewhere must not close a public path: %+v", q)
+	}
+}
