@@ -9,6 +9,7 @@ import (
 	_ "github.com/chromedp/chromedp"
 	_ "github.com/golang-jwt/jwt/v5"
 	_ "github.com/patrickmn/go-cache"
+	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/redis/go-redis/v9"
 	_ "github.com/zitadel/oidc/v3/example/server/exampleop"
 	_ "github.com/zitadel/oidc/v3/pkg/op"
@@ -16,5 +17,4 @@ import (
 	_ "golang.org/x/crypto/chacha20poly1305"
 	_ "golang.org/x/oauth2"
 	_ "golang.org/x/sync/singleflight"
-	_ "github.com/prometheus/client_golang/prometheus"
 )

@@ -114,12 +114,12 @@ func newEnv(t testing.TB, opts demoidp.Options) *env {
 	}
 	t.Cleanup(func() { _ = srv.Close() })
 	return &env{
-		t:        t,
-		idp:      idp,
-		caFile:   caFile,
-		upstream: strings.TrimPrefix(base, "http://"),
-		port:     freePort(t),
-		admin:    freePort(t),
+		t:          t,
+		idp:        idp,
+		caFile:     caFile,
+		upstream:   strings.TrimPrefix(base, "http://"),
+		port:       freePort(t),
+		admin:      freePort(t),
 		serverOpts: []string{"max_header_size 64KB"},
 		client: &http.Client{
 			Timeout:       10 * time.Second,
