@@ -135,6 +135,7 @@ func (e *env) globals(edgeauthBody string) string {
 	admin 127.0.0.1:%d
 	persist_config off
 	auto_https off
+	default_bind 127.0.0.1
 	skip_install_trust
 	log {
 		level WARN

@@ -35,7 +35,7 @@ var caddyfileTemplate string
 
 // settings fill the embedded Caddyfile template.
 type settings struct {
-	Admin, Listen, Upstream                string
+	Admin, Listen, BindHost, Upstream      string
 	Issuer, ClientID, ClientSecret, CAFile string
 	Thumbprint                             string
 }
@@ -85,6 +85,7 @@ func run(listen, idpAddr string, printConfig bool) error {
 	cfg := settings{
 		Admin:        "127.0.0.1:0",
 		Listen:       listen,
+		BindHost:     bindHost(listen),
 		Upstream:     strings.TrimPrefix(upstream, "http://"),
 		Issuer:       idp.Issuer(),
 		ClientID:     demoidp.DefaultClientID,
@@ -165,6 +166,12 @@ Without a token the gateway answers 401:
   curl -i %[1]s/
 `, base, idp.Issuer(), alice, bob)
 	return nil
+}
+
+// bindHost is the host part of a listen address, for Caddy's default_bind.
+func bindHost(addr string) string {
+	host, _, _ := net.SplitHostPort(addr)
+	return host
 }
 
 // requireLoopback refuses addresses that are not on a loopback interface: the
