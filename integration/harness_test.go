@@ -155,9 +155,10 @@ func (e *env) providerBlock(name string, extra ...string) string {
 	return fmt.Sprintf(`		provider %s {
 			issuer %s
 			client_id %s
+			client_secret %s
 			tls_ca %s
 			%s
-		}`, name, e.idp.Issuer(), demoidp.DefaultClientID, e.caFile, strings.Join(extra, "\n\t\t\t"))
+		}`, name, e.idp.Issuer(), demoidp.DefaultClientID, demoidp.DefaultClientSecret, e.caFile, strings.Join(extra, "\n\t\t\t"))
 }
 
 // site returns a site block on Caddy's port with the given edgeauth

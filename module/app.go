@@ -37,7 +37,11 @@ type App struct {
 	// TokenCache bounds the cache of verified bearer tokens.
 	TokenCache *TokenCacheConfig `json:"token_cache,omitempty"`
 
+	// Session configures the sealed session cookies of the login flow.
+	Session *SessionConfig `json:"session,omitempty"`
+
 	providers map[string]*provider
+	sessions  *sessions
 	poolKeys  []string
 	cache     *token.Cache
 	logger    *zap.Logger
@@ -55,10 +59,15 @@ type TokenCacheConfig struct {
 
 // provider is one configured provider at run time.
 type provider struct {
-	name     string
-	config   *ProviderConfig
-	remote   *oidc.Provider
-	verifier *token.Verifier
+	name         string
+	config       *ProviderConfig // with the preset applied
+	remote       *oidc.Provider
+	verifier     *token.Verifier // bearer tokens
+	idTokens     *token.Verifier // ID tokens at login (audience: the client ID); nil without client_id
+	clientID     string          // placeholders resolved
+	clientSecret string
+	opaque       string        // how opaque bearer tokens are checked; "" refuses them
+	opaqueTTL    time.Duration // how long an opaque token's check is trusted
 }
 
 // CaddyModule returns the Caddy module information.
@@ -101,14 +110,18 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 	}
 	a.cache = token.NewCache(maxEntries, maxTTL)
-	return nil
+	return a.provisionSessions()
 }
 
-func (a *App) provisionProvider(name string, pc *ProviderConfig) (*provider, error) {
+func (a *App) provisionProvider(name string, configured *ProviderConfig) (*provider, error) {
 	if err := validateName(name); err != nil {
 		return nil, fmt.Errorf("edgeauth: provider %q: %v", name, err)
 	}
-	oc, rules, err := pc.compile(name)
+	pc, err := configured.withPreset()
+	if err != nil {
+		return nil, fmt.Errorf("edgeauth: provider %s: %w", name, err)
+	}
+	oc, rules, err := pc.compile()
 	if err != nil {
 		return nil, fmt.Errorf("edgeauth: provider %s: %w", name, err)
 	}
@@ -124,12 +137,28 @@ func (a *App) provisionProvider(name string, pc *ProviderConfig) (*provider, err
 	}
 	a.poolKeys = append(a.poolKeys, key)
 	remote := val.(*oidc.Provider)
-	return &provider{
-		name:     name,
-		config:   pc,
-		remote:   remote,
-		verifier: token.NewVerifier(name, rules, remote),
-	}, nil
+	repl := caddy.NewReplacer()
+	p := &provider{
+		name:         name,
+		config:       &pc,
+		remote:       remote,
+		verifier:     token.NewVerifier(name, rules, remote),
+		clientID:     repl.ReplaceKnown(pc.ClientID, ""),
+		clientSecret: repl.ReplaceKnown(pc.ClientSecret, ""),
+		opaque:       pc.OpaqueTokens,
+		opaqueTTL:    time.Duration(pc.OpaqueCacheTTL),
+	}
+	if p.opaqueTTL == 0 {
+		p.opaqueTTL = defaultOpaqueTTL
+	}
+	if p.clientID != "" {
+		// ID tokens are meant for this client alone, whatever other
+		// audiences bearer tokens may carry.
+		idRules := rules
+		idRules.Audiences = []string{p.clientID}
+		p.idTokens = token.NewVerifier(name, idRules, remote)
+	}
+	return p, nil
 }
 
 // providerNames returns the configured provider names in a stable order.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/token"
@@ -16,9 +17,11 @@ import (
 // through the app's verified-token cache. The handler and the authenticator
 // share it.
 type bearerAuth struct {
-	app       *App
-	providers []*provider
-	selector  *token.Selector
+	app          *App
+	providers    []*provider
+	selector     *token.Selector
+	opaque       *provider // the first provider that accepts opaque tokens; nil: none
+	opaqueFlight *singleflight.Group
 }
 
 // setup resolves the named providers (all when names is empty).
@@ -42,6 +45,13 @@ func (b *bearerAuth) setup(ctx caddy.Context, names []string) error {
 		verifiers = append(verifiers, p.verifier)
 	}
 	b.selector = token.NewSelector(verifiers...)
+	b.opaqueFlight = new(singleflight.Group)
+	for _, p := range b.providers {
+		if p.opaque != "" {
+			b.opaque = p
+			break
+		}
+	}
 	return nil
 }
 
@@ -50,7 +60,13 @@ func (b *bearerAuth) authenticate(ctx context.Context, raw string) (*identity.Id
 	if id, ok := b.app.cache.Get(raw); ok && b.accepts(id.Provider) {
 		return id, nil
 	}
-	id, err := b.selector.Verify(ctx, raw)
+	var id *identity.Identity
+	var err error
+	if b.opaque != nil && !isJWT(raw) {
+		id, err = b.checkOpaque(ctx, b.opaque, raw)
+	} else {
+		id, err = b.selector.Verify(ctx, raw)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,14 @@ import (
 //			end_session_endpoint <url>
 //			jwks_refresh <duration>
 //			kid_cooldown <duration>
+//			preset aliyun|aliyun_intl
+//			opaque_tokens userinfo|introspection
+//			opaque_cache_ttl <duration>
+//		}
+//		session {
+//			secret <secret>...
+//			lifetime <duration>
+//			cookie_name <name>
 //		}
 //		token_cache {
 //			max_entries <n>
@@ -71,6 +79,16 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.Providers[name] = pc
+		case "session":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if a.Session == nil {
+				a.Session = new(SessionConfig)
+			}
+			if err := a.Session.unmarshalBlock(d); err != nil {
+				return err
+			}
 		case "token_cache":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -95,7 +113,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 			}
 		default:
-			return d.Errf("edgeauth: unknown option %q (expected provider or token_cache)", d.Val())
+			return d.Errf("edgeauth: unknown option %q (expected provider, session, sts or token_cache)", d.Val())
 		}
 	}
 	return nil
@@ -116,6 +134,8 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"jwks_uri":               &pc.JWKSURI,
 		"introspection_endpoint": &pc.IntrospectionEndpoint,
 		"end_session_endpoint":   &pc.EndSessionEndpoint,
+		"preset":                 &pc.Preset,
+		"opaque_tokens":          &pc.OpaqueTokens,
 	}
 	lists := map[string]*[]string{
 		"scopes":      &pc.Scopes,
@@ -124,10 +144,11 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"thumbprints": &pc.Thumbprints,
 	}
 	durations := map[string]*caddy.Duration{
-		"clock_skew":    &pc.ClockSkew,
-		"max_token_age": &pc.MaxTokenAge,
-		"jwks_refresh":  &pc.JWKSRefresh,
-		"kid_cooldown":  &pc.KidCooldown,
+		"clock_skew":       &pc.ClockSkew,
+		"max_token_age":    &pc.MaxTokenAge,
+		"jwks_refresh":     &pc.JWKSRefresh,
+		"kid_cooldown":     &pc.KidCooldown,
+		"opaque_cache_ttl": &pc.OpaqueCacheTTL,
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
@@ -166,6 +187,13 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		header <name> <value>
 //		header -<name>
 //		strip_prefix <prefix>...
+//		login [<prefix>] {
+//			redirect_url <url>
+//			post_logout_redirect_uri <url>
+//			auth_method client_secret_basic|client_secret_post
+//			param <name> <value>
+//			allow_missing_nonce
+//		}
 //	}
 //
 // The providers are names from the edgeauth global option; with none, every
@@ -176,7 +204,8 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // header for the upstream from a template of placeholders; `header -X-Auth-Email`
 // removes a default header. Client-supplied headers starting with X-Auth- or
 // X-Sts- (or a configured strip_prefix), and every configured header name, are
-// always deleted.
+// always deleted. `login` turns on the browser login with the first provider
+// (endpoints under the prefix, default /oauth2/); its block is optional.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	h.Providers = append(h.Providers, d.RemainingArgs()...)
@@ -216,8 +245,95 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("strip_prefix: at least one header prefix is required")
 			}
 			h.StripPrefixes = append(h.StripPrefixes, prefixes...)
+		case "login":
+			if h.Login != nil {
+				return d.Errf("login: given twice")
+			}
+			h.Login = new(LoginConfig)
+			if err := h.Login.UnmarshalCaddyfile(d); err != nil {
+				return err
+			}
 		default:
-			return d.Errf("edgeauth: unknown subdirective %q (expected public, scope, claim, header or strip_prefix)", d.Val())
+			return d.Errf("edgeauth: unknown subdirective %q (expected public, scope, claim, header, strip_prefix, login or sts)", d.Val())
+		}
+	}
+	return nil
+}
+
+// UnmarshalCaddyfile reads `login [<prefix>] { … }`; the dispenser stands on
+// `login`. See Handler.UnmarshalCaddyfile for the syntax.
+func (lc *LoginConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		lc.Prefix = d.Val()
+		if d.NextArg() {
+			return d.Errf("login: takes at most one prefix, e.g. `login /auth/`")
+		}
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch opt {
+		case "redirect_url", "post_logout_redirect_uri", "auth_method":
+			if !d.NextArg() {
+				return d.Errf("login %s: a value is required", opt)
+			}
+			v := d.Val()
+			if d.NextArg() {
+				return d.Errf("login %s: takes exactly one value", opt)
+			}
+			switch opt {
+			case "redirect_url":
+				lc.RedirectURL = v
+			case "post_logout_redirect_uri":
+				lc.PostLogoutRedirectURI = v
+			default:
+				lc.AuthMethod = v
+			}
+		case "param":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Errf("login param: expected `param <name> <value>`")
+			}
+			if lc.Params == nil {
+				lc.Params = make(map[string]string)
+			}
+			lc.Params[args[0]] = args[1]
+		case "allow_missing_nonce":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			lc.AllowMissingNonce = true
+		default:
+			return d.Errf("login: unknown option %q (expected redirect_url, post_logout_redirect_uri, auth_method, param or allow_missing_nonce)", opt)
+		}
+	}
+	return nil
+}
+
+// unmarshalBlock reads the body of `session { … }`; the dispenser stands on
+// `session`. See App.UnmarshalCaddyfile for the syntax.
+func (sc *SessionConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "secret":
+			secrets := d.RemainingArgs()
+			if len(secrets) == 0 {
+				return d.Errf("session secret: at least one secret is required (the first seals, all open)")
+			}
+			sc.Secrets = append(sc.Secrets, secrets...)
+		case "lifetime":
+			if err := durationArg(d, &sc.Lifetime); err != nil {
+				return err
+			}
+		case "cookie_name":
+			if !d.NextArg() {
+				return d.Errf("session cookie_name: a name is required")
+			}
+			sc.CookieName = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("session: unknown option %q (expected secret, lifetime or cookie_name)", d.Val())
 		}
 	}
 	return nil

@@ -11,7 +11,9 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
+	"github.com/edgeauth/caddy-edgeauth/module/login"
 	"github.com/edgeauth/caddy-edgeauth/module/policy"
+	"github.com/edgeauth/caddy-edgeauth/module/session"
 	"github.com/edgeauth/caddy-edgeauth/module/token"
 )
 
@@ -49,7 +51,11 @@ type Handler struct {
 	// request (case and `_`/`-` insensitive). Default: X-Auth- and X-Sts-.
 	StripPrefixes []string `json:"strip_prefixes,omitempty"`
 
+	// Login turns on the browser login with the first provider named.
+	Login *LoginConfig `json:"login,omitempty"`
+
 	bearer  bearerAuth
+	flow    *login.Flow // nil without login
 	policy  *policy.Policy
 	headers *identity.Headers
 	logger  *zap.Logger
@@ -89,6 +95,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.headers, err = identity.NewHeaders(specs, h.StripPrefixes); err != nil {
 		return fmt.Errorf("edgeauth: header: %w", err)
 	}
+	if h.Login != nil {
+		return h.provisionLogin()
+	}
 	return nil
 }
 
@@ -97,34 +106,84 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// 1. No client-supplied copy of an identity header survives, on any route.
 	h.headers.Strip(r.Header)
 
-	// 2. The route's rules, on the same path Caddy routes on.
+	// 2. The login endpoints are the plugin's own.
+	if h.flow != nil && h.flow.Owns(r) {
+		h.flow.ServeHTTP(w, r)
+		return nil
+	}
+
+	// 3. The route's rules, on the same path Caddy routes on.
 	need := h.policy.Evaluate(r)
 	if need.Public {
 		h.logDecision(r, "allow", "public route", "")
+		h.stripOwnCookies(r)
 		return next.ServeHTTP(w, r)
 	}
 
-	// 3. The credential: a bearer token, never one from the query string.
-	raw, presented := bearerToken(r)
-	if !presented {
-		h.logDecision(r, "deny", "no credential", "")
-		return writeChallenge(w, r, http.StatusUnauthorized, challenge{errCode: "unauthorized", description: "authentication required"})
-	}
-	id, err := h.bearer.authenticate(r.Context(), raw)
-	if err != nil {
-		return h.denyToken(w, r, err)
+	// 4. The credential: a bearer token first, else the session cookie;
+	// never a token from the query string.
+	id, sess, done, err := h.identify(w, r)
+	if done {
+		return err
 	}
 
-	// 4. Scope and claim rules.
+	// 5. Scope and claim rules.
 	if d := need.Authorize(id); d.Outcome != policy.Allow {
 		h.logDecision(r, "deny", d.Reason, id.Provider)
+		if sess != nil && login.IsBrowserNavigation(r) {
+			if d.Outcome == policy.InsufficientScope {
+				if missing, ask := h.flow.StepUp(sess, d.Scopes); ask {
+					h.flow.StartLogin(w, r, r.URL.RequestURI(), missing)
+					return nil
+				}
+			}
+			return forbiddenPage(w, d.Scopes)
+		}
 		return writeForbidden(w, r, d)
 	}
 	h.logDecision(r, "allow", "authorized", id.Provider)
 
-	// 5. Identity to the upstream.
+	// 6. Identity to the upstream.
+	h.stripOwnCookies(r)
 	h.inject(r, id)
 	return next.ServeHTTP(w, r)
+}
+
+// identify finds the caller: a bearer token, else (with login) the session.
+// When it answers the request itself (401, 302 to login, 503) done is true
+// and err is what ServeHTTP returns.
+func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity.Identity, sess *session.Session, done bool, err error) {
+	if raw, presented := bearerToken(r); presented {
+		id, err := h.bearer.authenticate(r.Context(), raw)
+		if err != nil {
+			return nil, nil, true, h.denyToken(w, r, err)
+		}
+		return id, nil, false, nil
+	}
+	if h.flow != nil {
+		s, err := h.flow.Session(r.Context(), w, r)
+		switch {
+		case err == nil:
+			return s.Identity(), s, false, nil
+		case !errors.Is(err, session.ErrNoSession) && !login.IsLoginRequired(err):
+			h.logger.Error("session store failed", zap.Error(err))
+			return nil, nil, true, writeUnavailable(w, "temporarily_unavailable", "the session store is unavailable", 0, nil)
+		case login.IsBrowserNavigation(r):
+			h.logDecision(r, "login", "no session", "")
+			h.flow.StartLogin(w, r, r.URL.RequestURI(), nil)
+			return nil, nil, true, nil
+		}
+	}
+	h.logDecision(r, "deny", "no credential", "")
+	return nil, nil, true, writeChallenge(w, r, http.StatusUnauthorized, challenge{errCode: "unauthorized", description: "authentication required"})
+}
+
+// stripOwnCookies removes the plugin's session and login cookies from the
+// request before it goes upstream.
+func (h *Handler) stripOwnCookies(r *http.Request) {
+	if h.flow != nil {
+		h.flow.StripOwnCookies(r.Header)
+	}
 }
 
 // inject sets the identity headers and placeholders on the request.

@@ -3,6 +3,7 @@ package edgeauth
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -85,7 +86,64 @@ type ProviderConfig struct {
 	// KidCooldown is the least time between two JWKS refetches caused by a
 	// token with an unknown `kid`. Default: 30s.
 	KidCooldown caddy.Duration `json:"kid_cooldown,omitempty"`
+
+	// Preset fills in a known provider's settings: `aliyun` (Alibaba Cloud,
+	// China site) or `aliyun_intl` (international site). It sets the issuer
+	// when none is given, the userinfo endpoint that Alibaba's discovery
+	// lacks (<issuer>/v1/userinfo), the default scopes `openid aliuid
+	// profile`, and opaque access tokens checked through userinfo.
+	Preset string `json:"preset,omitempty"`
+
+	// OpaqueTokens says how bearer tokens that are not JWTs are checked:
+	// `userinfo` (the userinfo endpoint answers for them) or `introspection`
+	// (RFC 7662, authenticated with the client ID and secret). Default: not
+	// accepted.
+	OpaqueTokens string `json:"opaque_tokens,omitempty"`
+
+	// OpaqueCacheTTL is how long an opaque token's check is trusted before
+	// the provider is asked again (never past the token's expiry when the
+	// provider tells it). Default: 2m; at most 1h.
+	OpaqueCacheTTL caddy.Duration `json:"opaque_cache_ttl,omitempty"`
 }
+
+// presets are the known providers' settings.
+var presets = map[string]string{
+	"aliyun":      "https://oauth.aliyun.com",
+	"aliyun_intl": "https://oauth.alibabacloud.com",
+}
+
+// withPreset returns the settings with the preset's values filled in where
+// the operator left them empty.
+func (pc ProviderConfig) withPreset() (ProviderConfig, error) {
+	if pc.Preset == "" {
+		return pc, nil
+	}
+	issuer, ok := presets[pc.Preset]
+	if !ok {
+		return pc, fmt.Errorf("preset %q is unknown; use aliyun or aliyun_intl", pc.Preset)
+	}
+	if pc.Issuer == "" {
+		pc.Issuer = issuer
+	}
+	if pc.UserinfoEndpoint == "" {
+		pc.UserinfoEndpoint = strings.TrimRight(pc.Issuer, "/") + "/v1/userinfo"
+	}
+	if len(pc.Scopes) == 0 {
+		pc.Scopes = []string{"openid", "aliuid", "profile"}
+	}
+	if pc.OpaqueTokens == "" {
+		pc.OpaqueTokens = opaqueUserinfo
+	}
+	return pc, nil
+}
+
+// The ways to check opaque bearer tokens.
+const (
+	opaqueUserinfo      = "userinfo"
+	opaqueIntrospection = "introspection"
+	defaultOpaqueTTL    = 2 * time.Minute
+	maxOpaqueTTL        = time.Hour
+)
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
@@ -99,7 +157,7 @@ func validateName(name string) error {
 // compile checks the provider's settings and turns them into the connection
 // settings of the oidc package and the token rules of the token package.
 // Placeholders such as {env.SECRET} are resolved here, at load time.
-func (pc *ProviderConfig) compile(name string) (oidc.Config, token.Rules, error) {
+func (pc *ProviderConfig) compile() (oidc.Config, token.Rules, error) {
 	repl := caddy.NewReplacer()
 	issuer := repl.ReplaceKnown(pc.Issuer, "")
 	if issuer == "" {
@@ -156,6 +214,18 @@ func (pc *ProviderConfig) compile(name string) (oidc.Config, token.Rules, error)
 	}
 	if pc.JWKSRefresh < 0 || pc.KidCooldown < 0 {
 		return oidc.Config{}, token.Rules{}, fmt.Errorf("jwks_refresh and kid_cooldown must not be negative")
+	}
+	switch pc.OpaqueTokens {
+	case "", opaqueUserinfo:
+	case opaqueIntrospection:
+		if pc.ClientID == "" || pc.ClientSecret == "" {
+			return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_tokens introspection: needs client_id and client_secret to authenticate at the introspection endpoint")
+		}
+	default:
+		return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_tokens %q: use userinfo or introspection", pc.OpaqueTokens)
+	}
+	if ttl := time.Duration(pc.OpaqueCacheTTL); ttl < 0 || ttl > maxOpaqueTTL {
+		return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_cache_ttl: %s is out of range; use a value between 1s and %s", ttl, maxOpaqueTTL)
 	}
 
 	rules := token.Rules{

@@ -13,7 +13,7 @@ func TestProviderCompile(t *testing.T) {
 	ok := func() *ProviderConfig {
 		return &ProviderConfig{Issuer: "https://idp.example.com", ClientID: "app"}
 	}
-	oc, rules, err := ok().compile("p")
+	oc, rules, err := ok().compile()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestProviderCompile(t *testing.T) {
 
 	env := ok()
 	env.ClientID = "{env.EDGEAUTH_TEST_CLIENT}"
-	if _, rules, err := env.compile("p"); err != nil || rules.Audiences[0] != "app-from-env" {
+	if _, rules, err := env.compile(); err != nil || rules.Audiences[0] != "app-from-env" {
 		t.Errorf("placeholder in client_id not resolved: %v %v", rules.Audiences, err)
 	}
 
@@ -49,7 +49,7 @@ func TestProviderCompile(t *testing.T) {
 	for want, mutate := range bad {
 		pc := ok()
 		mutate(pc)
-		_, _, err := pc.compile("p")
+		_, _, err := pc.compile()
 		if err == nil {
 			t.Errorf("%s: accepted", want)
 			continue

@@ -1,0 +1,113 @@
+package edgeauth
+
+import (
+	"fmt"
+	"html"
+	"net/http"
+	"strings"
+
+	"github.com/edgeauth/caddy-edgeauth/module/login"
+	"github.com/edgeauth/caddy-edgeauth/module/oidc"
+)
+
+// LoginConfig turns on the browser login (OAuth 2.0 authorization-code flow
+// with PKCE) for a route, with the first provider named on the directive.
+type LoginConfig struct {
+	// Prefix is where the login endpoints live: <prefix>start, callback,
+	// logout and userinfo. Default: /oauth2/.
+	Prefix string `json:"prefix,omitempty"`
+
+	// RedirectURL is the callback URL registered at the provider. Default:
+	// built from the request's scheme and Host (never from X-Forwarded-*),
+	// plus <prefix>callback. Set it when Caddy sits behind another proxy.
+	RedirectURL string `json:"redirect_url,omitempty"`
+
+	// PostLogoutRedirectURI is sent to the provider's end_session_endpoint
+	// at logout (RP-initiated logout).
+	PostLogoutRedirectURI string `json:"post_logout_redirect_uri,omitempty"`
+
+	// AuthMethod is how the client authenticates at the token endpoint:
+	// client_secret_basic or client_secret_post. Default: what discovery
+	// offers (basic first); client_secret_post for Alibaba Cloud.
+	AuthMethod string `json:"auth_method,omitempty"`
+
+	// Params are extra authorization request parameters (e.g. prompt).
+	// Alibaba Cloud issuers get access_type=offline unless set here.
+	Params map[string]string `json:"params,omitempty"`
+
+	// AllowMissingNonce accepts ID tokens without a nonce claim, for
+	// providers that do not echo it (PKCE still binds the code to the
+	// browser). A nonce that is present must always match.
+	AllowMissingNonce bool `json:"allow_missing_nonce,omitempty"`
+}
+
+// providerInfo adapts a configured provider to what the login flow needs.
+type providerInfo struct{ p *provider }
+
+func (pi providerInfo) Name() string                     { return pi.p.name }
+func (pi providerInfo) Metadata() (*oidc.Metadata, bool) { return pi.p.remote.Metadata() }
+func (pi providerInfo) HTTPClient() *http.Client         { return pi.p.remote.HTTPClient() }
+
+// provisionLogin builds the route's login flow.
+func (h *Handler) provisionLogin() error {
+	lc := h.Login
+	prefix := lc.Prefix
+	if prefix == "" {
+		prefix = "/oauth2/"
+	}
+	if !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || strings.ContainsAny(prefix, "*?#{} ") {
+		return fmt.Errorf("edgeauth: login prefix %q: must be a path that starts and ends with /, e.g. /oauth2/", prefix)
+	}
+	p := h.bearer.providers[0]
+	if p.clientID == "" || p.idTokens == nil {
+		return fmt.Errorf("edgeauth: login: provider %s has no client_id; set `client_id` in its provider block", p.name)
+	}
+	switch lc.AuthMethod {
+	case "", login.AuthClientSecretBasic, login.AuthClientSecretPost:
+	default:
+		return fmt.Errorf("edgeauth: login auth_method %q: use client_secret_basic or client_secret_post", lc.AuthMethod)
+	}
+	sess := h.bearer.app.sessions
+	if sess.random {
+		h.logger.Warn("no session secret configured: sessions are sealed with a random per-process key and end when Caddy restarts; set `session { secret … }` in the edgeauth global option")
+	}
+	flow, err := login.NewFlow(login.FlowConfig{
+		Prefix:                prefix,
+		RedirectURL:           lc.RedirectURL,
+		ClientID:              p.clientID,
+		ClientSecret:          p.clientSecret,
+		AuthMethod:            lc.AuthMethod,
+		Scopes:                p.config.Scopes,
+		ExtraAuthParams:       lc.Params,
+		PostLogoutRedirectURI: lc.PostLogoutRedirectURI,
+		Provider:              providerInfo{p},
+		IDTokens:              p.idTokens,
+		Store:                 sess.store,
+		Sealer:                sess.sealer,
+		CookieName:            sess.cookieName,
+		Secure:                isHTTPS,
+		Logger:                h.logger.Named("login"),
+		SessionLifetime:       sess.lifetime,
+		AllowMissingNonce:     lc.AllowMissingNonce,
+	})
+	if err != nil {
+		return fmt.Errorf("edgeauth: login: %v", err)
+	}
+	h.flow = flow
+	return nil
+}
+
+// forbiddenPage answers a browser whose session lacks what a route needs
+// with a short HTML page instead of a JSON error.
+func forbiddenPage(w http.ResponseWriter, scopes []string) error {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'")
+	w.WriteHeader(http.StatusForbidden)
+	need := "this page"
+	if len(scopes) > 0 {
+		need = "the permission " + strings.Join(scopes, " ")
+	}
+	_, err := fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><title>Access denied</title></head><body><h1>Access denied</h1><p>Your sign-in does not grant %s.</p><p><a href="/">Home</a></p></body></html>`, html.EscapeString(need))
+	return err
+}

@@ -1,0 +1,135 @@
+package edgeauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/edgeauth/caddy-edgeauth/module/identity"
+	"github.com/edgeauth/caddy-edgeauth/module/oidc"
+	"github.com/edgeauth/caddy-edgeauth/module/token"
+)
+
+// isJWT reports whether a bearer token has the shape of a signed JWT (three
+// dot-separated parts). Anything else — random strings, five-part JWE — is
+// opaque to the gateway.
+func isJWT(raw string) bool { return strings.Count(raw, ".") == 2 }
+
+// checkOpaque asks the provider about an opaque access token (userinfo or
+// introspection) and builds the identity it answers for. Concurrent checks
+// of one token share one request.
+func (b *bearerAuth) checkOpaque(ctx context.Context, p *provider, raw string) (*identity.Identity, error) {
+	if len(raw) > token.DefaultMaxTokenSize {
+		return nil, &token.Error{Kind: token.Invalid, Description: "token too large"}
+	}
+	key := sha256.Sum256([]byte(raw))
+	v, err, _ := b.opaqueFlight.Do(string(key[:]), func() (any, error) {
+		return askProvider(ctx, p, raw)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*identity.Identity), nil
+}
+
+// askProvider does one userinfo or introspection call and maps its errors to
+// token errors: a refusal is invalid_token, an outage is 503.
+func askProvider(ctx context.Context, p *provider, raw string) (*identity.Identity, error) {
+	var claims map[string]any
+	var err error
+	if p.opaque == opaqueIntrospection {
+		claims, err = p.remote.Introspect(ctx, raw, p.clientID, p.clientSecret)
+	} else {
+		claims, err = p.remote.Userinfo(ctx, raw)
+	}
+	switch {
+	case errors.Is(err, oidc.ErrTokenRejected):
+		return nil, &token.Error{Kind: token.Invalid, Description: "token rejected by the provider"}
+	case err != nil:
+		return nil, &token.Error{Kind: token.Unavailable, Description: "the provider could not check the token", RetryAfter: 5 * time.Second}
+	}
+	sub, _ := claims["sub"].(string)
+	if sub == "" {
+		return nil, &token.Error{Kind: token.Invalid, Description: "the provider's answer names no subject"}
+	}
+	if iss, ok := claims["iss"].(string); ok && iss != p.remote.Issuer() {
+		return nil, &token.Error{Kind: token.Invalid, Description: "issuer not trusted"}
+	}
+	if p.opaque == opaqueIntrospection && !introspectedFor(claims, p) {
+		return nil, &token.Error{Kind: token.Invalid, Description: "token was issued to another client"}
+	}
+	now := time.Now()
+	expiry := now.Add(p.opaqueTTL)
+	if exp, ok := unixClaim(claims["exp"]); ok {
+		if !exp.After(now) {
+			return nil, &token.Error{Kind: token.Invalid, Description: "token expired"}
+		}
+		if exp.Before(expiry) {
+			expiry = exp
+		}
+	}
+	var scopes []string
+	if s, ok := claims["scope"].(string); ok {
+		scopes = strings.Fields(s)
+	}
+	return &identity.Identity{
+		Provider: p.name,
+		Subject:  sub,
+		Issuer:   p.remote.Issuer(),
+		Scopes:   scopes,
+		Claims:   claims,
+		Expiry:   expiry,
+		Token:    raw,
+	}, nil
+}
+
+// introspectedFor reports whether an introspection answer's audience (or
+// client_id) fits the provider's accepted audiences; an answer that states
+// neither is accepted, as RFC 7662 makes both optional.
+func introspectedFor(claims map[string]any, p *provider) bool {
+	var stated []string
+	switch aud := claims["aud"].(type) {
+	case string:
+		stated = append(stated, aud)
+	case []any:
+		for _, a := range aud {
+			if s, ok := a.(string); ok {
+				stated = append(stated, s)
+			}
+		}
+	}
+	if cid, ok := claims["client_id"].(string); ok {
+		stated = append(stated, cid)
+	}
+	if len(stated) == 0 {
+		return true
+	}
+	accepted := p.config.Audiences
+	if len(accepted) == 0 {
+		accepted = []string{p.clientID}
+	}
+	for _, s := range stated {
+		for _, a := range accepted {
+			if s == a {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// unixClaim reads a NumericDate claim.
+func unixClaim(v any) (time.Time, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return time.Time{}, false
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(f), 0), true
+}

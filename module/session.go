@@ -1,0 +1,100 @@
+package edgeauth
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/edgeauth/caddy-edgeauth/module/session"
+)
+
+// SessionConfig configures browser sessions (the login flow).
+type SessionConfig struct {
+	// Secrets seal the session cookies: the first seals, every one opens,
+	// so a new secret can be put first and the old one kept until the old
+	// sessions have expired. Each must be at least 32 bytes; use
+	// placeholders such as {env.EDGEAUTH_KEY}. Without any, a random secret
+	// is made per process (sessions then end on restart) and a warning is
+	// logged.
+	Secrets []string `json:"secrets,omitempty"`
+
+	// Lifetime bounds a session from login, whatever refreshes happen.
+	// Default: 12h.
+	Lifetime caddy.Duration `json:"lifetime,omitempty"`
+
+	// CookieName is the base name of the session cookie; with https it gets
+	// the __Host- prefix. Default: edgeauth.
+	CookieName string `json:"cookie_name,omitempty"`
+}
+
+// processSecret is the fallback session secret: one per process, so that a
+// config reload does not end every session.
+var processSecret = sync.OnceValue(session.RandomSecret)
+
+// sessions holds what the login flows of one config share.
+type sessions struct {
+	sealer     *session.Sealer
+	store      session.Store
+	cookieName string
+	lifetime   time.Duration
+	random     bool // no secret configured: a per-process one is used
+}
+
+// provisionSessions builds the sealer and the cookie store from the session
+// settings.
+func (a *App) provisionSessions() error {
+	cfg := a.Session
+	if cfg == nil {
+		cfg = new(SessionConfig)
+	}
+	repl := caddy.NewReplacer()
+	var secrets [][]byte
+	for i, s := range cfg.Secrets {
+		v := repl.ReplaceKnown(s, "")
+		if len(v) < session.MinSecretLen {
+			return fmt.Errorf("edgeauth: session secret %d: it is %d bytes, at least %d are needed (e.g. `openssl rand -base64 48`)", i+1, len(v), session.MinSecretLen)
+		}
+		secrets = append(secrets, []byte(v))
+	}
+	random := len(secrets) == 0
+	if random {
+		secrets = [][]byte{processSecret()}
+	}
+	sealer, err := session.NewSealer(secrets)
+	if err != nil {
+		return fmt.Errorf("edgeauth: session: %v", err)
+	}
+	lifetime := time.Duration(cfg.Lifetime)
+	switch {
+	case lifetime < 0:
+		return fmt.Errorf("edgeauth: session lifetime must not be negative")
+	case lifetime == 0:
+		lifetime = session.DefaultLifetime
+	}
+	name := cfg.CookieName
+	if name == "" {
+		name = "edgeauth"
+	}
+	if err := validateName(name); err != nil {
+		return fmt.Errorf("edgeauth: session cookie_name %q: %v", name, err)
+	}
+	opts := session.CookieOptions{
+		Name:       name,
+		SecureFunc: isHTTPS,
+		SameSite:   http.SameSiteLaxMode,
+	}
+	a.sessions = &sessions{
+		sealer:     sealer,
+		store:      session.NewCookieStore(sealer, opts, lifetime),
+		cookieName: name,
+		lifetime:   lifetime,
+		random:     random,
+	}
+	return nil
+}
+
+// isHTTPS decides whether cookies get Secure and the __Host- prefix.
+func isHTTPS(r *http.Request) bool { return r.TLS != nil }
