@@ -86,6 +86,10 @@ type FlowConfig struct {
 	// that is present must still match). Only for providers that do not
 	// echo nonce; PKCE still binds the code to this browser.
 	AllowMissingNonce bool
+	// RefreshCoordinator, when set, coordinates refreshes across instances
+	// sharing a server-side store (a fleet): see RefreshCoordinator. Nil
+	// (the default) refreshes within this process only.
+	RefreshCoordinator RefreshCoordinator
 }
 
 // Flow serves the login endpoints and keeps sessions fresh.

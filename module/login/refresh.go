@@ -32,7 +32,11 @@ const refreshTimeout = 15 * time.Second
 // Refreshes are shared: concurrent requests of one session cause one call
 // to the token endpoint, and requests still carrying the pre-refresh cookie
 // shortly afterwards get the refreshed session too. Every request that
-// obtains a refreshed session writes it to its own response.
+// obtains a refreshed session writes it to its own response. With
+// FlowConfig.RefreshCoordinator the refresh is also shared across instances;
+// a session ended elsewhere gives session.ErrNoSession, and a coordinator
+// failure once the tokens have expired is returned as is (503; the session
+// is kept).
 func (f *Flow) Session(ctx context.Context, w http.ResponseWriter, r *http.Request) (*session.Session, error) {
 	s, err := f.cfg.Store.Load(r)
 	if err != nil {
@@ -54,6 +58,18 @@ func (f *Flow) Session(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	ns, err := f.refreshShared(ctx, s)
 	if err != nil {
+		var ce *coordinationError
+		switch {
+		case errors.As(err, &ce): // only with a RefreshCoordinator
+			if now.Before(s.Expiry) {
+				f.log.Warn("session refresh could not be coordinated; using the session until its tokens expire", zap.Error(ce.err))
+				return s, nil
+			}
+			return nil, ce
+		case errors.Is(err, session.ErrNoSession): // only with a RefreshCoordinator: ended elsewhere
+			_ = f.cfg.Store.Clear(w, r)
+			return nil, session.ErrNoSession
+		}
 		if errors.Is(err, ErrTokenEndpointUnavailable) && now.Before(s.Expiry) {
 			f.log.Warn("session refresh failed; using the session until its tokens expire", zap.Error(err))
 			return s, nil
@@ -81,7 +97,7 @@ func (f *Flow) refreshShared(ctx context.Context, s *session.Session) (*session.
 		// One caller's cancellation must not fail the others.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
 		defer cancel()
-		ns, err := f.refresh(rctx, s)
+		ns, err := f.refreshOnce(rctx, s)
 		if err != nil {
 			return nil, err
 		}
