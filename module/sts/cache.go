@@ -32,6 +32,13 @@ type CacheConfig struct {
 	NegativeTTL time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Shared, when set, shares credentials with other gateway instances and
+	// lets only one of them exchange per key at a time (see SharedStore).
+	// Nil (the default) keeps everything in this process.
+	Shared SharedStore
+	// SharedPoll is how often an instance waiting for another one's exchange
+	// looks for its result. Default 25ms.
+	SharedPoll time.Duration
 }
 
 // Stats are the cache counters.
@@ -47,6 +54,12 @@ type Stats struct {
 	Errors uint64
 	// NegativeHits: callers answered from the short negative cache.
 	NegativeHits uint64
+	// SharedHits: fetches answered from the SharedStore (another instance's
+	// exchange) instead of an exchange of this instance.
+	SharedHits uint64
+	// SharedErrors: SharedStore calls that failed; the instance then
+	// exchanged on its own.
+	SharedErrors uint64
 }
 
 // Cache holds credentials per key. It refreshes them RefreshMargin before
@@ -59,7 +72,7 @@ type Cache struct {
 	mu      sync.RWMutex
 	entries map[string]*cacheEntry
 
-	hits, misses, exchanges, errs, negHits atomic.Uint64
+	hits, misses, exchanges, errs, negHits, sharedHits, sharedErrs atomic.Uint64
 }
 
 type cacheEntry struct {
@@ -87,6 +100,9 @@ func NewCache(cfg CacheConfig) *Cache {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.SharedPoll <= 0 {
+		cfg.SharedPoll = 25 * time.Millisecond
 	}
 	return &Cache{cfg: cfg, entries: make(map[string]*cacheEntry)}
 }
@@ -140,13 +156,17 @@ func (c *Cache) Get(ctx context.Context, key string, sourceExpiry time.Time, fet
 		}
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.FetchTimeout)
 		defer cancel()
-		c.exchanges.Add(1)
-		cr, err := fetch(fctx)
-		if err == nil && cr == nil {
-			err = &Error{Kind: Unavailable, Code: CodeBadResponse, Message: "the exchanger returned no credentials"}
+		if c.cfg.Shared != nil {
+			cr, until, err := c.fetchShared(fctx, key, sourceExpiry, fetch)
+			if err != nil {
+				c.storeErr(key, err)
+				return nil, err
+			}
+			c.put(key, &cacheEntry{creds: cr, validUntil: until})
+			return cr, nil
 		}
+		cr, err := c.exchange(fctx, fetch)
 		if err != nil {
-			c.errs.Add(1)
 			c.storeErr(key, err)
 			return nil, err
 		}
@@ -162,6 +182,20 @@ func (c *Cache) Get(ctx context.Context, key string, sourceExpiry time.Time, fet
 		}
 		return r.Val.(*Credentials), nil
 	}
+}
+
+// exchange calls fetch and counts it.
+func (c *Cache) exchange(ctx context.Context, fetch func(ctx context.Context) (*Credentials, error)) (*Credentials, error) {
+	c.exchanges.Add(1)
+	cr, err := fetch(ctx)
+	if err == nil && cr == nil {
+		err = &Error{Kind: Unavailable, Code: CodeBadResponse, Message: "the exchanger returned no credentials"}
+	}
+	if err != nil {
+		c.errs.Add(1)
+		return nil, err
+	}
+	return cr, nil
 }
 
 func fresh(e *cacheEntry, now, sourceExpiry time.Time) bool {
@@ -182,11 +216,16 @@ func (c *Cache) lookup(key string, sourceExpiry time.Time) *Credentials {
 }
 
 func (c *Cache) store(key string, cr *Credentials, sourceExpiry time.Time) {
+	c.put(key, &cacheEntry{creds: cr, validUntil: c.validUntil(cr, sourceExpiry)})
+}
+
+// validUntil is min(Expiration − RefreshMargin, sourceExpiry).
+func (c *Cache) validUntil(cr *Credentials, sourceExpiry time.Time) time.Time {
 	until := cr.Expiration.Add(-c.cfg.RefreshMargin)
 	if !sourceExpiry.IsZero() && sourceExpiry.Before(until) {
 		until = sourceExpiry
 	}
-	c.put(key, &cacheEntry{creds: cr, validUntil: until})
+	return until
 }
 
 func (c *Cache) storeErr(key string, err error) {
@@ -268,5 +307,6 @@ func (c *Cache) Flush() {
 // Stats returns the counters.
 func (c *Cache) Stats() Stats {
 	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Exchanges: c.exchanges.Load(),
-		Errors: c.errs.Load(), NegativeHits: c.negHits.Load()}
+		Errors: c.errs.Load(), NegativeHits: c.negHits.Load(),
+		SharedHits: c.sharedHits.Load(), SharedErrors: c.sharedErrs.Load()}
 }
