@@ -91,6 +91,8 @@ type env struct {
 	// the header limit is widened past Caddy's 16 KiB so that edgeauth's own
 	// limits are what the tests meet.
 	serverOpts []string
+	// logOpts go into the default `log` block; by default only warnings.
+	logOpts []string
 }
 
 // newEnv starts the demo provider and the upstream.
@@ -121,6 +123,7 @@ func newEnv(t testing.TB, opts demoidp.Options) *env {
 		port:       freePort(t),
 		admin:      freePort(t),
 		serverOpts: []string{"max_header_size 64KB"},
+		logOpts:    []string{"level WARN"},
 		client: &http.Client{
 			Timeout:       10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -138,7 +141,7 @@ func (e *env) globals(edgeauthBody string) string {
 	default_bind 127.0.0.1
 	skip_install_trust
 	log {
-		level WARN
+		%s
 	}
 	servers {
 		%s
@@ -147,7 +150,7 @@ func (e *env) globals(edgeauthBody string) string {
 %s
 	}
 }
-`, e.admin, strings.Join(e.serverOpts, "\n\t\t"), edgeauthBody)
+`, e.admin, strings.Join(e.logOpts, "\n\t\t"), strings.Join(e.serverOpts, "\n\t\t"), edgeauthBody)
 }
 
 // providerBlock is the demo provider's block, with extra lines.

@@ -40,7 +40,12 @@ type App struct {
 	// Session configures the sealed session cookies of the login flow.
 	Session *SessionConfig `json:"session,omitempty"`
 
+	// STS are the security token services, by name, at which routes
+	// exchange callers' OIDC tokens for temporary cloud credentials.
+	STS map[string]*STSConfig `json:"sts,omitempty"`
+
 	providers map[string]*provider
+	exchanges map[string]*exchangeService
 	sessions  *sessions
 	poolKeys  []string
 	cache     *token.Cache
@@ -110,6 +115,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 	}
 	a.cache = token.NewCache(maxEntries, maxTTL)
+	if err := a.provisionSTS(); err != nil {
+		return err
+	}
 	return a.provisionSessions()
 }
 

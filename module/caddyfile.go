@@ -42,6 +42,35 @@ import (
 //			lifetime <duration>
 //			cookie_name <name>
 //		}
+//		sts <name> {
+//			type alibaba|aws|token_exchange
+//			endpoint <url>
+//			region <region> [vpc]
+//			oidc_provider_arn <arn>
+//			role_arn <arn>
+//			duration <duration>
+//			policy <json>
+//			timeout <duration>
+//			refresh_margin <duration>
+//			max_entries <n>
+//			tls_ca <pem-file>
+//			token_file <path>
+//			client_credentials {
+//				token_endpoint <url>
+//				client_id <id>
+//				client_secret <secret>
+//				scopes <scope>...
+//				auth_method client_secret_basic|client_secret_post
+//			}
+//			token_endpoint <url>
+//			client_id <id>
+//			client_secret <secret>
+//			auth_method client_secret_basic|client_secret_post
+//			audience <aud>...
+//			resource <uri>...
+//			scope <scope>
+//			subject_token_type <urn>
+//		}
 //		token_cache {
 //			max_entries <n>
 //			max_ttl <duration>
@@ -89,6 +118,28 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := a.Session.unmarshalBlock(d); err != nil {
 				return err
 			}
+		case "sts":
+			if !d.NextArg() {
+				return d.Errf("sts: a name is required, e.g. `sts alibaba { … }`")
+			}
+			name := d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if err := validateName(name); err != nil {
+				return d.Errf("sts %q: %v", name, err)
+			}
+			if a.STS == nil {
+				a.STS = make(map[string]*STSConfig)
+			}
+			if _, dup := a.STS[name]; dup {
+				return d.Errf("sts %s is defined twice; give each STS its own name", name)
+			}
+			sc := new(STSConfig)
+			if err := sc.UnmarshalCaddyfile(d); err != nil {
+				return err
+			}
+			a.STS[name] = sc
 		case "token_cache":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -194,6 +245,13 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //			param <name> <value>
 //			allow_missing_nonce
 //		}
+//		sts <name> {
+//			role_arn <arn>
+//			role_session_name <template>
+//			role_from_claim <claim> <value> <arn>
+//			source caller|workload
+//			header access_key_id|access_key_secret|security_token|expiration <name>
+//		}
 //	}
 //
 // The providers are names from the edgeauth global option; with none, every
@@ -206,6 +264,8 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // X-Sts- (or a configured strip_prefix), and every configured header name, are
 // always deleted. `login` turns on the browser login with the first provider
 // (endpoints under the prefix, default /oauth2/); its block is optional.
+// `sts` exchanges the caller's token at a configured STS and passes the
+// temporary credentials upstream; its block is optional too.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	h.Providers = append(h.Providers, d.RemainingArgs()...)
@@ -251,6 +311,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Login = new(LoginConfig)
 			if err := h.Login.UnmarshalCaddyfile(d); err != nil {
+				return err
+			}
+		case "sts":
+			if h.STS != nil {
+				return d.Errf("sts: given twice")
+			}
+			h.STS = new(STSUse)
+			if err := h.STS.UnmarshalCaddyfile(d); err != nil {
 				return err
 			}
 		default:
@@ -304,6 +372,153 @@ func (lc *LoginConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			lc.AllowMissingNonce = true
 		default:
 			return d.Errf("login: unknown option %q (expected redirect_url, post_logout_redirect_uri, auth_method, param or allow_missing_nonce)", opt)
+		}
+	}
+	return nil
+}
+
+// UnmarshalCaddyfile reads the body of a global `sts <name> { … }` block; the
+// dispenser stands on the name. See App.UnmarshalCaddyfile for the syntax.
+func (sc *STSConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	strs := map[string]*string{
+		"type": &sc.Type, "endpoint": &sc.Endpoint, "oidc_provider_arn": &sc.OIDCProviderARN,
+		"role_arn": &sc.RoleARN, "policy": &sc.Policy, "tls_ca": &sc.TLSCA, "token_file": &sc.TokenFile,
+		"token_endpoint": &sc.TokenEndpoint, "client_id": &sc.ClientID, "client_secret": &sc.ClientSecret,
+		"auth_method": &sc.AuthMethod, "scope": &sc.Scope, "subject_token_type": &sc.SubjectTokenType,
+	}
+	durations := map[string]*caddy.Duration{
+		"duration": &sc.Duration, "timeout": &sc.Timeout, "refresh_margin": &sc.RefreshMargin,
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch {
+		case strs[opt] != nil:
+			if !d.NextArg() {
+				return d.Errf("sts %s: a value is required", opt)
+			}
+			*strs[opt] = d.Val()
+			if d.NextArg() {
+				return d.Errf("sts %s: takes exactly one value (quote a policy document)", opt)
+			}
+		case durations[opt] != nil:
+			if err := durationArg(d, durations[opt]); err != nil {
+				return err
+			}
+		case opt == "region":
+			args := d.RemainingArgs()
+			if len(args) == 0 || len(args) > 2 || (len(args) == 2 && args[1] != "vpc") {
+				return d.Errf("sts region: expected `region <region> [vpc]`")
+			}
+			sc.Region, sc.VPC = args[0], len(args) == 2
+		case opt == "max_entries":
+			n, err := intArg(d)
+			if err != nil {
+				return err
+			}
+			sc.MaxEntries = n
+		case opt == "audience" || opt == "resource":
+			vals := d.RemainingArgs()
+			if len(vals) == 0 {
+				return d.Errf("sts %s: at least one value is required", opt)
+			}
+			if opt == "audience" {
+				sc.Audience = append(sc.Audience, vals...)
+			} else {
+				sc.Resource = append(sc.Resource, vals...)
+			}
+		case opt == "client_credentials":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			cc := new(ClientCredentialsConfig)
+			for n := d.Nesting(); d.NextBlock(n); {
+				field := d.Val()
+				switch field {
+				case "scopes":
+					cc.Scopes = append(cc.Scopes, d.RemainingArgs()...)
+					continue
+				case "token_endpoint", "client_id", "client_secret", "auth_method":
+				default:
+					return d.Errf("sts client_credentials: unknown option %q (expected token_endpoint, client_id, client_secret, scopes or auth_method)", field)
+				}
+				if !d.NextArg() {
+					return d.Errf("sts client_credentials %s: a value is required", field)
+				}
+				v := d.Val()
+				if d.NextArg() {
+					return d.ArgErr()
+				}
+				switch field {
+				case "token_endpoint":
+					cc.TokenEndpoint = v
+				case "client_id":
+					cc.ClientID = v
+				case "client_secret":
+					cc.ClientSecret = v
+				default:
+					cc.AuthMethod = v
+				}
+			}
+			sc.ClientCredentials = cc
+		default:
+			return d.Errf("sts: unknown option %q", opt)
+		}
+	}
+	return nil
+}
+
+// UnmarshalCaddyfile reads the directive's `sts <name> [{ … }]`; the
+// dispenser stands on `sts`. See Handler.UnmarshalCaddyfile for the syntax.
+func (u *STSUse) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if !d.NextArg() {
+		return d.Errf("sts: the name of an STS from the edgeauth global option is required, e.g. `sts alibaba`")
+	}
+	u.Name = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		args := d.RemainingArgs()
+		switch opt {
+		case "role_arn", "role_session_name", "source":
+			if len(args) != 1 {
+				return d.Errf("sts %s: takes exactly one value", opt)
+			}
+			switch opt {
+			case "role_arn":
+				u.RoleARN = args[0]
+			case "role_session_name":
+				u.RoleSessionName = args[0]
+			default:
+				u.Source = args[0]
+			}
+		case "role_from_claim":
+			if len(args) != 3 {
+				return d.Errf("sts role_from_claim: expected `role_from_claim <claim> <value> <role-arn>`")
+			}
+			u.RoleFromClaims = append(u.RoleFromClaims, RoleFromClaim{Claim: args[0], Value: args[1], RoleARN: args[2]})
+		case "header":
+			if len(args) != 2 {
+				return d.Errf("sts header: expected `header access_key_id|access_key_secret|security_token|expiration <name>`")
+			}
+			if u.Headers == nil {
+				u.Headers = new(STSHeaders)
+			}
+			switch args[0] {
+			case "access_key_id":
+				u.Headers.AccessKeyID = args[1]
+			case "access_key_secret":
+				u.Headers.AccessKeySecret = args[1]
+			case "security_token":
+				u.Headers.SecurityToken = args[1]
+			case "expiration":
+				u.Headers.Expiration = args[1]
+			default:
+				return d.Errf("sts header: %q is not a credential; use access_key_id, access_key_secret, security_token or expiration", args[0])
+			}
+		default:
+			return d.Errf("sts: unknown option %q (expected role_arn, role_session_name, role_from_claim, source or header)", opt)
 		}
 	}
 	return nil
@@ -375,4 +590,7 @@ var (
 	_ caddyfile.Unmarshaler = (*App)(nil)
 	_ caddyfile.Unmarshaler = (*ProviderConfig)(nil)
 	_ caddyfile.Unmarshaler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler = (*LoginConfig)(nil)
+	_ caddyfile.Unmarshaler = (*STSConfig)(nil)
+	_ caddyfile.Unmarshaler = (*STSUse)(nil)
 )

@@ -54,11 +54,16 @@ type Handler struct {
 	// Login turns on the browser login with the first provider named.
 	Login *LoginConfig `json:"login,omitempty"`
 
-	bearer  bearerAuth
-	flow    *login.Flow // nil without login
-	policy  *policy.Policy
-	headers *identity.Headers
-	logger  *zap.Logger
+	// STS exchanges the caller's OIDC token for temporary credentials and
+	// hands them to the upstream.
+	STS *STSUse `json:"sts,omitempty"`
+
+	bearer   bearerAuth
+	flow     *login.Flow    // nil without login
+	exchange *routeExchange // nil without sts
+	policy   *policy.Policy
+	headers  *identity.Headers
+	logger   *zap.Logger
 }
 
 // HeaderConfig sets one identity header for the upstream.
@@ -96,7 +101,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("edgeauth: header: %w", err)
 	}
 	if h.Login != nil {
-		return h.provisionLogin()
+		if err := h.provisionLogin(); err != nil {
+			return err
+		}
+	}
+	if h.STS != nil {
+		return h.provisionSTS()
 	}
 	return nil
 }
@@ -143,9 +153,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	h.logDecision(r, "allow", "authorized", id.Provider)
 
-	// 6. Identity to the upstream.
+	// 6. Identity (and temporary credentials) to the upstream.
 	h.stripOwnCookies(r)
-	h.inject(r, id)
+	repl := h.inject(r, id)
+	if h.exchange != nil {
+		creds, role, err := h.exchange.credentials(r.Context(), id, repl)
+		if err != nil {
+			return h.denySTS(w, r, err)
+		}
+		h.exchange.injectCredentials(r, repl, creds, role)
+	}
 	return next.ServeHTTP(w, r)
 }
 
@@ -186,14 +203,16 @@ func (h *Handler) stripOwnCookies(r *http.Request) {
 	}
 }
 
-// inject sets the identity headers and placeholders on the request.
-func (h *Handler) inject(r *http.Request, id *identity.Identity) {
+// inject sets the identity headers and placeholders on the request and
+// returns the request's replacer.
+func (h *Handler) inject(r *http.Request, id *identity.Identity) *caddy.Replacer {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {
 		repl = caddy.NewReplacer()
 	}
 	identity.Provide(repl, id)
 	h.headers.Inject(r.Header, id, repl)
+	return repl
 }
 
 // denyToken answers a token that failed verification: 503 while keys are not

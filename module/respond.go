@@ -31,6 +31,12 @@ type errorBody struct {
 // whose realm is the request's host, and a JSON body. It returns nil: the
 // answer is complete, and Caddy's error handling must not add another.
 func writeChallenge(w http.ResponseWriter, r *http.Request, status int, c challenge) error {
+	return writeChallengeExtra(w, r, status, c, nil)
+}
+
+// writeChallengeExtra is writeChallenge with the STS code and request ID
+// added to the body when extra is set.
+func writeChallengeExtra(w http.ResponseWriter, r *http.Request, status int, c challenge, extra *errorBody) error {
 	var b strings.Builder
 	b.WriteString(`Bearer realm=`)
 	b.WriteString(quote(r.Host))
@@ -51,7 +57,11 @@ func writeChallenge(w http.ResponseWriter, r *http.Request, status int, c challe
 		b.WriteString(quote(c.scope))
 	}
 	w.Header().Set("WWW-Authenticate", b.String())
-	return writeJSON(w, status, errorBody{Error: c.errCode, Description: c.description})
+	body := errorBody{Error: c.errCode, Description: c.description}
+	if extra != nil {
+		body.Code, body.RequestID = extra.Code, extra.RequestID
+	}
+	return writeJSON(w, status, body)
 }
 
 // writeForbidden answers a 403 for a scope or claim rule that failed.
@@ -83,6 +93,11 @@ func writeUnavailable(w http.ResponseWriter, errCode, description string, retryA
 		body.Code, body.RequestID = extra.Code, extra.RequestID
 	}
 	return writeJSON(w, http.StatusServiceUnavailable, body)
+}
+
+// writeJSONError answers status with an error body and no challenge.
+func writeJSONError(w http.ResponseWriter, status int, body errorBody) error {
+	return writeJSON(w, status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) error {

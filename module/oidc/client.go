@@ -165,3 +165,20 @@ func newHTTPClient(cfg Config, thumbprints []string, logger *zap.Logger) (*http.
 	}
 	return client, router, nil
 }
+
+// NewCAClient returns an HTTP client for a service other than a provider
+// (an STS, a token endpoint): it trusts the system roots plus the PEM file
+// caFile (when set), follows no redirects and gives up after timeout.
+func NewCAClient(caFile string, timeout time.Duration) (*http.Client, error) {
+	roots, err := loadRoots(caFile)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{
+		Transport: newTransport(roots, timeout, nil),
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return errRedirect
+		},
+	}, nil
+}

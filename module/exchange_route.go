@@ -1,0 +1,191 @@
+package edgeauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/edgeauth/caddy-edgeauth/module/identity"
+	"github.com/edgeauth/caddy-edgeauth/module/sts"
+)
+
+// The credential sources of a route.
+const (
+	sourceCaller   = "caller"
+	sourceWorkload = "workload"
+)
+
+// routeExchange is a route's STS use at run time.
+type routeExchange struct {
+	svc         *exchangeService
+	roleARN     string
+	sessionName string // template
+	roles       []RoleFromClaim
+	workload    bool
+	headers     STSHeaders
+}
+
+// errNoRole is answered 403 when role_from_claims has no match.
+var errNoRole = errors.New("no role is mapped to the caller's claims")
+
+// provisionSTS resolves the route's STS settings.
+func (h *Handler) provisionSTS() error {
+	u := h.STS
+	svc, ok := h.bearer.app.exchanges[u.Name]
+	if !ok {
+		return fmt.Errorf("edgeauth: sts %q is not defined: add `sts %s { … }` to the edgeauth global option", u.Name, u.Name)
+	}
+	rx := &routeExchange{
+		svc:         svc,
+		roleARN:     u.RoleARN,
+		sessionName: u.RoleSessionName,
+		roles:       u.RoleFromClaims,
+		headers:     u.stsHeaderNames(),
+	}
+	if rx.roleARN == "" {
+		rx.roleARN = svc.roleARN
+	}
+	if rx.roleARN != "" {
+		if err := svc.validRole(rx.roleARN); err != nil {
+			return fmt.Errorf("edgeauth: sts %s role_arn: %v", u.Name, err)
+		}
+	}
+	for i, rc := range rx.roles {
+		if rc.Claim == "" || rc.Value == "" {
+			return fmt.Errorf("edgeauth: sts %s role_from_claim %d: needs a claim, a value and a role ARN", u.Name, i+1)
+		}
+		if err := svc.validRole(rc.RoleARN); err != nil {
+			return fmt.Errorf("edgeauth: sts %s role_from_claim %s=%s: %v", u.Name, rc.Claim, rc.Value, err)
+		}
+	}
+	if rx.roleARN == "" && len(rx.roles) == 0 && svc.kind != stsTokenExchange {
+		return fmt.Errorf("edgeauth: sts %s: no role to assume; set role_arn (on the STS or the route) or role_from_claim", u.Name)
+	}
+	switch u.Source {
+	case "", sourceCaller:
+	case sourceWorkload:
+		if svc.workload == nil {
+			return fmt.Errorf("edgeauth: sts %s source workload: the STS has no token_file or client_credentials for the gateway's own token", u.Name)
+		}
+		rx.workload = true
+	default:
+		return fmt.Errorf("edgeauth: sts %s source %q: use caller or workload", u.Name, u.Source)
+	}
+	for _, name := range []string{rx.headers.AccessKeyID, rx.headers.AccessKeySecret, rx.headers.SecurityToken, rx.headers.Expiration} {
+		if err := h.headers.AddStripName(name); err != nil {
+			return fmt.Errorf("edgeauth: sts %s headers: %v", u.Name, err)
+		}
+	}
+	h.exchange = rx
+	return nil
+}
+
+// credentials returns the caller's temporary credentials, from the cache or
+// one exchange.
+func (rx *routeExchange) credentials(ctx context.Context, id *identity.Identity, repl *caddy.Replacer) (*sts.Credentials, string, error) {
+	role := rx.roleARN
+	if len(rx.roles) > 0 {
+		role = ""
+		for _, rc := range rx.roles {
+			if claimMatches(id.Claims, rc.Claim, rc.Value) {
+				role = rc.RoleARN
+				break
+			}
+		}
+		if role == "" {
+			return nil, "", errNoRole
+		}
+	}
+	svc := rx.svc
+	if rx.workload {
+		key := sts.Key(svc.name, role, "workload")
+		creds, err := svc.cache.Get(ctx, key, time.Time{}, func(ctx context.Context) (*sts.Credentials, error) {
+			tok, _, err := svc.workload.Token(ctx)
+			if err != nil {
+				return nil, &sts.Error{Kind: sts.Unavailable, Code: "edgeauth.WorkloadToken", Message: "the gateway's own token could not be obtained", RetryAfter: 5 * time.Second}
+			}
+			return svc.exchanger.Exchange(ctx, sts.Request{Token: tok, RoleARN: role, ProviderARN: svc.providerARN, SessionName: sts.SanitizeSessionName("edgeauth-gateway", "edgeauth"), Duration: svc.duration, Policy: svc.policy})
+		})
+		return creds, role, err
+	}
+
+	if !isJWT(id.Token) {
+		return nil, role, &sts.Error{Kind: sts.InvalidToken, Code: "edgeauth.NotAnOIDCToken", Message: "the credential is not an OIDC token (JWT) and cannot be exchanged"}
+	}
+	name := id.Subject
+	if rx.sessionName != "" {
+		name = repl.ReplaceKnown(rx.sessionName, "")
+	}
+	name = sts.SanitizeSessionName(name, "edgeauth")
+	key := sts.Key(svc.name, role, svc.providerARN, id.Issuer, id.Subject, svc.policy, name)
+	creds, err := svc.cache.Get(ctx, key, id.Expiry, func(ctx context.Context) (*sts.Credentials, error) {
+		return svc.exchanger.Exchange(ctx, sts.Request{Token: id.Token, RoleARN: role, ProviderARN: svc.providerARN, SessionName: name, Duration: svc.duration, Policy: svc.policy})
+	})
+	return creds, role, err
+}
+
+// claimMatches reports whether a claim equals want or, for an array claim,
+// holds it.
+func claimMatches(claims map[string]any, path, want string) bool {
+	values, ok := identity.ClaimValues(claims, path)
+	if !ok {
+		return false
+	}
+	for _, v := range values {
+		if v == want {
+			return true
+		}
+	}
+	return false
+}
+
+// injectCredentials sets the credential headers and placeholders.
+func (rx *routeExchange) injectCredentials(r *http.Request, repl *caddy.Replacer, creds *sts.Credentials, role string) {
+	exp := creds.Expiration.UTC().Format(time.RFC3339)
+	set := func(name, value string) {
+		if value = identity.Sanitize(value); value != "" {
+			r.Header.Set(name, value)
+		}
+	}
+	set(rx.headers.AccessKeyID, creds.AccessKeyID)
+	set(rx.headers.AccessKeySecret, creds.AccessKeySecret)
+	set(rx.headers.SecurityToken, creds.SecurityToken)
+	set(rx.headers.Expiration, exp)
+	repl.Set("http.auth.sts.access_key_id", creds.AccessKeyID)
+	repl.Set("http.auth.sts.access_key_secret", creds.AccessKeySecret)
+	repl.Set("http.auth.sts.security_token", creds.SecurityToken)
+	repl.Set("http.auth.sts.expiration", exp)
+	repl.Set("http.auth.sts.role_arn", role)
+}
+
+// denySTS answers an exchange that failed, as DESIGN.md's table says. Bodies
+// carry the STS code and request ID, never a token or a secret.
+func (h *Handler) denySTS(w http.ResponseWriter, r *http.Request, err error) error {
+	if errors.Is(err, errNoRole) {
+		h.logDecision(r, "deny", "no role for the caller's claims", "")
+		return writeChallenge(w, r, http.StatusForbidden, challenge{errCode: "access_denied", description: errNoRole.Error(), headerError: "insufficient_scope"})
+	}
+	var se *sts.Error
+	if !errors.As(err, &se) {
+		se = &sts.Error{Kind: sts.Unavailable, Code: "edgeauth.ExchangeFailed", Message: "the exchange failed"}
+	}
+	extra := &errorBody{Code: se.Code, RequestID: se.RequestID}
+	h.logDecision(r, "deny", "sts "+se.Kind.String()+" "+se.Code, "")
+	switch se.Kind {
+	case sts.InvalidToken:
+		return writeChallengeExtra(w, r, http.StatusUnauthorized, challenge{errCode: "invalid_token", description: "the security token service refused the token", inHeader: true}, extra)
+	case sts.Forbidden:
+		return writeChallengeExtra(w, r, http.StatusForbidden, challenge{errCode: "access_denied", description: "the security token service denied the role", headerError: "insufficient_scope"}, extra)
+	case sts.Misconfigured:
+		h.logger.Error("the security token service refused the gateway's request: check the sts settings",
+			zap.String("sts", h.exchange.svc.name), zap.String("code", se.Code), zap.String("request_id", se.RequestID), zap.String("message", se.Message))
+		return writeJSONError(w, http.StatusBadGateway, errorBody{Error: "sts_misconfigured", Description: "the gateway's STS settings were refused", Code: se.Code, RequestID: se.RequestID})
+	default:
+		return writeUnavailable(w, "sts_unavailable", "the security token service is unavailable", se.RetryAfter, extra)
+	}
+}
