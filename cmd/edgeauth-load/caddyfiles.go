@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"text/template"
+)
+
+// Setups: each runs in its own Caddy process. Bare Caddy serves every
+// scenario; the edgeauth setups differ by what the scenario needs wired.
+const (
+	setupBare   = "bare"
+	setupBearer = "edgeauth"
+	setupLogin  = "edgeauth-login"
+	setupSTS    = "edgeauth-sts"
+)
+
+// caddyConfig fills the Caddyfile template.
+type caddyConfig struct {
+	Setup, Admin, Addr, Upstream string
+	Issuer, ClientID, Secret     string
+	CAFile, SessionKey           string
+	STSEndpoint, OIDCProviderARN string
+	RoleARN, LoginHint           string
+}
+
+// caddyfileTemplate is the Caddyfile of every setup: loopback only, no
+// automatic HTTPS, no persisted config, only errors logged, an admin
+// endpoint on loopback (for pprof) and reverse_proxy to the same upstream.
+var caddyfileTemplate = template.Must(template.New("Caddyfile").Parse(`{
+	admin {{.Admin}}
+	persist_config off
+	auto_https off
+	default_bind 127.0.0.1
+	log {
+		level ERROR
+	}
+{{- if ne .Setup "bare"}}
+	edgeauth {
+		provider demo {
+			issuer {{.Issuer}}
+			client_id {{.ClientID}}
+{{- if eq .Setup "edgeauth-login"}}
+			client_secret {{.Secret}}
+			scopes openid aliuid profile email
+{{- end}}
+			tls_ca {{.CAFile}}
+		}
+{{- if eq .Setup "edgeauth-login"}}
+		session {
+			secret {{.SessionKey}}
+		}
+{{- end}}
+{{- if eq .Setup "edgeauth-sts"}}
+		sts alibaba {
+			type alibaba
+			endpoint {{.STSEndpoint}}
+			oidc_provider_arn {{.OIDCProviderARN}}
+			role_arn {{.RoleARN}}
+		}
+{{- end}}
+	}
+{{- end}}
+}
+
+http://{{.Addr}} {
+{{- if eq .Setup "edgeauth"}}
+	edgeauth demo
+{{- else if eq .Setup "edgeauth-login"}}
+	edgeauth demo {
+		login /oauth2/ {
+			param login_hint {{.LoginHint}}
+		}
+	}
+{{- else if eq .Setup "edgeauth-sts"}}
+	edgeauth demo {
+		sts alibaba
+	}
+{{- end}}
+	reverse_proxy {{.Upstream}}
+}
+`))
+
+// caddyfile renders the Caddyfile of cfg.Setup.
+func caddyfile(cfg caddyConfig) (string, error) {
+	var b bytes.Buffer
+	if err := caddyfileTemplate.Execute(&b, cfg); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// report is the outcome of a whole invocation.
+type report struct {
+	cfg  config
+	date time.Time
+	rows []*row
+}
+
+// row is one scenario's measurements over the rounds.
+type row struct {
+	info        scenarioInfo
+	unavailable string
+	bare, edge  []*Result
+	poolSize    int
+	taken       int64
+	reused      int64
+}
+
+func newReport(cfg config, scenarios []*scenario) *report {
+	rep := &report{cfg: cfg, date: time.Now().UTC()}
+	for _, sc := range scenarios {
+		rep.rows = append(rep.rows, &row{info: sc.scenarioInfo, unavailable: sc.unavailable})
+	}
+	return rep
+}
+
+// summary is the median over rounds of one side's figures.
+type summary struct {
+	rps      float64
+	p50, p99 time.Duration
+}
+
+func summarize(rs []*Result) summary {
+	rps := make([]float64, len(rs))
+	p50 := make([]time.Duration, len(rs))
+	p99 := make([]time.Duration, len(rs))
+	for i, r := range rs {
+		rps[i], p50[i], p99[i] = r.RPS(), r.Hist.Percentile(0.50), r.Hist.Percentile(0.99)
+	}
+	return summary{median(rps), median(p50), median(p99)}
+}
+
+// median returns the median (the mean of the middle two for an even count).
+func median[T float64 | time.Duration](xs []T) T {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// ratio is edgeauth's median throughput over bare Caddy's.
+func (r *row) ratio() float64 {
+	b := summarize(r.bare).rps
+	if b == 0 {
+		return 0
+	}
+	return summarize(r.edge).rps / b
+}
+
+// problems lists what makes a row's numbers suspect.
+func (r *row) problems() []string {
+	var out []string
+	var unexpected, failed uint64
+	for _, res := range append(slices.Clone(r.bare), r.edge...) {
+		unexpected += res.Unexpected
+		failed += res.Failed
+	}
+	if unexpected > 0 {
+		out = append(out, fmt.Sprintf("%d answers with an unexpected status", unexpected))
+	}
+	if failed > 0 {
+		out = append(out, fmt.Sprintf("%d transport errors", failed))
+	}
+	if r.reused > 0 {
+		out = append(out, fmt.Sprintf("%d tokens reused (throughput optimistic)", r.reused))
+	}
+	return out
+}
+
+// problems lists every row's problems.
+func (rep *report) problems() []string {
+	var out []string
+	for _, r := range rep.rows {
+		for _, p := range r.problems() {
+			out = append(out, fmt.Sprintf("scenario %d: %s", r.info.id, p))
+		}
+	}
+	return out
+}
+
+// table renders the results as a Markdown table.
+func (rep *report) table() string {
+	var b strings.Builder
+	b.WriteString("| # | scenario | bare req/s | edgeauth req/s | ratio | target | bare p50 / p99 | edgeauth p50 / p99 | added p50 | notes |\n")
+	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	for _, r := range rep.rows {
+		if r.unavailable != "" {
+			fmt.Fprintf(&b, "| %d | %s | — | — | — | ≥ %.2f | — | — | — | %s |\n", r.info.id, r.info.name, r.info.target, escapeCell(r.unavailable))
+			continue
+		}
+		bs, es := summarize(r.bare), summarize(r.edge)
+		ratio := r.ratio()
+		verdict := "met"
+		if ratio < r.info.target {
+			verdict = "**missed**"
+		}
+		notes := []string{verdict, "rounds " + r.roundRatios()}
+		if r.poolSize > 0 {
+			notes = append(notes, fmt.Sprintf("%d fresh tokens minted, %d sent to edgeauth, %d reused", r.poolSize, r.taken, r.reused))
+		}
+		notes = append(notes, r.problems()...)
+		fmt.Fprintf(&b, "| %d | %s | %.0f | %.0f | %.3f | ≥ %.2f | %s / %s | %s / %s | %s | %s |\n",
+			r.info.id, r.info.name, bs.rps, es.rps, ratio, r.info.target,
+			fmtDur(bs.p50), fmtDur(bs.p99), fmtDur(es.p50), fmtDur(es.p99),
+			fmtAdded(es.p50-bs.p50), escapeCell(strings.Join(notes, "; ")))
+	}
+	return b.String()
+}
+
+// roundRatios lists the ratio of each round.
+func (r *row) roundRatios() string {
+	var parts []string
+	for i := range min(len(r.bare), len(r.edge)) {
+		parts = append(parts, fmt.Sprintf("%.3f", r.edge[i].RPS()/r.bare[i].RPS()))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// fmtDur formats a latency in microseconds.
+func fmtDur(d time.Duration) string {
+	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+}
+
+// fmtAdded formats a latency difference with its sign.
+func fmtAdded(d time.Duration) string {
+	return fmt.Sprintf("%+.0f µs", float64(d)/float64(time.Microsecond))
+}
+
+func escapeCell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+// machine describes where the run happened.
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	kernel := ""
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = ", Linux " + strings.TrimSpace(string(b))
+	}
+	return fmt.Sprintf("%d CPUs (nproc), %s%s, %s %s/%s", runtime.NumCPU(), cpu, kernel, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// summaryText is the run description, the table and what went wrong.
+func (rep *report) summaryText() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "- Machine: %s. The generator, both Caddys, the upstream and the demo provider share these CPUs; nothing is pinned.\n", machine())
+	fmt.Fprintf(&b, "- Command: `%s`\n", rep.cfg.Command)
+	fmt.Fprintf(&b, "- Date: %s\n", rep.date.Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "- Each run: %d connections, %s warm-up, %s measured; %d rounds, bare then edgeauth for each scenario; figures are the median over rounds.\n\n",
+		rep.cfg.Conns, rep.cfg.Warmup, rep.cfg.Duration, rep.cfg.Rounds)
+	b.WriteString(rep.table())
+	if ps := rep.problems(); len(ps) > 0 {
+		b.WriteString("\nProblems during the measurement:\n\n")
+		for _, p := range ps {
+			fmt.Fprintf(&b, "- %s\n", p)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
+)
+
+// config is what the flags set.
+type config struct {
+	Duration  time.Duration // measured time of each run
+	Warmup    time.Duration // unmeasured time before each run
+	Rounds    int
+	Conns     int
+	Scenarios []int
+	Caddy     string // a built Caddy with the plugin; empty: build ./cmd/caddy
+	Profile   string // directory for pprof profiles of the edgeauth side; empty: none
+	MaxPool   int    // most fresh tokens minted for scenario 2
+	Command   string // the command line, for the report
+}
+
+// Calibration of scenario 2's token pool.
+const (
+	calibTokens   = 2000
+	calibDuration = time.Second
+	poolMargin    = 0.3
+	pause         = 200 * time.Millisecond // between runs, to let the servers settle
+)
+
+// runner holds everything one invocation started.
+type runner struct {
+	cfg   config
+	log   io.Writer
+	dir   string
+	world *world
+	up    *upstreamProc
+	procs map[string]*caddyProc
+	// unavailable says why an edgeauth setup could not start.
+	unavailable map[string]string
+}
+
+// run sets everything up, checks enforcement, measures and returns the
+// report. Progress goes to log.
+func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
+	r := &runner{cfg: cfg, log: log, procs: map[string]*caddyProc{}, unavailable: map[string]string{}}
+	defer r.close()
+	var err error
+	if r.dir, err = os.MkdirTemp("", "edgeauth-load-"); err != nil {
+		return nil, err
+	}
+	if err := r.setup(ctx); err != nil {
+		return nil, err
+	}
+	scenarios, err := r.prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep := newReport(cfg, scenarios)
+	if err := r.measure(ctx, scenarios, rep); err != nil {
+		return nil, err
+	}
+	if cfg.Profile != "" {
+		if err := r.profileAll(ctx, scenarios); err != nil {
+			return nil, err
+		}
+	}
+	for i, sc := range scenarios {
+		if sc.pool != nil {
+			rep.rows[i].poolSize = sc.pool.Size()
+			rep.rows[i].taken, rep.rows[i].reused = sc.pool.Taken()
+		}
+	}
+	return rep, nil
+}
+
+func (r *runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.log, "edgeauth-load: "+format+"\n", args...)
+}
+
+// setup builds Caddy and starts the provider, the upstream and every Caddy
+// process the chosen scenarios need.
+func (r *runner) setup(ctx context.Context) error {
+	bin := r.cfg.Caddy
+	if bin == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return err
+		}
+		r.logf("building Caddy with edgeauth (go build ./cmd/caddy)")
+		if bin, err = buildCaddy(ctx, root, r.dir); err != nil {
+			return err
+		}
+	}
+	var err error
+	if r.world, err = newWorld(r.dir); err != nil {
+		return err
+	}
+	if r.up, err = startUpstream(ctx); err != nil {
+		return err
+	}
+	need := map[string]bool{setupBare: true}
+	for _, id := range r.cfg.Scenarios {
+		s, _ := scenarioByID(id)
+		need[s.setup] = true
+	}
+	if need[setupSTS] {
+		if err := r.world.startSTS(); err != nil {
+			r.unavailable[setupSTS] = err.Error()
+			need[setupSTS] = false
+		}
+	}
+	for _, setup := range []string{setupBare, setupBearer, setupLogin, setupSTS} {
+		if !need[setup] {
+			continue
+		}
+		p, err := r.startSetup(ctx, bin, setup)
+		if err != nil {
+			if setup == setupLogin || setup == setupSTS {
+				r.unavailable[setup] = err.Error()
+				r.logf("%s: not available: %v", setup, err)
+				continue
+			}
+			return err
+		}
+		r.procs[setup] = p
+	}
+	return nil
+}
+
+// startSetup renders the setup's Caddyfile and starts its Caddy.
+func (r *runner) startSetup(ctx context.Context, bin, setup string) (*caddyProc, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	admin, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cfg := caddyConfig{
+		Setup: setup, Admin: admin, Addr: addr, Upstream: r.up.addr,
+		Issuer: r.world.idp.Issuer(), ClientID: demoidp.DefaultClientID, Secret: demoidp.DefaultClientSecret,
+		CAFile: r.world.caFile, SessionKey: sessionKey(), LoginHint: loadUser,
+	}
+	if r.world.sts != nil {
+		cfg.STSEndpoint = r.world.sts.URL()
+		cfg.OIDCProviderARN = r.world.sts.ProviderARN(stsProvider)
+		cfg.RoleARN = r.world.sts.RoleARN(stsRole)
+	}
+	text, err := caddyfile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.logf("starting Caddy (%s) on %s", setup, addr)
+	return startCaddy(ctx, bin, r.dir, setup, text, addr, admin)
+}
+
+// prepare checks that every setup enforces and builds each scenario's
+// request sources.
+func (r *runner) prepare(ctx context.Context) ([]*scenario, error) {
+	mint := r.world.mint
+	toks, err := mintAll(ctx, mixSet+2, runtime.NumCPU(), mint)
+	if err != nil {
+		return nil, err
+	}
+	repeatTok, stsTok, mixToks := toks[0], toks[1], toks[2:]
+
+	bare := r.procs[setupBare]
+	if err := enforce(ctx, setupBare, bare.URL(), bareChecks(repeatTok)); err != nil {
+		return nil, err
+	}
+	if p := r.procs[setupBearer]; p != nil {
+		if err := enforce(ctx, setupBearer, p.URL(), bearerChecks(repeatTok, badSignature(repeatTok))); err != nil {
+			return nil, err
+		}
+	}
+	if p := r.procs[setupSTS]; p != nil {
+		checks := []expectation{
+			{what: "valid bearer token (STS credentials)", hdr: map[string]string{"Authorization": bearer(stsTok)}, status: 200, minAuth: 1, minSts: 1, maxAuth: -1},
+			{what: "no token", status: 401},
+		}
+		if err := enforce(ctx, setupSTS, p.URL(), checks); err != nil {
+			return nil, err
+		}
+	}
+	var cookie string
+	if p := r.procs[setupLogin]; p != nil {
+		if cookie, err = acquireSession(ctx, r.world, p.URL()); err != nil {
+			return nil, fmt.Errorf("%s: %w", setupLogin, err)
+		}
+		checks := []expectation{
+			{what: "session cookie", hdr: map[string]string{"Cookie": cookie}, status: 200, minAuth: 1, maxAuth: -1},
+			{what: "no cookie (not a browser navigation)", status: 401},
+		}
+		if err := enforce(ctx, setupLogin, p.URL(), checks); err != nil {
+			return nil, err
+		}
+	}
+	r.logf("every setup enforces: no credential → 401, bad signature → 401, valid → 200 with identity headers upstream")
+
+	var out []*scenario
+	for _, id := range r.cfg.Scenarios {
+		info, _ := scenarioByID(id)
+		sc := &scenario{scenarioInfo: info}
+		out = append(out, sc)
+		p := r.procs[info.setup]
+		if p == nil {
+			sc.unavailable = "not available: " + r.unavailable[info.setup]
+			continue
+		}
+		sc.edgeURL = p.URL()
+		switch id {
+		case 1:
+			sc.bare, sc.edge = repeated("Authorization", bearer(repeatTok))
+		case 2:
+			if err := r.preparePool(ctx, sc, bearer(repeatTok)); err != nil {
+				return nil, err
+			}
+		case 3:
+			sc.bare, sc.edge = repeated("Cookie", cookie)
+		case 4:
+			sc.bare, sc.edge = repeated("Authorization", bearer(stsTok))
+		case 5:
+			sc.bare, sc.edge = newMix(mixToks)
+		}
+	}
+	return out, nil
+}
+
+// preparePool sizes scenario 2's pool from a short calibration run (with
+// tokens of its own, then thrown away) and mints it. warm is an already
+// cached Authorization value for warm-ups.
+func (r *runner) preparePool(ctx context.Context, sc *scenario, warm string) error {
+	calib, err := mintAll(ctx, min(calibTokens, r.cfg.MaxPool), runtime.NumCPU(), r.world.mint)
+	if err != nil {
+		return err
+	}
+	cp := NewTokenPool(headerValues(calib))
+	res, err := Run(ctx, RunOptions{
+		URL: sc.edgeURL, Conns: r.cfg.Conns, Warmup: 300 * time.Millisecond, Duration: calibDuration,
+		Exhausted: func() bool { return cp.Remaining() == 0 },
+	}, freshSource{pool: cp, warm: warm})
+	if err != nil {
+		return err
+	}
+	measured := r.cfg.Duration * time.Duration(r.cfg.Rounds)
+	if r.cfg.Profile != "" {
+		measured += r.cfg.Duration + time.Second
+	}
+	n := poolSize(res.RPS(), measured, poolMargin, 4*r.cfg.Conns, r.cfg.MaxPool)
+	r.logf("scenario 2: calibrated at %.0f req/s with fresh tokens; minting %d tokens (≈ %.0f s)", res.RPS(), n, float64(n)*0.5e-3*2/float64(runtime.NumCPU()))
+	start := time.Now()
+	toks, err := mintAll(ctx, n, runtime.NumCPU(), r.world.mint)
+	if err != nil {
+		return err
+	}
+	r.logf("scenario 2: minted %d tokens in %s", n, time.Since(start).Round(100*time.Millisecond))
+	sc.pool = NewTokenPool(headerValues(toks))
+	sc.edge = freshSource{pool: sc.pool, warm: warm}
+	sc.bare = cycleSource{pool: sc.pool, conns: r.cfg.Conns}
+	return nil
+}
+
+// headerValues turns tokens into Authorization header values.
+func headerValues(toks []string) []string {
+	out := make([]string, len(toks))
+	for i, t := range toks {
+		out[i] = bearer(t)
+	}
+	return out
+}
+
+// measure runs the rounds: in each, every scenario on bare Caddy and then
+// on edgeauth.
+func (r *runner) measure(ctx context.Context, scenarios []*scenario, rep *report) error {
+	bare := r.procs[setupBare]
+	for round := 1; round <= r.cfg.Rounds; round++ {
+		for i, sc := range scenarios {
+			if sc.unavailable != "" {
+				continue
+			}
+			b, err := r.once(ctx, bare, bare.URL(), sc.bare)
+			if err != nil {
+				return err
+			}
+			e, err := r.once(ctx, r.procs[sc.setup], sc.edgeURL, sc.edge)
+			if err != nil {
+				return err
+			}
+			rep.rows[i].bare = append(rep.rows[i].bare, b)
+			rep.rows[i].edge = append(rep.rows[i].edge, e)
+			r.logf("round %d scenario %d: bare %.0f req/s (p50 %s) · edgeauth %.0f req/s (p50 %s) · ratio %.3f",
+				round, sc.id, b.RPS(), fmtDur(b.Hist.Percentile(0.5)), e.RPS(), fmtDur(e.Hist.Percentile(0.5)), e.RPS()/b.RPS())
+		}
+	}
+	return nil
+}
+
+// once runs one measured run against a process and checks it survived.
+func (r *runner) once(ctx context.Context, p *caddyProc, url string, src Source) (*Result, error) {
+	sleep(ctx, pause)
+	res, err := Run(ctx, RunOptions{URL: url, Conns: r.cfg.Conns, Warmup: r.cfg.Warmup, Duration: r.cfg.Duration}, src)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.alive(); err != nil {
+		return nil, err
+	}
+	if res.Requests == 0 {
+		return nil, errors.New(p.name + ": no request completed during the measurement")
+	}
+	return res, nil
+}
+
+// close stops everything run started and removes the temporary directory.
+func (r *runner) close() {
+	for _, p := range r.procs {
+		p.stop()
+	}
+	if r.up != nil {
+		r.up.stop()
+	}
+	if r.world != nil {
+		r.world.close()
+	}
+	if r.dir != "" {
+		_ = os.RemoveAll(r.dir)
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// scenarioInfo describes one scenario of issue 5.
+type scenarioInfo struct {
+	id     int
+	name   string
+	setup  string  // the edgeauth setup that serves it
+	target float64 // least acceptable edgeauth/bare throughput ratio
+}
+
+// scenarioList is every scenario, in order.
+var scenarioList = []scenarioInfo{
+	{1, "one repeated bearer token", setupBearer, 0.95},
+	{2, "a new valid bearer token every request", setupBearer, 0.80},
+	{3, "browser session cookie", setupLogin, 0.90},
+	{4, "bearer token + STS credentials (cached)", setupSTS, 0.90},
+	{5, "90 % valid / 10 % bad-signature tokens", setupBearer, 0.90},
+}
+
+// scenarioByID returns the scenario with that number.
+func scenarioByID(id int) (scenarioInfo, error) {
+	for _, s := range scenarioList {
+		if s.id == id {
+			return s, nil
+		}
+	}
+	return scenarioInfo{}, fmt.Errorf("no scenario %d (scenarios are 1 to %d)", id, len(scenarioList))
+}
+
+// scenario is a scenario ready to run: its sources for both sides, or why
+// it cannot run.
+type scenario struct {
+	scenarioInfo
+	bare, edge  Source
+	edgeURL     string
+	pool        *TokenPool // scenario 2's fresh tokens
+	unavailable string
+}
+
+// mixSet is the number of distinct valid (and invalid) tokens of scenario 5.
+const mixSet = 32
+
+// newMix builds scenario 5's sources from valid tokens.
+func newMix(valid []string) (bare, edge Source) {
+	v := make([]string, len(valid))
+	inv := make([]string, len(valid))
+	for i, t := range valid {
+		v[i], inv[i] = bearer(t), bearer(badSignature(t))
+	}
+	return mixSource{valid: v, invalid: inv}, mixSource{valid: v, invalid: inv, checked: true}
+}
+
+// repeated builds the sources that send one header value every time.
+func repeated(name, value string) (bare, edge Source) {
+	s := fixedSource{name: name, value: value, want: http.StatusOK}
+	return s, s
+}
