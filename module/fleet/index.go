@@ -1,0 +1,64 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// End ends every session of issuer whose ID token had this sid or, when
+// sid is empty, this sub (OpenID Connect Back-Channel Logout 1.0 §2.7): it
+// deletes them from Redis, so every instance treats them as logged out. It
+// returns how many sessions were deleted. Sessions saved without a sid
+// claim can only be ended by subject.
+func (s *Store) End(ctx context.Context, issuer, sid, sub string) (int, error) {
+	var idx string
+	switch {
+	case sid != "":
+		idx = s.c.key("sid", issuer, sid)
+	case sub != "":
+		idx = s.c.key("sub", issuer, sub)
+	default:
+		return 0, errors.New("fleet: ending sessions needs a sid or a sub")
+	}
+	var ended int
+	err := s.c.call(ctx, "end sessions", func(ctx context.Context) error {
+		members, err := s.c.rdb.SMembers(ctx, idx).Result()
+		if err != nil {
+			return err
+		}
+		if len(members) == 0 {
+			return nil
+		}
+		cmds, err := s.c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, m := range members {
+				p.Del(ctx, s.c.prefix+"session:"+m)
+			}
+			// The set itself stays: entries added meanwhile by a session
+			// saved concurrently are not lost, and it expires with its TTL.
+			p.SRem(ctx, idx, toAny(members)...)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i := range members {
+			n, err := cmds[i].(*redis.IntCmd).Result()
+			if err != nil {
+				return err
+			}
+			ended += int(n)
+		}
+		return nil
+	})
+	return ended, err
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}

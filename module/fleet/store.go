@@ -1,0 +1,283 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/edgeauth/caddy-edgeauth/module/session"
+)
+
+// Fallback says what the store does while Redis is unavailable.
+type Fallback string
+
+const (
+	// FallbackClosed (the default): Load, Save and Clear return an
+	// ErrUnavailable error; the handler answers 503 with Retry-After to
+	// requests that need a session. Nothing is accepted that Redis could
+	// not vouch for, so logout and back-channel logout always hold.
+	FallbackClosed Fallback = "closed"
+	// FallbackCookie degrades to the plain cookie store while Redis is
+	// unavailable: requests whose cookie holds a session ID are treated as
+	// not logged in (browsers log in again), new sessions are sealed whole
+	// into the cookie (session.CookieStore), and such cookie sessions are
+	// accepted only while Redis is still unavailable. Once Redis answers
+	// again they are refused (one more login), so every session in use is
+	// again one that logout and back-channel logout can end. During the
+	// outage logout is local to the browser, as without a store, and
+	// sessions too large for cookies cannot be created.
+	FallbackCookie Fallback = "cookie"
+)
+
+// StoreConfig configures a Store.
+type StoreConfig struct {
+	// Sealer seals the session-ID cookie and the values in Redis (the
+	// session secret; the first secret seals, all open).
+	Sealer *session.Sealer
+	// Cookie describes the session cookie (Name defaults to "edgeauth").
+	Cookie session.CookieOptions
+	// Lifetime bounds a session from login and every Redis TTL (default
+	// session.DefaultLifetime).
+	Lifetime time.Duration
+	// Fallback is FallbackClosed (default) or FallbackCookie.
+	Fallback Fallback
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Store is a session.Store keeping sessions in Redis. The cookie holds only
+// the session ID, sealed and bound to the cookie name; the session (tokens,
+// claims, expiry) is stored under <prefix>session:<sha256(id)>, sealed with
+// the session secret and bound to that key, with a TTL of
+// min(NotAfter − now, Lifetime). Sessions are indexed by (iss, sid) and
+// (iss, sub) for back-channel logout (see End). Clear deletes the entry, so
+// a logout on one instance ends the session on all.
+//
+// Load returns session.ErrNoSession when there is no session and an
+// ErrUnavailable error when Redis cannot be used (see Fallback).
+type Store struct {
+	c        *Client
+	sealer   *session.Sealer
+	opts     session.CookieOptions
+	lifetime time.Duration
+	fallback Fallback
+	cookies  *session.CookieStore
+	now      func() time.Time
+}
+
+// NewStore returns a Store on c.
+func NewStore(c *Client, cfg StoreConfig) (*Store, error) {
+	if c == nil || cfg.Sealer == nil {
+		return nil, errors.New("fleet: a Redis client and the session sealer are required for the Redis session store")
+	}
+	switch cfg.Fallback {
+	case "":
+		cfg.Fallback = FallbackClosed
+	case FallbackClosed, FallbackCookie:
+	default:
+		return nil, fmt.Errorf("fleet: store redis: unknown fallback %q; use closed or cookie", cfg.Fallback)
+	}
+	if cfg.Cookie.Name == "" {
+		cfg.Cookie.Name = "edgeauth"
+	}
+	if cfg.Lifetime <= 0 {
+		cfg.Lifetime = session.DefaultLifetime
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cs := session.NewCookieStore(cfg.Sealer, cfg.Cookie, cfg.Lifetime)
+	cs.Now = cfg.Now
+	return &Store{c: c, sealer: cfg.Sealer, opts: cfg.Cookie, lifetime: cfg.Lifetime,
+		fallback: cfg.Fallback, cookies: cs, now: cfg.Now}, nil
+}
+
+// Lifetime is the configured session lifetime.
+func (s *Store) Lifetime() time.Duration { return s.lifetime }
+
+// idAAD binds a sealed session ID to its cookie name; it differs from the
+// cookie store's binding, so neither cookie can pass for the other.
+func idAAD(cookieName string) []byte { return []byte("edgeauth session id\x00" + cookieName) }
+
+// valueAAD binds a sealed session to its Redis key.
+func valueAAD(key string) []byte { return []byte("edgeauth redis session\x00" + key) }
+
+func (s *Store) sessionKey(id string) string { return s.c.key("session", id) }
+
+// Load implements session.Store.
+func (s *Store) Load(r *http.Request) (*session.Session, error) {
+	name := s.opts.ForRequest(r).CookieName()
+	raw, ok := session.ReadChunks(r, name)
+	if !ok {
+		return nil, session.ErrNoSession
+	}
+	pt, err := s.sealer.OpenAt(raw, idAAD(name), s.now())
+	if err != nil {
+		if s.fallback == FallbackCookie {
+			return s.loadFallback(r)
+		}
+		return nil, session.ErrNoSession
+	}
+	sess, err := s.get(r.Context(), string(pt))
+	if err != nil && s.fallback == FallbackCookie && errors.Is(err, ErrUnavailable) {
+		return nil, session.ErrNoSession // degraded: log in again into a cookie session
+	}
+	return sess, err
+}
+
+// loadFallback accepts a whole-session cookie only while Redis is
+// unavailable.
+func (s *Store) loadFallback(r *http.Request) (*session.Session, error) {
+	sess, err := s.cookies.Load(r)
+	if err != nil {
+		return nil, session.ErrNoSession
+	}
+	if s.c.Ping(r.Context()) == nil {
+		return nil, session.ErrNoSession // Redis is back: this session is not revocable
+	}
+	return sess, nil
+}
+
+// get loads the session with this ID from Redis.
+func (s *Store) get(ctx context.Context, id string) (*session.Session, error) {
+	key := s.sessionKey(id)
+	var val string
+	err := s.c.call(ctx, "load session", func(ctx context.Context) error {
+		var e error
+		val, e = s.c.rdb.Get(ctx, key).Result()
+		return e
+	})
+	if errors.Is(err, redis.Nil) {
+		return nil, session.ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	pt, err := s.sealer.OpenAt(val, valueAAD(key), now)
+	if err != nil {
+		return nil, session.ErrNoSession // sealed by a retired secret, or expired
+	}
+	sess := new(session.Session)
+	if err := json.Unmarshal(pt, sess); err != nil || sess.ID != id {
+		return nil, session.ErrNoSession
+	}
+	if sess.NotAfter.IsZero() || !now.Before(sess.NotAfter) {
+		return nil, session.ErrNoSession
+	}
+	return sess, nil
+}
+
+// ttl is how long sess may stay in Redis: min(NotAfter − now, Lifetime).
+func (s *Store) ttl(sess *session.Session, now time.Time) time.Duration {
+	return min(sess.NotAfter.Sub(now), s.lifetime)
+}
+
+// Save implements session.Store: it writes the session to Redis and the
+// sealed session ID to the cookie, which expires with the Redis entry.
+func (s *Store) Save(w http.ResponseWriter, r *http.Request, sess *session.Session) error {
+	if sess == nil || sess.ID == "" {
+		return errors.New("fleet: refusing to save a session without an ID")
+	}
+	now := s.now()
+	if sess.NotAfter.IsZero() {
+		sess.NotAfter = now.Add(s.lifetime)
+	}
+	ttl := s.ttl(sess, now)
+	if ttl <= 0 {
+		return errors.New("fleet: refusing to save a session whose lifetime has ended")
+	}
+	if err := s.put(r.Context(), sess); err != nil {
+		if s.fallback == FallbackCookie && errors.Is(err, ErrUnavailable) {
+			return s.cookies.Save(w, r, sess)
+		}
+		return err
+	}
+	opts := s.opts.ForRequest(r)
+	opts.MaxAge = ttl
+	sealed := s.sealer.SealUntil([]byte(sess.ID), idAAD(opts.CookieName()), now.Add(ttl))
+	return session.WriteChunks(w, r, opts, sealed)
+}
+
+// indexScript adds a member to an index set and extends the set's TTL to
+// at least ARGV[2] ms (never shortens it).
+var indexScript = redis.NewScript(`
+redis.call("SADD", KEYS[1], ARGV[1])
+if redis.call("PTTL", KEYS[1]) < tonumber(ARGV[2]) then
+	redis.call("PEXPIRE", KEYS[1], ARGV[2])
+end
+return 1`)
+
+// put writes sess to Redis (no cookie) with its TTL and indexes it by
+// (iss, sid) and (iss, sub).
+func (s *Store) put(ctx context.Context, sess *session.Session) error {
+	now := s.now()
+	ttl := s.ttl(sess, now)
+	if ttl <= 0 {
+		return errors.New("fleet: refusing to store a session whose lifetime has ended")
+	}
+	pt, err := json.Marshal(sess)
+	if err != nil {
+		return fmt.Errorf("fleet: encoding session: %w", err)
+	}
+	key := s.sessionKey(sess.ID)
+	sealed := s.sealer.SealUntil(pt, valueAAD(key), now.Add(ttl))
+	member := digest(sess.ID)
+	iss, _ := sess.Claims["iss"].(string)
+	sid, _ := sess.Claims["sid"].(string)
+	return s.c.call(ctx, "save session", func(ctx context.Context) error {
+		cmds, err := s.c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, key, sealed, ttl)
+			if sid != "" {
+				indexScript.Eval(ctx, p, []string{s.c.key("sid", iss, sid)}, member, ttl.Milliseconds())
+			}
+			if sess.Subject != "" {
+				indexScript.Eval(ctx, p, []string{s.c.key("sub", iss, sess.Subject)}, member, ttl.Milliseconds())
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range cmds {
+			if c.Err() != nil {
+				return c.Err()
+			}
+		}
+		return nil
+	})
+}
+
+// Clear implements session.Store: it expires the cookie and deletes the
+// session from Redis, which ends it on every instance. The cookie is
+// cleared even when Redis is unavailable (the error is then returned).
+func (s *Store) Clear(w http.ResponseWriter, r *http.Request) error {
+	name := s.opts.ForRequest(r).CookieName()
+	raw, ok := session.ReadChunks(r, name)
+	session.ClearChunks(w, r, s.opts)
+	if !ok {
+		return nil
+	}
+	pt, err := s.sealer.OpenAt(raw, idAAD(name), s.now())
+	if err != nil {
+		return nil // not an ID cookie (or a fallback cookie): nothing in Redis
+	}
+	key := s.sessionKey(string(pt))
+	return s.c.call(r.Context(), "clear session", func(ctx context.Context) error {
+		return s.c.rdb.Del(ctx, key).Err()
+	})
+}
+
+// IsSessionCookie reports whether a cookie of this name belongs to this
+// store (either name form, any chunk), so the handler can strip it before
+// the request goes upstream.
+func (s *Store) IsSessionCookie(name string) bool {
+	return s.cookies.IsSessionCookie(name)
+}
+
+var _ session.Store = (*Store)(nil)
