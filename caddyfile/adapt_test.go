@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
@@ -106,5 +107,41 @@ func TestReadmeExamplesHaveGoldens(t *testing.T) {
 		if !fixtures[strings.TrimSpace(example)] {
 			t.Errorf("README caddyfile block %d has no fixture in testdata/caddyfile_adapt with the same text:\n%s", i+1, example)
 		}
+	}
+}
+
+// TestReadmeExamplesLoad provisions and validates the README's examples as
+// `caddy validate` would (nothing is fetched: providers load in the
+// background only once started), so a documented example that adapts but
+// fails at load time is caught.
+func TestReadmeExamplesLoad(t *testing.T) {
+	t.Setenv("GATEWAY_CLIENT_SECRET", "gateway-secret")
+	t.Setenv("ALIYUN_CLIENT_SECRET", "aliyun-secret")
+	t.Setenv("EDGEAUTH_KEY_NEW", "new-session-key-0123456789abcdef0123")
+	t.Setenv("EDGEAUTH_KEY_OLD", "old-session-key-0123456789abcdef0123")
+	t.Setenv("EDGEAUTH_SESSION_KEY", "the-session-key-0123456789abcdef0123")
+	files, _ := filepath.Glob("../testdata/caddyfile_adapt/readme_*.caddyfiletest")
+	if len(files) == 0 {
+		t.Fatal("no readme_* fixtures")
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			input, _, _ := strings.Cut(string(raw), "\n----------\n")
+			cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(input), map[string]any{"filename": "Caddyfile"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg caddy.Config
+			if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			if err := caddy.Validate(&cfg); err != nil {
+				t.Fatalf("the README example does not load: %v", err)
+			}
+		})
 	}
 }
