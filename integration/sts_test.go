@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -71,8 +73,14 @@ func (w *stsWorld) stsBlock(extra ...string) string {
 func (w *stsWorld) startSTS(siteBody string, stsExtra ...string) {
 	w.t.Helper()
 	w.start(w.globals(w.providerBlock("demo")+"\n"+w.stsBlock(stsExtra...)) + w.site("edgeauth demo", siteBody))
-	// A probe identity of its own waits for the keys, so that the test's
-	// identities start uncached.
+	w.waitReady()
+}
+
+// waitReady waits until the provider's keys have loaded, with a probe
+// identity of its own so that the test's identities start uncached, and
+// records how many exchanges were made until then.
+func (w *stsWorld) waitReady() {
+	w.t.Helper()
 	probe := w.mint(map[string]any{"sub": fmt.Sprintf("readiness-probe-%d", time.Now().UnixNano())})
 	waitFor(w.t, "the provider's keys", 10*time.Second, func() bool {
 		resp, _ := w.get("/", probe)
@@ -308,4 +316,132 @@ func TestSTSSecretsNeverLogged(t *testing.T) {
 	if strings.Contains(logs, strings.Split(alice, ".")[2]) || strings.Contains(logs, strings.Split(alice, ".")[1]) {
 		t.Errorf("a token appears in the logs")
 	}
+}
+
+func TestSTSRefreshAheadOfExpiryAndCacheCap(t *testing.T) {
+	w := newSTSWorld(t, demoidp.Options{})
+	// Credentials live 15 minutes and are renewed 14m59s before that: after
+	// one second the cached credentials are due again.
+	w.start(strings.Replace(w.globals(w.providerBlock("demo")+"\n"+w.stsBlock("refresh_margin 14m59s", "max_entries 2")), "duration 1h", "duration 15m", 1) + w.site("edgeauth demo", "\t\tsts alibaba"))
+	w.waitReady()
+	alice := w.aliceToken()
+	w.upstreamSaw(w.get("/", alice))
+	w.upstreamSaw(w.get("/", alice))
+	before := len(w.emu.Issued())
+	time.Sleep(1100 * time.Millisecond)
+	w.upstreamSaw(w.get("/", alice))
+	if d := len(w.emu.Issued()) - before; d != 1 {
+		t.Errorf("after the refresh margin: %d new exchanges, want 1", d)
+	}
+
+	// Three identities through a cache of two: going round again must
+	// exchange anew for at least one of them.
+	toks := []string{alice}
+	for _, u := range []string{"bob", "root"} {
+		tok, err := w.idp.MintFor(u, []string{"openid", "profile"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, tok)
+	}
+	for _, tok := range toks {
+		w.upstreamSaw(w.get("/", tok))
+	}
+	before = len(w.emu.Issued())
+	for _, tok := range toks {
+		w.upstreamSaw(w.get("/", tok))
+	}
+	if len(w.emu.Issued()) == before {
+		t.Error("three identities fit in a credential cache capped at two")
+	}
+}
+
+// TestSTSOtherBackends runs `type aws` and `type token_exchange` through the
+// gateway against small local services that answer as those services do.
+func TestSTSOtherBackends(t *testing.T) {
+	e := newEnv(t, demoidp.Options{})
+	var awsForm, teForm url.Values
+	var mu sync.Mutex
+	aws := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		mu.Lock()
+		awsForm = r.PostForm
+		mu.Unlock()
+		rw.Header().Set("Content-Type", "text/xml")
+		fmt.Fprintf(rw, `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult>
+<SubjectFromWebIdentityToken>2000000000000002</SubjectFromWebIdentityToken><Audience>edgeauth-demo</Audience>
+<AssumedRoleUser><Arn>arn:aws:sts::111122223333:assumed-role/gw-role/gw-alice</Arn><AssumedRoleId>AROAFAKE:gw-alice</AssumedRoleId></AssumedRoleUser>
+<Credentials><AccessKeyId>ASIAFAKEAWS</AccessKeyId><SecretAccessKey>aws-secret</SecretAccessKey><SessionToken>aws-session-token</SessionToken><Expiration>%s</Expiration></Credentials>
+</AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>aws-req-1</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>`,
+			time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	}))
+	defer aws.Close()
+	te := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		mu.Lock()
+		teForm = r.PostForm
+		mu.Unlock()
+		if id, secret, ok := r.BasicAuth(); !ok || id != "gw" || secret != "gw-secret" {
+			rw.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(rw, `{"error":"invalid_client"}`)
+			return
+		}
+		rw.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(rw, `{"access_token":"exchanged-token","issued_token_type":"urn:ietf:params:oauth:token-type:access_token","token_type":"Bearer","expires_in":"300"}`)
+	}))
+	defer te.Close()
+
+	e.start(e.globals(e.providerBlock("demo")+fmt.Sprintf(`
+		sts aws {
+			type aws
+			endpoint %s
+			role_arn arn:aws:iam::111122223333:role/gw-role
+		}
+		sts exchange {
+			type token_exchange
+			token_endpoint %s/token
+			client_id gw
+			client_secret gw-secret
+			audience https://api.example.com
+		}`, aws.URL, te.URL)) + fmt.Sprintf(`http://127.0.0.1:%d {
+	route /aws/* {
+		edgeauth demo {
+			sts aws
+		}
+		reverse_proxy %s
+	}
+	route /exchange/* {
+		edgeauth demo {
+			sts exchange {
+				header security_token X-Exchanged-Token
+			}
+		}
+		reverse_proxy %s
+	}
+}
+`, e.port, e.upstream, e.upstream))
+	alice := e.aliceToken()
+	waitFor(t, "keys", 10*time.Second, func() bool {
+		resp, _ := e.get("/aws/x", alice)
+		return resp.StatusCode != http.StatusServiceUnavailable
+	})
+	got := e.upstreamSaw(e.get("/aws/x", alice))
+	if got.header("X-Sts-Access-Key-Id") != "ASIAFAKEAWS" || got.header("X-Sts-Access-Key-Secret") != "aws-secret" || got.header("X-Sts-Security-Token") != "aws-session-token" {
+		t.Errorf("AWS credentials upstream: %v", got.Headers)
+	}
+	mu.Lock()
+	if awsForm.Get("Action") != "AssumeRoleWithWebIdentity" || awsForm.Get("WebIdentityToken") != alice || awsForm.Get("RoleArn") != "arn:aws:iam::111122223333:role/gw-role" {
+		t.Errorf("AWS request form: %v", awsForm)
+	}
+	mu.Unlock()
+
+	got = e.upstreamSaw(e.get("/exchange/x", alice))
+	if got.header("X-Exchanged-Token") != "exchanged-token" || got.header("X-Sts-Access-Key-Id") != "" {
+		t.Errorf("token exchange upstream: %v", got.Headers)
+	}
+	mu.Lock()
+	if teForm.Get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange" || teForm.Get("subject_token") != alice || teForm.Get("audience") != "https://api.example.com" {
+		t.Errorf("token exchange form: %v", teForm)
+	}
+	mu.Unlock()
 }
