@@ -30,7 +30,7 @@ type stsWorld struct {
 	adminARN    string
 }
 
-func newSTSWorld(t *testing.T, opts demoidp.Options) *stsWorld {
+func newSTSWorld(t testing.TB, opts demoidp.Options) *stsWorld {
 	t.Helper()
 	e := newEnv(t, opts)
 	emu := stsemu.New(stsemu.Options{HTTPClient: e.idp.Client()})

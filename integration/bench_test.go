@@ -1,0 +1,78 @@
+package integration
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
+)
+
+// BenchmarkGateway measures whole requests through a real Caddy in-process
+// over loopback: bare reverse_proxy, a cached bearer token, and a cached
+// bearer token plus cached STS credentials — the same upstream for all, so
+// the differences are edgeauth's cost. Compare the ns/op of the sub-benchmarks
+// (ratios, not absolute numbers):
+//
+//	go test ./integration -run XXX -bench Gateway -benchmem
+func BenchmarkGateway(b *testing.B) {
+	w := newSTSWorld(b, demoidp.Options{})
+	// A trivial upstream, so that the answer's size is the same on every route.
+	trivial := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(rw, "ok")
+	}))
+	defer trivial.Close()
+	w.upstream = strings.TrimPrefix(trivial.URL, "http://")
+	w.start(w.globals(w.providerBlock("demo")+"\n"+w.stsBlock()) + fmt.Sprintf(`http://127.0.0.1:%d {
+	route /bare/* {
+		reverse_proxy %[2]s
+	}
+	route /bearer/* {
+		edgeauth demo
+		reverse_proxy %[2]s
+	}
+	route /sts/* {
+		edgeauth demo {
+			sts alibaba
+		}
+		reverse_proxy %[2]s
+	}
+}
+`, w.port, w.upstream))
+	alice := w.aliceToken()
+	waitFor(b, "keys", 10*time.Second, func() bool {
+		resp, _ := w.get("/sts/x", alice)
+		return resp.StatusCode == http.StatusOK
+	})
+	if len(w.emu.Issued()) == 0 {
+		b.Fatal("the STS route made no exchange")
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for _, path := range []string{"/bare/x", "/bearer/x", "/sts/x"} {
+		b.Run(path[1:len(path)-2], func(b *testing.B) {
+			req, _ := http.NewRequest(http.MethodGet, w.url(path), nil)
+			req.Header.Set("Authorization", "Bearer "+alice)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						b.Errorf("status %d", resp.StatusCode)
+						return
+					}
+				}
+			})
+		})
+	}
+}
