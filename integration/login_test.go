@@ -94,6 +94,37 @@ type browser struct {
 	// user and password are typed into the provider's login form; consent
 	// is the button pressed on its consent page ("allow" or "deny").
 	user, password, consent string
+	// fill recognises the provider's forms (default: the demo provider's).
+	fill formFiller
+}
+
+// formFiller recognises a provider's login or consent form in a page and
+// returns where to post it and with what; ok is false for any other page
+// (or when the browser has nothing to type in).
+type formFiller func(b *browser, h hop) (action string, form url.Values, ok bool)
+
+// demoForms fills the demo provider's login and consent forms.
+func demoForms(b *browser, h hop) (string, url.Values, bool) {
+	if h.Status != http.StatusOK || (!bytes.Contains(h.Body, loginFormID) && !bytes.Contains(h.Body, consentForm)) {
+		return "", nil, false
+	}
+	id := reqIDField.FindSubmatch(h.Body)
+	action := formAction.FindSubmatch(h.Body)
+	if id == nil || action == nil {
+		b.e.t.Fatalf("provider form without req or action: %s", h.Body)
+	}
+	u, _ := h.URL.Parse(string(action[1]))
+	form := url.Values{"req": {string(id[1])}}
+	if bytes.Contains(h.Body, loginFormID) {
+		if b.user == "" {
+			return "", nil, false // a person would stop at the login page
+		}
+		form.Set("username", b.user)
+		form.Set("password", b.password)
+	} else {
+		form.Set("action", b.consent)
+	}
+	return u.String(), form, true
 }
 
 // newBrowser returns a browser with an empty cookie jar that trusts the demo
@@ -115,7 +146,7 @@ func (e *env) newBrowser(user string) *browser {
 			Timeout:       15 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		user: user, password: user + "-pass", consent: "allow",
+		user: user, password: user + "-pass", consent: "allow", fill: demoForms,
 	}
 }
 
@@ -177,26 +208,12 @@ func (b *browser) navigate(target string, headers ...string) []hop {
 				b.e.t.Fatalf("bad Location %q: %v", h.Location, err)
 			}
 			method, next, form = http.MethodGet, loc.String(), nil
-		case h.Status == http.StatusOK && (bytes.Contains(h.Body, loginFormID) || bytes.Contains(h.Body, consentForm)):
-			id := reqIDField.FindSubmatch(h.Body)
-			action := formAction.FindSubmatch(h.Body)
-			if id == nil || action == nil {
-				b.e.t.Fatalf("provider form without req or action: %s", h.Body)
-			}
-			u, _ := h.URL.Parse(string(action[1]))
-			form = url.Values{"req": {string(id[1])}}
-			if bytes.Contains(h.Body, loginFormID) {
-				if b.user == "" {
-					return hops // a person would stop at the login page
-				}
-				form.Set("username", b.user)
-				form.Set("password", b.password)
-			} else {
-				form.Set("action", b.consent)
-			}
-			method, next = http.MethodPost, u.String()
 		default:
-			return hops
+			action, f, ok := b.fill(b, h)
+			if !ok {
+				return hops
+			}
+			method, next, form = http.MethodPost, action, f
 		}
 		headers = nil // extra headers only on the first request
 	}
