@@ -16,7 +16,7 @@
 //
 // Usage, from the repository root:
 //
-//	go run ./cmd/edgeauth-load [-duration 5s] [-rounds 2] [-conns 32]
+//	go run ./cmd/edgeauth-load [-duration 2s] [-rounds 4] [-conns 32]
 //		[-scenarios 1,2,3,4,5] [-out BENCHMARKS.md] [-caddy path] [-profile dir]
 //
 // It exits 1 when a setup does not enforce (nothing is reported) or on any
@@ -76,9 +76,9 @@ func main() {
 func parseFlags(args []string) (config, string, error) {
 	fs := flag.NewFlagSet("edgeauth-load", flag.ContinueOnError)
 	var cfg config
-	fs.DurationVar(&cfg.Duration, "duration", 5*time.Second, "measured time of each run")
-	fs.DurationVar(&cfg.Warmup, "warmup", 500*time.Millisecond, "unmeasured warm-up before each run")
-	fs.IntVar(&cfg.Rounds, "rounds", 2, "rounds of (bare, edgeauth) runs per scenario; at least 2 for a report")
+	fs.DurationVar(&cfg.Duration, "duration", 2*time.Second, "measured time of each run")
+	fs.DurationVar(&cfg.Warmup, "warmup", 300*time.Millisecond, "unmeasured warm-up before each run")
+	fs.IntVar(&cfg.Rounds, "rounds", 4, "rounds of (bare, edgeauth) runs per scenario")
 	fs.IntVar(&cfg.Conns, "conns", 32, "connections, each sending requests back to back")
 	list := fs.String("scenarios", "1,2,3,4,5", "comma-separated scenarios to run")
 	out := fs.String("out", "", "also write the report into this Markdown file (e.g. BENCHMARKS.md)")

@@ -11,9 +11,22 @@ import (
 
 // report is the outcome of a whole invocation.
 type report struct {
-	cfg  config
-	date time.Time
-	rows []*row
+	cfg                   config
+	date                  time.Time
+	rows                  []*row
+	loadBefore, loadAfter string // /proc/loadavg's 1-minute figure
+}
+
+// loadAverage returns the 1-minute load average, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // row is one scenario's measurements over the rounds.
@@ -27,7 +40,7 @@ type row struct {
 }
 
 func newReport(cfg config, scenarios []*scenario) *report {
-	rep := &report{cfg: cfg, date: time.Now().UTC()}
+	rep := &report{cfg: cfg, date: time.Now().UTC(), loadBefore: loadAverage()}
 	for _, sc := range scenarios {
 		rep.rows = append(rep.rows, &row{info: sc.scenarioInfo, unavailable: sc.unavailable})
 	}
@@ -64,14 +77,21 @@ func median[T float64 | time.Duration](xs []T) T {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// ratio is edgeauth's median throughput over bare Caddy's.
-func (r *row) ratio() float64 {
-	b := summarize(r.bare).rps
-	if b == 0 {
-		return 0
+// ratios returns edgeauth's throughput over bare Caddy's in each round.
+// Each round's two runs ran back to back, so what else the machine was
+// doing weighs on both alike.
+func (r *row) ratios() []float64 {
+	var out []float64
+	for i := range min(len(r.bare), len(r.edge)) {
+		if b := r.bare[i].RPS(); b > 0 {
+			out = append(out, r.edge[i].RPS()/b)
+		}
 	}
-	return summarize(r.edge).rps / b
+	return out
 }
+
+// ratio is the median of the per-round ratios.
+func (r *row) ratio() float64 { return median(r.ratios()) }
 
 // problems lists what makes a row's numbers suspect.
 func (r *row) problems() []string {
@@ -136,8 +156,8 @@ func (rep *report) table() string {
 // roundRatios lists the ratio of each round.
 func (r *row) roundRatios() string {
 	var parts []string
-	for i := range min(len(r.bare), len(r.edge)) {
-		parts = append(parts, fmt.Sprintf("%.3f", r.edge[i].RPS()/r.bare[i].RPS()))
+	for _, x := range r.ratios() {
+		parts = append(parts, fmt.Sprintf("%.3f", x))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -180,7 +200,8 @@ func (rep *report) summaryText() string {
 	fmt.Fprintf(&b, "- Machine: %s. The generator, both Caddys, the upstream and the demo provider share these CPUs; nothing is pinned.\n", machine())
 	fmt.Fprintf(&b, "- Command: `%s`\n", rep.cfg.Command)
 	fmt.Fprintf(&b, "- Date: %s\n", rep.date.Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "- Each run: %d connections, %s warm-up, %s measured; %d rounds, bare then edgeauth for each scenario; figures are the median over rounds.\n\n",
+	fmt.Fprintf(&b, "- Load average (1 min) before / after: %s / %s (other work on the machine shows up as noise between rounds).\n", rep.loadBefore, rep.loadAfter)
+	fmt.Fprintf(&b, "- Each run: %d connections, %s warm-up, %s measured; %d rounds of bare then edgeauth per scenario. Throughput and latency are medians over rounds; the ratio is the median of the per-round ratios.\n\n",
 		rep.cfg.Conns, rep.cfg.Warmup, rep.cfg.Duration, rep.cfg.Rounds)
 	b.WriteString(rep.table())
 	if ps := rep.problems(); len(ps) > 0 {

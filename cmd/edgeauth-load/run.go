@@ -65,6 +65,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	if err := r.measure(ctx, scenarios, rep); err != nil {
 		return nil, err
 	}
+	rep.loadAfter = loadAverage()
 	if cfg.Profile != "" {
 		if err := r.profileAll(ctx, scenarios); err != nil {
 			return nil, err

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeResult is a run that completed n requests in one second with every
+// latency equal to lat.
+func fakeResult(n int, lat time.Duration) *Result {
+	r := &Result{Requests: uint64(n), Elapsed: time.Second}
+	for range n {
+		r.Hist.Record(lat)
+	}
+	return r
+}
+
+func TestMedian(t *testing.T) {
+	if got := median([]float64{3, 1, 2}); got != 2 {
+		t.Errorf("median(3,1,2) = %v", got)
+	}
+	if got := median([]time.Duration{4, 1, 3, 2}); got != 2 {
+		t.Errorf("median(4,1,3,2) = %v, want 2 (mean of 2 and 3, truncated)", got)
+	}
+	if got := median([]float64(nil)); got != 0 {
+		t.Errorf("median() = %v", got)
+	}
+}
+
+func TestTableRowsAndVerdicts(t *testing.T) {
+	rep := &report{cfg: config{Command: "go run ./cmd/edgeauth-load", Rounds: 2, Conns: 32, Duration: time.Second}}
+	ok := &row{info: scenarioList[0],
+		bare: []*Result{fakeResult(1000, 1000*time.Microsecond), fakeResult(1200, 900*time.Microsecond)},
+		edge: []*Result{fakeResult(980, 1030*time.Microsecond), fakeResult(1140, 950*time.Microsecond)}}
+	missed := &row{info: scenarioList[1],
+		bare:     []*Result{fakeResult(1000, time.Millisecond)},
+		edge:     []*Result{fakeResult(500, 2*time.Millisecond)},
+		poolSize: 900, taken: 1000, reused: 100}
+	gone := &row{info: scenarioList[2], unavailable: "not available: login is not wired"}
+	rep.rows = []*row{ok, missed, gone}
+
+	if r := ok.ratio(); r < 0.965 || r > 0.966 { // rounds 0.98 and 0.95
+		t.Errorf("ratio %v, want the median of 0.98 and 0.95", r)
+	}
+	table := rep.table()
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("table has %d lines, want header, rule and 3 rows:\n%s", len(lines), table)
+	}
+	for _, want := range []string{"| 1 | one repeated bearer token | 1100 | 1060 | 0.965 | ≥ 0.95 |", "met; rounds 0.980, 0.950", "+40 µs"} {
+		if !strings.Contains(lines[2], want) {
+			t.Errorf("row 1 lacks %q:\n%s", want, lines[2])
+		}
+	}
+	for _, want := range []string{"0.500", "**missed**", "900 fresh tokens minted, 1000 sent to edgeauth, 100 reused", "100 tokens reused (throughput optimistic)"} {
+		if !strings.Contains(lines[3], want) {
+			t.Errorf("row 2 lacks %q:\n%s", want, lines[3])
+		}
+	}
+	if !strings.Contains(lines[4], "| — | — | — | ≥ 0.90 |") || !strings.Contains(lines[4], "not available: login is not wired") {
+		t.Errorf("unavailable row wrong:\n%s", lines[4])
+	}
+	if ps := rep.problems(); len(ps) != 1 || !strings.HasPrefix(ps[0], "scenario 2:") {
+		t.Errorf("problems %q, want one about scenario 2", ps)
+	}
+}
+
+func TestBenchFileKeepsNotes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	rep := &report{cfg: config{Command: "go run ./cmd/edgeauth-load -rounds 2", Rounds: 2}, rows: []*row{{info: scenarioList[0], unavailable: "not available: x"}}}
+	if err := writeBenchFile(path, rep); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if !strings.Contains(string(b), "`go run ./cmd/edgeauth-load -rounds 2`") || !strings.HasSuffix(string(b), keepMarker+"\n") {
+		t.Fatalf("first write lacks the command or does not end with the marker:\n%s", b)
+	}
+	notes := "\n\n## Profile\n\nhand-written notes\n"
+	if err := os.WriteFile(path, append(b[:len(b)-1], notes...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep.cfg.Command = "go run ./cmd/edgeauth-load -rounds 3"
+	if err := writeBenchFile(path, rep); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(path)
+	s := string(b)
+	if !strings.Contains(s, "-rounds 3") || strings.Contains(s, "-rounds 2`") {
+		t.Errorf("the run part was not replaced:\n%s", s)
+	}
+	if !strings.HasSuffix(s, keepMarker+notes) || strings.Count(s, keepMarker) != 1 {
+		t.Errorf("the notes were not kept once after the marker:\n%s", s)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	cfg, out, err := parseFlags([]string{"-scenarios", "5,1,5", "-duration", "1s", "-out", "B.md"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Scenarios) != 2 || cfg.Scenarios[0] != 1 || cfg.Scenarios[1] != 5 || out != "B.md" || cfg.Duration != time.Second {
+		t.Fatalf("parsed %+v, out %q", cfg, out)
+	}
+	if cfg.Command != "go run ./cmd/edgeauth-load -scenarios 5,1,5 -duration 1s -out B.md" {
+		t.Fatalf("command %q", cfg.Command)
+	}
+	for _, bad := range [][]string{
+		{"-scenarios", "6"}, {"-scenarios", "1,x"}, {"-scenarios", ""}, {"-rounds", "0"},
+		{"-duration", "1ms"}, {"-conns", "0"}, {"-max-pool", "5"}, {"extra"},
+	} {
+		if _, _, err := parseFlags(bad); err == nil {
+			t.Errorf("parseFlags(%q) accepted", bad)
+		}
+	}
+}
+
+func TestBadSignatureKeepsShape(t *testing.T) {
+	tok := "aaaa.bbbb.ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	bad := badSignature(tok)
+	if bad == tok || len(bad) != len(tok) || bad[:10] != tok[:10] || bad[len(bad)-9:] != tok[len(tok)-9:] {
+		t.Fatalf("badSignature(%q) = %q: want one changed character inside the signature", tok, bad)
+	}
+	if badSignature(bad) == bad {
+		t.Fatal("badSignature must change an already changed character too")
+	}
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary serve as the upstream process, as the
+// command does when it starts itself again.
+func TestMain(m *testing.M) {
+	if os.Getenv(roleEnv) == roleUpstream {
+		if err := serveUpstream(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// testLog sends the tool's progress lines to t.Log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// TestSmoke runs the whole tool for real with tiny runs: Caddy built from
+// ./cmd/caddy (about 5 s from a warm build cache), the demo provider, the
+// upstream process, the enforcement checks, calibration and minting for
+// scenario 2, one round of every scenario. Scenarios whose wiring is not in
+// the plugin yet must say why instead of reporting numbers.
+func TestSmoke(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := buildCaddy(ctx, root, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{
+		Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond, Rounds: 1, Conns: 4,
+		Scenarios: []int{1, 2, 3, 4, 5}, Caddy: bin, MaxPool: 300, Command: "smoke test",
+	}
+	rep, err := run(ctx, cfg, testLog{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.rows) != 5 {
+		t.Fatalf("%d rows, want 5", len(rep.rows))
+	}
+	for _, r := range rep.rows {
+		if r.unavailable != "" {
+			if r.info.setup == setupBearer || !strings.HasPrefix(r.unavailable, "not available: ") || len(r.unavailable) < len("not available: ")+10 {
+				t.Errorf("scenario %d: unavailable %q", r.info.id, r.unavailable)
+			}
+			t.Logf("scenario %d: %s", r.info.id, r.unavailable)
+			continue
+		}
+		if len(r.bare) != 1 || len(r.edge) != 1 {
+			t.Fatalf("scenario %d: %d bare and %d edgeauth runs, want 1 each", r.info.id, len(r.bare), len(r.edge))
+		}
+		for side, res := range map[string]*Result{"bare": r.bare[0], "edgeauth": r.edge[0]} {
+			if res.Requests == 0 || res.Unexpected != 0 || res.Failed != 0 {
+				t.Errorf("scenario %d %s: %d requests, %d unexpected statuses, %d transport errors", r.info.id, side, res.Requests, res.Unexpected, res.Failed)
+			}
+		}
+		if r.ratio() <= 0 {
+			t.Errorf("scenario %d: ratio %v", r.info.id, r.ratio())
+		}
+	}
+	s2 := rep.rows[1]
+	if s2.poolSize == 0 || s2.taken == 0 || s2.reused != max(0, s2.taken-int64(s2.poolSize)) {
+		t.Errorf("scenario 2: pool %d, taken %d, reused %d", s2.poolSize, s2.taken, s2.reused)
+	}
+	if table := rep.table(); strings.Count(table, "\n") != 7 {
+		t.Errorf("table:\n%s", table)
+	}
+}
+
+// TestEnforceRefusesAnOpenServer: a "protected" server that lets everything
+// through must stop the tool before it measures anything.
+func TestEnforceRefusesAnOpenServer(t *testing.T) {
+	open := httptest.NewServer(http.HandlerFunc(upstreamHandler))
+	defer open.Close()
+	err := enforce(context.Background(), "edgeauth", open.URL, bearerChecks("valid", "invalid"))
+	if err == nil || !strings.Contains(err.Error(), "want 200") && !strings.Contains(err.Error(), "X-Auth-*") {
+		// The first check (valid token) passes on status but the upstream
+		// saw no identity headers.
+		t.Fatalf("an open server passed the checks: %v", err)
+	}
+	err = enforce(context.Background(), "edgeauth", open.URL, []expectation{{what: "no token", status: 401}})
+	if err == nil || !strings.Contains(err.Error(), "got status 200, want 401") {
+		t.Fatalf("an open server passed the no-token check: %v", err)
+	}
+}
