@@ -40,8 +40,10 @@ func TestPercentilesMatchExactWithinPrecision(t *testing.T) {
 	dists := map[string]func() time.Duration{
 		"uniform 0-10ms": func() time.Duration { return time.Duration(rng.Int64N(int64(10 * time.Millisecond))) },
 		"log-normal":     func() time.Duration { return time.Duration(math.Exp(rng.NormFloat64()*1.2+14) + 1) },
-		"bimodal":        func() time.Duration { return []time.Duration{200 * time.Microsecond, 30 * time.Millisecond}[rng.IntN(10)/9] },
-		"tiny exact":     func() time.Duration { return time.Duration(rng.IntN(100)) },
+		"bimodal": func() time.Duration {
+			return []time.Duration{200 * time.Microsecond, 30 * time.Millisecond}[rng.IntN(10)/9]
+		},
+		"tiny exact": func() time.Duration { return time.Duration(rng.IntN(100)) },
 	}
 	for name, draw := range dists {
 		var h Histogram
