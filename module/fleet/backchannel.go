@@ -44,7 +44,9 @@ type InvalidLogoutTokenError struct {
 }
 
 // Error implements error.
-func (e *InvalidLogoutTokenError) Error() string { return "fleet: invalid logout token: " + e.Description }
+func (e *InvalidLogoutTokenError) Error() string {
+	return "fleet: invalid logout token: " + e.Description
+}
 
 func invalidLogout(desc string) error { return &InvalidLogoutTokenError{Description: desc} }
 

@@ -104,24 +104,30 @@ func TestVerifyLogoutToken(t *testing.T) {
 
 	other := newSigner(t, "k1")
 	cases := map[string]func(c jwt.MapClaims) string{
-		"no events":          func(c jwt.MapClaims) string { delete(c, "events"); return "" },
-		"events not object":  func(c jwt.MapClaims) string { c["events"] = BackChannelLogoutEvent; return "" },
-		"wrong event":        func(c jwt.MapClaims) string { c["events"] = map[string]any{"http://example/other": map[string]any{}}; return "" },
-		"event not object":   func(c jwt.MapClaims) string { c["events"] = map[string]any{BackChannelLogoutEvent: true}; return "" },
-		"nonce":              func(c jwt.MapClaims) string { c["nonce"] = "n-1"; return "" },
-		"no sid, no sub":     func(c jwt.MapClaims) string { delete(c, "sid"); delete(c, "sub"); return "" },
-		"empty sid":          func(c jwt.MapClaims) string { c["sid"] = ""; delete(c, "sub"); return "" },
-		"no jti":             func(c jwt.MapClaims) string { delete(c, "jti"); return "" },
-		"no iat":             func(c jwt.MapClaims) string { delete(c, "iat"); return "" },
-		"old iat":            func(c jwt.MapClaims) string { c["iat"] = time.Now().Add(-10 * time.Minute).Unix(); return "" },
-		"future iat":         func(c jwt.MapClaims) string { c["iat"] = time.Now().Add(5 * time.Minute).Unix(); return "" },
-		"expired":            func(c jwt.MapClaims) string { c["exp"] = time.Now().Add(-time.Minute).Unix(); return "" },
-		"no exp":             func(c jwt.MapClaims) string { delete(c, "exp"); return "" },
-		"wrong aud":          func(c jwt.MapClaims) string { c["aud"] = "someone-else"; return "" },
-		"wrong iss":          func(c jwt.MapClaims) string { c["iss"] = "https://evil.example"; return "" },
-		"signed by another":  func(c jwt.MapClaims) string { return other.sign(t, c) },
-		"not a JWT":          func(jwt.MapClaims) string { return "not-a-jwt" },
-		"alg none":           func(c jwt.MapClaims) string { s, _ := jwt.NewWithClaims(jwt.SigningMethodNone, c).SignedString(jwt.UnsafeAllowNoneSignatureType); return s },
+		"no events":         func(c jwt.MapClaims) string { delete(c, "events"); return "" },
+		"events not object": func(c jwt.MapClaims) string { c["events"] = BackChannelLogoutEvent; return "" },
+		"wrong event": func(c jwt.MapClaims) string {
+			c["events"] = map[string]any{"http://example/other": map[string]any{}}
+			return ""
+		},
+		"event not object":  func(c jwt.MapClaims) string { c["events"] = map[string]any{BackChannelLogoutEvent: true}; return "" },
+		"nonce":             func(c jwt.MapClaims) string { c["nonce"] = "n-1"; return "" },
+		"no sid, no sub":    func(c jwt.MapClaims) string { delete(c, "sid"); delete(c, "sub"); return "" },
+		"empty sid":         func(c jwt.MapClaims) string { c["sid"] = ""; delete(c, "sub"); return "" },
+		"no jti":            func(c jwt.MapClaims) string { delete(c, "jti"); return "" },
+		"no iat":            func(c jwt.MapClaims) string { delete(c, "iat"); return "" },
+		"old iat":           func(c jwt.MapClaims) string { c["iat"] = time.Now().Add(-10 * time.Minute).Unix(); return "" },
+		"future iat":        func(c jwt.MapClaims) string { c["iat"] = time.Now().Add(5 * time.Minute).Unix(); return "" },
+		"expired":           func(c jwt.MapClaims) string { c["exp"] = time.Now().Add(-time.Minute).Unix(); return "" },
+		"no exp":            func(c jwt.MapClaims) string { delete(c, "exp"); return "" },
+		"wrong aud":         func(c jwt.MapClaims) string { c["aud"] = "someone-else"; return "" },
+		"wrong iss":         func(c jwt.MapClaims) string { c["iss"] = "https://evil.example"; return "" },
+		"signed by another": func(c jwt.MapClaims) string { return other.sign(t, c) },
+		"not a JWT":         func(jwt.MapClaims) string { return "not-a-jwt" },
+		"alg none": func(c jwt.MapClaims) string {
+			s, _ := jwt.NewWithClaims(jwt.SigningMethodNone, c).SignedString(jwt.UnsafeAllowNoneSignatureType)
+			return s
+		},
 		"empty logout token": func(jwt.MapClaims) string { return "" },
 	}
 	for name, tweak := range cases {
