@@ -131,13 +131,17 @@ func (s *Store) Load(r *http.Request) (*session.Session, error) {
 }
 
 // loadFallback accepts a whole-session cookie only while Redis is
-// unavailable.
+// unavailable (within RetryInterval of a failure no new check is made, so
+// an outage does not cost a timeout per request).
 func (s *Store) loadFallback(r *http.Request) (*session.Session, error) {
 	sess, err := s.cookies.Load(r)
 	if err != nil {
 		return nil, session.ErrNoSession
 	}
-	if s.c.Ping(r.Context()) == nil {
+	err = s.c.call(r.Context(), "check availability", func(ctx context.Context) error {
+		return s.c.rdb.Ping(ctx).Err()
+	})
+	if err == nil {
 		return nil, session.ErrNoSession // Redis is back: this session is not revocable
 	}
 	return sess, nil
