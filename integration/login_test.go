@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -1219,5 +1221,95 @@ func TestLoginOpaqueRefreshTokenIsNotABearer(t *testing.T) {
 	resp, body := e.get("/api", rt)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("a refresh token used as a bearer token: %d, want 401 invalid_token; body %.300s", resp.StatusCode, body)
+	}
+}
+
+func TestLoginConfigErrorsAtLoad(t *testing.T) {
+	cfg := func(provider, session, directive string) string {
+		return "{\n\tadmin off\n\tedgeauth {\n\t\tprovider corp {\n\t\t\tissuer https://idp.example.com\n" + provider +
+			"\n\t\t}\n\t\tsession {\n" + session + "\n\t\t}\n\t}\n}\nhttp://127.0.0.1:9 {\n\tedgeauth corp {\n" + directive + "\n\t}\n\trespond \"unreachable\"\n}\n"
+	}
+	const client = "client_id gw\nclient_secret s3cret\nscopes openid profile"
+	const secret = "secret " + secretNew
+	cases := []struct{ name, caddyfile, want string }{
+		{"short secret", cfg(client, "secret too-short", "login"), "at least 32"},
+		{"one short secret of two", cfg(client, "secret "+secretNew+" short", "login"), "secret 2"},
+		{"negative lifetime", cfg(client, secret+"\nlifetime -1h", "login"), "lifetime"},
+		{"bad cookie name", cfg(client, secret+"\ncookie_name a;b", "login"), "cookie_name"},
+		{"login without client_id", cfg("audiences api", secret, "login"), "client_id"},
+		{"unknown auth_method", cfg(client, secret, "login {\nauth_method private_key_jwt\n}"), "client_secret_basic or client_secret_post"},
+		{"auth_method without secret", cfg("client_id gw\nscopes openid", secret, "login {\nauth_method client_secret_post\n}"), "client_secret"},
+		{"prefix without slashes", cfg(client, secret, "login oauth2"), "starts and ends with /"},
+		{"prefix with a wildcard", cfg(client, secret, "login /oauth2/*/"), "starts and ends with /"},
+		{"reserved param", cfg(client, secret, "login {\nparam state fixed\n}"), "state"},
+		{"reserved param redirect_uri", cfg(client, secret, "login {\nparam redirect_uri https://evil.example/cb\n}"), "redirect_uri"},
+		{"scopes without openid", cfg("client_id gw\nclient_secret s3cret\nscopes profile email", secret, "login"), "openid"},
+		{"relative redirect_url", cfg(client, secret, "login {\nredirect_url /oauth2/callback\n}"), "redirect"},
+		{"redirect_url with another scheme", cfg(client, secret, "login {\nredirect_url javascript:alert(1)\n}"), "redirect"},
+		{"unknown opaque_tokens", cfg(client+"\nopaque_tokens jwt", secret, ""), "use userinfo or introspection"},
+		{"introspection without secret", cfg("client_id gw\nopaque_tokens introspection", secret, ""), "introspection"},
+		{"unknown preset", cfg(client+"\npreset aws", secret, ""), `preset "aws" is unknown`},
+		{"opaque_cache_ttl too long", cfg(client+"\nopaque_tokens userinfo\nopaque_cache_ttl 24h", secret, ""), "opaque_cache_ttl"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := loadError(t, c.caddyfile)
+			if got == "" {
+				t.Fatalf("the config loaded; want an error containing %q", c.want)
+			}
+			if !strings.Contains(got, c.want) {
+				t.Fatalf("error %q does not contain %q", got, c.want)
+			}
+			if strings.Contains(got, secretNew) || strings.Contains(got, "s3cret") {
+				t.Errorf("the error shows a secret: %s", got)
+			}
+		})
+	}
+	// The same settings load when they are right, so the cases above can fail.
+	if got := loadError(t, cfg(client, secret+"\nlifetime 1h\ncookie_name gw", "login /auth/ {\nauth_method client_secret_post\nparam prompt login\nredirect_url https://app.example.com/auth/callback\n}")); got != "" {
+		t.Fatalf("a valid login config was refused: %s", got)
+	}
+}
+
+// `login /` would put the whole site under the login endpoints: every path
+// but start, callback, logout and userinfo would be a 404 from the flow and
+// nothing would reach the upstream. It must be refused at load.
+func TestLoginPrefixRootIsRefused(t *testing.T) {
+	got := loadError(t, "{\n\tadmin off\n\tedgeauth {\n\t\tprovider corp {\n\t\t\tissuer https://idp.example.com\n\t\t\tclient_id gw\n\t\t\tclient_secret s3cret\n\t\t\tscopes openid\n\t\t}\n\t}\n}\n"+
+		"http://127.0.0.1:9 {\n\tedgeauth corp {\n\t\tlogin /\n\t}\n\trespond \"unreachable\"\n}\n")
+	if got == "" {
+		t.Fatal("`login /` loaded; it turns every path of the site into a login endpoint")
+	}
+}
+
+// TestLoginFixturesLoad: every login Caddyfile fixture that adapts (the
+// golden examples in testdata) also provisions, so no golden shows a config
+// that Caddy would refuse.
+func TestLoginFixturesLoad(t *testing.T) {
+	for _, name := range []string{"EDGEAUTH_KEY", "EDGEAUTH_KEY_NEW", "EDGEAUTH_KEY_OLD"} {
+		t.Setenv(name, secretNew)
+	}
+	for _, name := range []string{"CORP_CLIENT_SECRET", "ALIYUN_CLIENT_SECRET", "IDAAS_SECRET"} {
+		t.Setenv(name, "client-secret")
+	}
+	files, err := filepath.Glob("../testdata/caddyfile_adapt/login_*.caddyfiletest")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no login fixtures: %v", err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		input, want, _ := strings.Cut(string(raw), "\n----------\n")
+		if strings.HasPrefix(strings.TrimSpace(want), "error:") {
+			continue
+		}
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".caddyfiletest"), func(t *testing.T) {
+			// Keep the admin endpoint off: a fixture's global block comes first.
+			if got := loadError(t, strings.Replace(input, "{\n", "{\n\tadmin off\n", 1)); got != "" {
+				t.Errorf("the fixture adapts but does not load: %s", got)
+			}
+		})
 	}
 }
