@@ -19,27 +19,12 @@ type Source interface {
 	Next(hdr http.Header, w, seq int, warm bool) (want int)
 }
 
-// RunOptions bound one closed-loop run.
-type RunOptions struct {
-	// URL is requested with GET by every connection.
-	URL string
-	// Conns is the number of connections, each sending back to back.
-	Conns int
-	// Warmup runs before measuring; nothing is recorded during it.
-	Warmup time.Duration
-	// Duration is how long to measure.
-	Duration time.Duration
-	// Exhausted, when set, ends the measurement early once it returns true
-	// (a source that ran out of fresh tokens).
-	Exhausted func() bool
-}
-
-// Result is what one run measured.
+// Result is what one side of a run measured.
 type Result struct {
 	Requests   uint64        // completed during the measurement
 	Unexpected uint64        // of those, answered with another status than wanted
 	Failed     uint64        // transport errors during the measurement
-	Elapsed    time.Duration // length of the measurement
+	Elapsed    time.Duration // measured time (summed over slices)
 	Hist       Histogram     // latency of the completed requests
 	EndedEarly bool          // Exhausted ended the measurement
 }
@@ -52,12 +37,43 @@ func (r *Result) RPS() float64 {
 	return float64(r.Requests) / r.Elapsed.Seconds()
 }
 
-// phases of a run, read by every worker.
-const (
-	phaseWarm int32 = iota
-	phaseMeasure
-	phaseStop
-)
+// state is what a side's workers do now. The controller replaces it (and
+// closes the old one's changed channel) at every switch; a request counts
+// only when the state was a measuring one both when it was sent and when
+// its answer was read.
+type state struct {
+	active, measure, stop bool
+	changed               chan struct{}
+}
+
+// side is one target's connections and state.
+type side struct {
+	url     string
+	src     Source
+	st      atomic.Pointer[state]
+	workers []*worker
+	elapsed time.Duration
+}
+
+// set switches the side to a new state.
+func (s *side) set(active, measure, stop bool) {
+	old := s.st.Swap(&state{active: active, measure: measure, stop: stop, changed: make(chan struct{})})
+	if old != nil {
+		close(old.changed)
+	}
+}
+
+// result merges the workers' counts.
+func (s *side) result() *Result {
+	res := &Result{Elapsed: s.elapsed}
+	for _, w := range s.workers {
+		res.Requests += w.requests
+		res.Unexpected += w.unexpected
+		res.Failed += w.failed
+		res.Hist.Merge(&w.hist)
+	}
+	return res
+}
 
 // worker is one connection's closed loop.
 type worker struct {
@@ -83,39 +99,150 @@ func newTransport() *http.Transport {
 	}
 }
 
-// Run drives opts.URL from opts.Conns connections, each sending the next
-// request as soon as the previous answer is read, first for opts.Warmup and
-// then for opts.Duration (or until opts.Exhausted), and returns what the
-// measurement saw. A request counts when it was sent during the measurement
-// and answered before it ended.
-func Run(ctx context.Context, opts RunOptions, src Source) (*Result, error) {
-	workers := make([]*worker, opts.Conns)
-	for i := range workers {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, opts.URL, nil)
+// newSide prepares conns idle workers for url.
+func newSide(ctx context.Context, url string, src Source, conns int) (*side, error) {
+	s := &side{url: url, src: src}
+	s.set(false, false, false)
+	for i := range conns {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return nil, err
 		}
-		workers[i] = &worker{id: i, tr: newTransport(), req: req}
+		s.workers = append(s.workers, &worker{id: i, tr: newTransport(), req: req})
 	}
-	defer func() {
-		for _, w := range workers {
-			w.tr.CloseIdleConnections()
-		}
-	}()
+	return s, nil
+}
 
-	var phase atomic.Int32
-	var wg sync.WaitGroup
-	for _, w := range workers {
+// start runs the side's workers; they wait while the side is inactive.
+func (s *side) start(ctx context.Context, wg *sync.WaitGroup) {
+	for _, w := range s.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.loop(ctx, &phase, src)
+			defer w.tr.CloseIdleConnections()
+			w.loop(ctx, s)
 		}()
 	}
+}
 
+// loop sends requests back to back while the side is active.
+func (w *worker) loop(ctx context.Context, s *side) {
+	for seq := 0; ; {
+		st := s.st.Load()
+		switch {
+		case st.stop:
+			return
+		case !st.active:
+			select {
+			case <-st.changed:
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		want := s.src.Next(w.req.Header, w.id, seq, !st.measure)
+		seq++
+		t0 := time.Now()
+		status, err := w.do()
+		d := time.Since(t0)
+		counted := st.measure && s.st.Load() == st
+		if err != nil {
+			if counted {
+				w.failed++
+			}
+			sleep(ctx, 10*time.Millisecond) // e.g. connection refused: don't spin
+			continue
+		}
+		if counted {
+			w.requests++
+			if status != want {
+				w.unexpected++
+			}
+			w.hist.Record(d)
+		}
+	}
+}
+
+// do sends the worker's request and reads the whole answer.
+func (w *worker) do() (int, error) {
+	resp, err := w.tr.RoundTrip(w.req)
+	if err != nil {
+		return 0, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, err
+}
+
+// PairOptions shape a paired run.
+type PairOptions struct {
+	Conns    int           // connections per side
+	Warmup   time.Duration // per side, before measuring, not recorded
+	Duration time.Duration // measured time per side
+	Slice    time.Duration // the sides take turns for this long
+}
+
+// RunPair measures two targets taking turns: after a warm-up of each, A
+// runs for one slice while B's connections wait, then B for one slice, and
+// so on until each side has been measured for opts.Duration. Both sides
+// keep their connections throughout. Whatever else the machine does during
+// the run weighs on both sides alike, which back-to-back runs of seconds
+// each cannot promise on a shared machine.
+func RunPair(ctx context.Context, opts PairOptions, a, b *side) (*Result, *Result, error) {
+	var wg sync.WaitGroup
+	a.start(ctx, &wg)
+	b.start(ctx, &wg)
+	for _, s := range []*side{a, b} {
+		s.set(true, false, false)
+		sleep(ctx, opts.Warmup)
+		s.set(false, false, false)
+	}
+	for remaining := opts.Duration; remaining > 0 && ctx.Err() == nil; remaining -= opts.Slice {
+		d := min(opts.Slice, remaining)
+		for _, s := range []*side{a, b} {
+			t0 := time.Now()
+			s.set(true, true, false)
+			sleep(ctx, d)
+			s.set(false, false, false)
+			s.elapsed += time.Since(t0)
+		}
+	}
+	a.set(false, false, true)
+	b.set(false, false, true)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	return a.result(), b.result(), nil
+}
+
+// RunOptions bound a run of one target alone.
+type RunOptions struct {
+	URL      string
+	Conns    int
+	Warmup   time.Duration
+	Duration time.Duration
+	// Exhausted, when set, ends the measurement early once it returns true
+	// (a source that ran out of fresh tokens).
+	Exhausted func() bool
+}
+
+// Run drives one target alone: warm-up, then measurement for
+// opts.Duration or until opts.Exhausted.
+func Run(ctx context.Context, opts RunOptions, src Source) (*Result, error) {
+	s, err := newSide(ctx, opts.URL, src, opts.Conns)
+	if err != nil {
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	s.start(ctx, &wg)
+	s.set(true, false, false)
 	sleep(ctx, opts.Warmup)
 	start := time.Now()
-	phase.Store(phaseMeasure)
+	s.set(true, true, false)
 	deadline := start.Add(opts.Duration)
 	ended := false
 	for ctx.Err() == nil {
@@ -129,62 +256,15 @@ func Run(ctx context.Context, opts RunOptions, src Source) (*Result, error) {
 		}
 		sleep(ctx, min(10*time.Millisecond, deadline.Sub(now)))
 	}
-	phase.Store(phaseStop)
-	elapsed := time.Since(start)
+	s.set(false, false, true)
+	s.elapsed = time.Since(start)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-
-	res := &Result{Elapsed: elapsed, EndedEarly: ended}
-	for _, w := range workers {
-		res.Requests += w.requests
-		res.Unexpected += w.unexpected
-		res.Failed += w.failed
-		res.Hist.Merge(&w.hist)
-	}
+	res := s.result()
+	res.EndedEarly = ended
 	return res, nil
-}
-
-// loop sends requests until the run stops.
-func (w *worker) loop(ctx context.Context, phase *atomic.Int32, src Source) {
-	for seq := 0; ctx.Err() == nil; seq++ {
-		p := phase.Load()
-		if p == phaseStop {
-			return
-		}
-		want := src.Next(w.req.Header, w.id, seq, p == phaseWarm)
-		t0 := time.Now()
-		status, err := w.do()
-		d := time.Since(t0)
-		if p != phaseMeasure || phase.Load() != phaseMeasure {
-			if err != nil {
-				sleep(ctx, 10*time.Millisecond) // e.g. connection refused: don't spin
-			}
-			continue
-		}
-		if err != nil {
-			w.failed++
-			sleep(ctx, 10*time.Millisecond)
-			continue
-		}
-		w.requests++
-		if status != want {
-			w.unexpected++
-		}
-		w.hist.Record(d)
-	}
-}
-
-// do sends the worker's request and reads the whole answer.
-func (w *worker) do() (int, error) {
-	resp, err := w.tr.RoundTrip(w.req)
-	if err != nil {
-		return 0, err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, err
 }
 
 // sleep waits d or until ctx ends.

@@ -131,3 +131,52 @@ func TestCycleSourceDoesNotTake(t *testing.T) {
 		t.Fatalf("the bare side took %d tokens", taken)
 	}
 }
+
+func TestRunPairTakesTurns(t *testing.T) {
+	// Each server records when it is busy; the two must never both be in
+	// the middle of a slice at once, and each must get its share.
+	var aReq, bReq, overlap atomic.Int64
+	var busyA, busyB atomic.Int32
+	handler := func(me, other *atomic.Int32, n *atomic.Int64) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			me.Add(1)
+			n.Add(1)
+			if other.Load() > 0 {
+				overlap.Add(1)
+			}
+			time.Sleep(200 * time.Microsecond)
+			me.Add(-1)
+		}
+	}
+	ta := httptest.NewServer(handler(&busyA, &busyB, &aReq))
+	defer ta.Close()
+	tb := httptest.NewServer(handler(&busyB, &busyA, &bReq))
+	defer tb.Close()
+	ok := fixedSource{name: "Authorization", value: "x", want: http.StatusOK}
+	a, err := newSide(context.Background(), ta.URL, ok, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newSide(context.Background(), tb.URL, ok, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := PairOptions{Conns: 3, Warmup: 20 * time.Millisecond, Duration: 300 * time.Millisecond, Slice: 50 * time.Millisecond}
+	ra, rb, err := RunPair(context.Background(), opts, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]*Result{"A": ra, "B": rb} {
+		if r.Elapsed < 300*time.Millisecond || r.Elapsed > 600*time.Millisecond {
+			t.Errorf("%s measured for %s, want about 300ms", name, r.Elapsed)
+		}
+		if r.Requests < 20 || r.Unexpected != 0 || r.Failed != 0 {
+			t.Errorf("%s: %d requests, %d unexpected, %d failed", name, r.Requests, r.Unexpected, r.Failed)
+		}
+	}
+	// Requests still in flight at a switch may overlap the other side's
+	// first ones; anything beyond a few per switch means both ran at once.
+	if n, total := overlap.Load(), aReq.Load()+bReq.Load(); n > total/10 {
+		t.Errorf("%d of %d requests ran while the other side was busy", n, total)
+	}
+}

@@ -4,7 +4,8 @@
 // Caddy (reverse_proxy) and Caddy with edgeauth in front of the same
 // upstream (each Caddy in its own process, built once from ./cmd/caddy),
 // checks that edgeauth enforces, then drives both with the same closed-loop
-// generator, interleaved (bare, edgeauth, bare, edgeauth …) over rounds, and
+// generator, interleaved (bare, edgeauth, bare, edgeauth … in slices of
+// -slice, each side keeping its connections) over rounds, and
 // prints requests/s, p50 and p99 latency and the ratio to bare Caddy for
 // each scenario of issue 5:
 //
@@ -16,7 +17,7 @@
 //
 // Usage, from the repository root:
 //
-//	go run ./cmd/edgeauth-load [-duration 2s] [-rounds 4] [-conns 32]
+//	go run ./cmd/edgeauth-load [-duration 2s] [-slice 250ms] [-rounds 4] [-conns 32]
 //		[-scenarios 1,2,3,4,5] [-out BENCHMARKS.md] [-caddy path] [-profile dir]
 //
 // It exits 1 when a setup does not enforce (nothing is reported) or on any
@@ -78,6 +79,7 @@ func parseFlags(args []string) (config, string, error) {
 	var cfg config
 	fs.DurationVar(&cfg.Duration, "duration", 2*time.Second, "measured time of each run")
 	fs.DurationVar(&cfg.Warmup, "warmup", 300*time.Millisecond, "unmeasured warm-up before each run")
+	fs.DurationVar(&cfg.Slice, "slice", 250*time.Millisecond, "within a round, bare and edgeauth take turns for this long")
 	fs.IntVar(&cfg.Rounds, "rounds", 4, "rounds of (bare, edgeauth) runs per scenario")
 	fs.IntVar(&cfg.Conns, "conns", 32, "connections, each sending requests back to back")
 	list := fs.String("scenarios", "1,2,3,4,5", "comma-separated scenarios to run")
@@ -96,6 +98,8 @@ func parseFlags(args []string) (config, string, error) {
 		return config{}, "", fmt.Errorf("-duration %s is too short; use at least 100ms", cfg.Duration)
 	case cfg.Warmup < 0:
 		return config{}, "", fmt.Errorf("-warmup must not be negative")
+	case cfg.Slice < 10*time.Millisecond:
+		return config{}, "", fmt.Errorf("-slice %s is too short; use at least 10ms", cfg.Slice)
 	case cfg.Rounds < 1:
 		return config{}, "", fmt.Errorf("-rounds must be at least 1")
 	case cfg.Conns < 1 || cfg.Conns > 1024:

@@ -16,6 +16,7 @@ import (
 type config struct {
 	Duration  time.Duration // measured time of each run
 	Warmup    time.Duration // unmeasured time before each run
+	Slice     time.Duration // bare and edgeauth take turns this long
 	Rounds    int
 	Conns     int
 	Scenarios []int
@@ -37,6 +38,7 @@ const (
 type runner struct {
 	cfg   config
 	log   io.Writer
+	start time.Time
 	dir   string
 	world *world
 	up    *upstreamProc
@@ -48,7 +50,7 @@ type runner struct {
 // run sets everything up, checks enforcement, measures and returns the
 // report. Progress goes to log.
 func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
-	r := &runner{cfg: cfg, log: log, procs: map[string]*caddyProc{}, unavailable: map[string]string{}}
+	r := &runner{cfg: cfg, log: log, start: time.Now(), procs: map[string]*caddyProc{}, unavailable: map[string]string{}}
 	defer r.close()
 	var err error
 	if r.dir, err = os.MkdirTemp("", "edgeauth-load-"); err != nil {
@@ -81,7 +83,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 }
 
 func (r *runner) logf(format string, args ...any) {
-	fmt.Fprintf(r.log, "edgeauth-load: "+format+"\n", args...)
+	fmt.Fprintf(r.log, "edgeauth-load: [%5.1fs] "+format+"\n", append([]any{time.Since(r.start).Seconds()}, args...)...)
 }
 
 // setup builds Caddy and starts the provider, the upstream and every Caddy
@@ -277,46 +279,47 @@ func headerValues(toks []string) []string {
 	return out
 }
 
-// measure runs the rounds: in each, every scenario on bare Caddy and then
-// on edgeauth.
+// measure runs the rounds: in each, every scenario as a paired run of bare
+// Caddy and edgeauth taking turns in slices.
 func (r *runner) measure(ctx context.Context, scenarios []*scenario, rep *report) error {
 	bare := r.procs[setupBare]
+	opts := PairOptions{Conns: r.cfg.Conns, Warmup: r.cfg.Warmup, Duration: r.cfg.Duration, Slice: r.cfg.Slice}
 	for round := 1; round <= r.cfg.Rounds; round++ {
 		for i, sc := range scenarios {
 			if sc.unavailable != "" {
 				continue
 			}
-			b, err := r.once(ctx, bare, bare.URL(), sc.bare)
+			sleep(ctx, pause)
+			a, err := newSide(ctx, bare.URL(), sc.bare, r.cfg.Conns)
 			if err != nil {
 				return err
 			}
-			e, err := r.once(ctx, r.procs[sc.setup], sc.edgeURL, sc.edge)
+			e, err := newSide(ctx, sc.edgeURL, sc.edge, r.cfg.Conns)
 			if err != nil {
 				return err
+			}
+			b, ed, err := RunPair(ctx, opts, a, e)
+			if err != nil {
+				return err
+			}
+			for _, check := range []struct {
+				p   *caddyProc
+				res *Result
+			}{{bare, b}, {r.procs[sc.setup], ed}} {
+				if err := check.p.alive(); err != nil {
+					return err
+				}
+				if check.res.Requests == 0 {
+					return errors.New(check.p.name + ": no request completed during the measurement")
+				}
 			}
 			rep.rows[i].bare = append(rep.rows[i].bare, b)
-			rep.rows[i].edge = append(rep.rows[i].edge, e)
+			rep.rows[i].edge = append(rep.rows[i].edge, ed)
 			r.logf("round %d scenario %d: bare %.0f req/s (p50 %s) · edgeauth %.0f req/s (p50 %s) · ratio %.3f",
-				round, sc.id, b.RPS(), fmtDur(b.Hist.Percentile(0.5)), e.RPS(), fmtDur(e.Hist.Percentile(0.5)), e.RPS()/b.RPS())
+				round, sc.id, b.RPS(), fmtDur(b.Hist.Percentile(0.5)), ed.RPS(), fmtDur(ed.Hist.Percentile(0.5)), ed.RPS()/b.RPS())
 		}
 	}
 	return nil
-}
-
-// once runs one measured run against a process and checks it survived.
-func (r *runner) once(ctx context.Context, p *caddyProc, url string, src Source) (*Result, error) {
-	sleep(ctx, pause)
-	res, err := Run(ctx, RunOptions{URL: url, Conns: r.cfg.Conns, Warmup: r.cfg.Warmup, Duration: r.cfg.Duration}, src)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.alive(); err != nil {
-		return nil, err
-	}
-	if res.Requests == 0 {
-		return nil, errors.New(p.name + ": no request completed during the measurement")
-	}
-	return res, nil
 }
 
 // close stops everything run started and removes the temporary directory.

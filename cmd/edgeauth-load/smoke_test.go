@@ -49,7 +49,7 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := config{
-		Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond, Rounds: 1, Conns: 4,
+		Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond, Slice: 100 * time.Millisecond, Rounds: 1, Conns: 4,
 		Scenarios: []int{1, 2, 3, 4, 5}, Caddy: bin, MaxPool: 300, Command: "smoke test",
 	}
 	rep, err := run(ctx, cfg, testLog{t})
