@@ -214,6 +214,10 @@ func (h *Headers) matches(k string, buf *[128]byte) bool {
 // no header), sanitized and trimmed of surrounding spaces. Only the
 // operator's template is ever scanned for placeholders, never claim data.
 func (h *Headers) Inject(hdr http.Header, id *Identity, repl *caddy.Replacer) {
+	// One backing array holds every value, so a request costs one allocation
+	// here instead of one per header. Each header's slice has capacity 1:
+	// appending to one reallocates and never writes into its neighbour.
+	var vals []string
 	for _, e := range h.entries {
 		v := ""
 		if id != nil {
@@ -223,7 +227,12 @@ func (h *Headers) Inject(hdr http.Header, id *Identity, repl *caddy.Replacer) {
 			delete(hdr, e.name)
 			continue
 		}
-		hdr[e.name] = []string{v}
+		if len(vals) == cap(vals) {
+			vals = make([]string, 0, len(h.entries))
+		}
+		vals = append(vals, v)
+		n := len(vals)
+		hdr[e.name] = vals[n-1 : n : n]
 	}
 }
 
@@ -262,6 +271,8 @@ func subject(id *Identity) string {
 }
 
 // scopes returns the granted scopes of id, sanitized and space-separated.
+// When the token's scope claim already reads exactly so (the usual case), it
+// is used as is, which saves joining the scopes again on every request.
 func scopes(id *Identity) string {
 	switch len(id.Scopes) {
 	case 0:
@@ -269,7 +280,28 @@ func scopes(id *Identity) string {
 	case 1:
 		return Sanitize(id.Scopes[0])
 	}
+	if s, ok := id.Claims["scope"].(string); ok && isJoined(s, id.Scopes) {
+		return Sanitize(s)
+	}
 	return Sanitize(strings.Join(id.Scopes, " "))
+}
+
+// isJoined reports whether s equals strings.Join(parts, " "), without
+// building the joined string.
+func isJoined(s string, parts []string) bool {
+	for i, p := range parts {
+		if i > 0 {
+			if s == "" || s[0] != ' ' {
+				return false
+			}
+			s = s[1:]
+		}
+		if !strings.HasPrefix(s, p) {
+			return false
+		}
+		s = s[len(p):]
+	}
+	return s == ""
 }
 
 // indexOf returns the index of the entry named key (normalised), or -1.
