@@ -2,9 +2,18 @@ package integration
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -1311,5 +1320,143 @@ func TestLoginFixturesLoad(t *testing.T) {
 				t.Errorf("the fixture adapts but does not load: %s", got)
 			}
 		})
+	}
+}
+
+// tlsSite writes a self-signed certificate for 127.0.0.1 and returns an
+// https site block on Caddy's port with the given edgeauth body, plus a
+// pool that trusts the certificate.
+func (e *env) tlsSite(body string) (string, *x509.CertPool) {
+	e.t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	certFile := writeFile(e.t, "site.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	keyFile := writeFile(e.t, "site-key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})))
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return fmt.Sprintf(`https://127.0.0.1:%d {
+	tls %s %s
+	edgeauth demo {
+%s
+	}
+	reverse_proxy %s
+}
+`, e.port, certFile, keyFile, body, e.upstream), pool
+}
+
+func TestLoginOverHTTPSUsesHostPrefixAndSecure(t *testing.T) {
+	e := newEnv(t, demoidp.Options{AutoApprove: true})
+	site, pool := e.tlsSite("\t\tlogin {\n\t\t\tparam login_hint alice\n\t\t}\n\t\tpublic /public/*")
+	prov := e.providerBlock("demo", "scopes openid profile aliuid email")
+	e.start(e.globals(prov+"\n\t\tsession {\n\t\t\tsecret "+secretNew+"\n\t\t}") + site)
+
+	b := e.newBrowser("")
+	roots := pool.Clone()
+	roots.AddCert(e.idp.CACert())
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	t.Cleanup(tr.CloseIdleConnections)
+	b.client.Transport = tr
+	base := fmt.Sprintf("https://127.0.0.1:%d", e.port)
+
+	var hops []hop
+	waitFor(t, "the provider's metadata", 10*time.Second, func() bool {
+		hops = b.navigate(base + "/secure")
+		return last(hops).Status == http.StatusOK
+	})
+	if end := last(hops); end.URL.String() != base+"/secure" {
+		t.Fatalf("login over https ended at %s%s", end.URL, describeHops(hops))
+	}
+	var sawSession, sawPending bool
+	for _, h := range hops {
+		if h.URL.Host != fmt.Sprintf("127.0.0.1:%d", e.port) {
+			continue
+		}
+		if h.URL.Path == "/secure" && h.Status == http.StatusFound {
+			q, _ := url.Parse(h.Location)
+			if ru := q.Query().Get("redirect_uri"); ru != base+"/oauth2/callback" {
+				t.Errorf("redirect_uri over https = %q", ru)
+			}
+		}
+		for _, sc := range h.SetCookies {
+			name, _, _ := strings.Cut(sc, "=")
+			if !strings.HasPrefix(name, "__Host-") {
+				t.Errorf("cookie %s over https lacks the __Host- prefix", name)
+			}
+			lower := strings.ToLower(sc)
+			if !strings.Contains(lower, "; secure") || !strings.Contains(lower, "path=/") || strings.Contains(lower, "domain=") {
+				t.Errorf("cookie %s: want Secure, Path=/ and no Domain: %.40s…", name, sc)
+			}
+			sawSession = sawSession || name == "__Host-edgeauth"
+			sawPending = sawPending || strings.HasPrefix(name, "__Host-edgeauth_login_")
+		}
+	}
+	if !sawSession || !sawPending {
+		t.Errorf("session cookie seen: %v, pending-login cookie seen: %v", sawSession, sawPending)
+	}
+
+	// Identity upstream, no own cookies upstream — on protected and on
+	// public routes.
+	for _, path := range []string{"/api", "/public/x"} {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.Header.Set("Accept", "application/json")
+		req.AddCookie(&http.Cookie{Name: "app", Value: "1"})
+		resp, err := b.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got := e.upstreamSaw(resp, body)
+		if c := got.header("Cookie"); c != "app=1" {
+			t.Errorf("%s: upstream Cookie = %q, want only app=1", path, c)
+		}
+		if path == "/api" && got.header("X-Auth-Upn") != "alice@example.onaliyun.com" {
+			t.Errorf("%s: upn %q", path, got.header("X-Auth-Upn"))
+		}
+	}
+}
+
+func TestLoginSessionLifetime(t *testing.T) {
+	e := newEnv(t, demoidp.Options{AutoApprove: true})
+	e.startLogin(loginOpts{login: "param login_hint alice", session: "secret " + secretNew + "\n\t\t\tlifetime 2s"})
+	b := e.newBrowser("")
+	b.login("/")
+	status, info := b.userinfo()
+	if status != http.StatusOK {
+		t.Fatalf("userinfo: %d", status)
+	}
+	notAfter, err := time.Parse(time.RFC3339, fmt.Sprint(info["session_expires_at"]))
+	if err != nil || time.Until(notAfter) > 3*time.Second {
+		t.Errorf("session_expires_at = %v, want within the 2s lifetime", info["session_expires_at"])
+	}
+	cookies := b.cookies()
+	time.Sleep(time.Until(notAfter) + 1100*time.Millisecond)
+	// A browser that ignores Max-Age still loses the session: the sealed
+	// cookie carries its end.
+	b.setCookies(cookies)
+	if resp, body := b.api("/"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("after the session lifetime: %d, want 401; %.200s", resp.StatusCode, body)
 	}
 }
