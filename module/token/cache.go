@@ -90,22 +90,28 @@ func (c *Cache) Stop() {
 }
 
 func cacheKey(raw string) string {
-	// Hash the string's bytes in place: sha256 only reads them, and a copy
-	// would cost an allocation per request on the cached path.
-	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(raw), len(raw)))
+	sum := hashToken(raw)
 	return string(sum[:])
+}
+
+// hashToken hashes the string's bytes in place: sha256 only reads them, and
+// a copy would cost an allocation per request on the cached path.
+func hashToken(raw string) [sha256.Size]byte {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(raw), len(raw)))
 }
 
 // Get returns the identity cached for raw, if any and not yet expired.
 func (c *Cache) Get(raw string) (*identity.Identity, bool) {
-	key := cacheKey(raw)
-	v, ok := c.c.Get(key)
+	sum := hashToken(raw)
+	// The lookup does not keep its key, so the key may alias sum on the
+	// stack instead of being copied to the heap on every request.
+	v, ok := c.c.Get(unsafe.String(&sum[0], len(sum)))
 	if !ok {
 		return nil, false
 	}
 	id := v.(*identity.Identity)
 	if !id.Expiry.IsZero() && !c.now().Before(id.Expiry) {
-		c.c.Delete(key)
+		c.c.Delete(string(sum[:])) // a copy: Delete may hand its key on
 		return nil, false
 	}
 	return id, true
