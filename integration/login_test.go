@@ -863,6 +863,12 @@ func TestLoginChunksLargeSessions(t *testing.T) {
 		t.Errorf("with a chunk missing: %d, want 401", resp.StatusCode)
 	}
 
+	// Logout expires every chunk.
+	b.setCookies(all)
+	if h := b.do(http.MethodGet, e.url("/oauth2/logout"), nil, "Sec-Fetch-Site: same-origin"); h.Status != http.StatusFound || len(b.sessionCookies()) != 0 {
+		t.Errorf("logout of a chunked session: %d, %d session cookies left", h.Status, len(b.sessionCookies()))
+	}
+
 	// A later, smaller session clears the stale chunks: log in as alice in
 	// the same browser (stale chunks still present).
 	b.setCookies(all)
@@ -969,6 +975,13 @@ func TestLoginRefresh(t *testing.T) {
 
 	// Within the refresh margin (tokens still valid): refreshed ahead of expiry.
 	burst("before expiry", 20)
+	// A provider outage while the tokens are still valid keeps the session.
+	e.idp.SetDown(true)
+	resp, body := b.api("/")
+	e.idp.SetDown(false)
+	if resp.StatusCode != http.StatusOK || len(b.sessionCookies()) == 0 {
+		t.Errorf("provider down while the tokens are valid: %d, %d session cookies; %.200s", resp.StatusCode, len(b.sessionCookies()), body)
+	}
 	// Once the tokens have expired (the session has not): refreshed again,
 	// with the rotated refresh token (the first one is now refused, and
 	// reusing it would revoke the whole family).
@@ -988,7 +1001,7 @@ func TestLoginRefresh(t *testing.T) {
 	time.Sleep(time.Until(exp.Add(1500 * time.Millisecond)))
 	e.idp.SetDown(true)
 	defer e.idp.SetDown(false)
-	resp, body := b.api("/")
+	resp, body = b.api("/")
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("expired session with the provider down: %d, want 401; %s", resp.StatusCode, body)
 	}
@@ -1176,7 +1189,7 @@ func TestLoginOpaqueAccessTokens(t *testing.T) {
 	for _, mode := range []string{"userinfo", "introspection"} {
 		t.Run(mode, func(t *testing.T) {
 			e := newEnv(t, demoidp.Options{AutoApprove: true, OpaqueAccessTokens: true})
-			e.startLogin(loginOpts{providerExtra: []string{"opaque_tokens " + mode}, login: "param login_hint alice"})
+			e.startLogin(loginOpts{providerExtra: []string{"opaque_tokens " + mode}, login: "param login_hint alice", rules: "\t\tscope /profile/* profile\n"})
 
 			tokens := e.directTokens("alice", "openid profile aliuid email", true)
 			at, _ := tokens["access_token"].(string)
@@ -1202,6 +1215,15 @@ func TestLoginOpaqueAccessTokens(t *testing.T) {
 			}
 			if mode == "introspection" && after.Introspect == before.Introspect {
 				t.Error("the opaque token was not checked at the introspection endpoint")
+			}
+			// Scope rules: introspection states the token's scopes; userinfo
+			// does not, so a scope route must fail closed (403).
+			resp, body := e.get("/profile/me", at)
+			switch {
+			case mode == "introspection" && resp.StatusCode != http.StatusOK:
+				t.Errorf("scope route with an introspected token holding the scope: %d %.200s", resp.StatusCode, body)
+			case mode == "userinfo" && resp.StatusCode != http.StatusForbidden:
+				t.Errorf("scope route with a userinfo-checked token (scopes unknown): %d, want 403", resp.StatusCode)
 			}
 			for _, bogus := range []string{"bogus-opaque-token-0123456789", at + "x"} {
 				resp, body := e.get("/api", bogus)
