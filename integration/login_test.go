@@ -1216,6 +1216,12 @@ func TestLoginOpaqueAccessTokens(t *testing.T) {
 			if mode == "introspection" && after.Introspect == before.Introspect {
 				t.Error("the opaque token was not checked at the introspection endpoint")
 			}
+			// The answer is cached: the same token again costs no call.
+			e.upstreamSaw(e.get("/api", at))
+			if again := e.idp.Counts(); again.Userinfo != after.Userinfo || again.Introspect != after.Introspect {
+				t.Errorf("a second request with the same opaque token asked the provider again (userinfo %d→%d, introspect %d→%d)",
+					after.Userinfo, again.Userinfo, after.Introspect, again.Introspect)
+			}
 			// Scope rules: introspection states the token's scopes; userinfo
 			// does not, so a scope route must fail closed (403).
 			resp, body := e.get("/profile/me", at)
