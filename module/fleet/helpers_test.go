@@ -1,99 +1,26 @@
 package fleet
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
-	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/edgeauth/caddy-edgeauth/module/fleet/redistest"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
 
-// redisServer is a real redis-server on a loopback port, in a temp dir,
-// without persistence. Tests fail (never skip) when it is not installed.
-type redisServer struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	port int
-	cmd  *exec.Cmd
-}
-
+// startRedis starts a real redis-server for the test (see redistest).
 func startRedis(t *testing.T) *redisServer {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("redis-server is not installed (these tests need a real Redis): install the Debian package with `apt-get install -y redis-server`, or put redis-server on PATH")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	s := &redisServer{t: t, bin: bin, dir: t.TempDir(), port: port}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
+	return &redisServer{redistest.Start(t)}
 }
 
-func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+// redisServer adapts redistest.Server to the names used in these tests.
+type redisServer struct{ *redistest.Server }
 
-func (s *redisServer) start() {
-	s.t.Helper()
-	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no", "--loglevel", "warning")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("starting redis-server: %v", err)
-	}
-	s.cmd = cmd
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if pingRaw(s.addr()) == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s.stop()
-	s.t.Fatalf("redis-server on %s did not answer PING within 10s; its output:\n%s", s.addr(), out.String())
-}
-
-// stop kills the server (SIGKILL: no goodbye to clients) and waits.
-func (s *redisServer) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
-
-func pingRaw(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("unexpected reply %q", line)
-	}
-	return nil
-}
+func (s *redisServer) addr() string { return s.Addr() }
+func (s *redisServer) stop()        { s.Stop() }
+func (s *redisServer) start()       { s.Restart() }
 
 func newClient(t *testing.T, addr string, tweak ...func(*Config)) *Client {
 	t.Helper()
