@@ -201,6 +201,7 @@ var (
 	formAction  = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
 	loginFormID = []byte(`id="login-form"`)
 	consentForm = []byte(`id="consent-form"`)
+	chunkName   = regexp.MustCompile(`^edgeauth_[1-9][0-9]?$`)
 )
 
 // navigate opens target and follows redirects and the provider's forms until
@@ -235,7 +236,7 @@ func (b *browser) navigate(target string, headers ...string) []hop {
 // last returns the final hop.
 func last(hops []hop) hop { return hops[len(hops)-1] }
 
-// describe lists the hops for failure messages (without query strings, which
+// describeHops lists the hops for failure messages (without query strings, which
 // carry codes and state).
 func describeHops(hops []hop) string {
 	var b strings.Builder
@@ -310,7 +311,7 @@ func (b *browser) setCookies(cs []*http.Cookie) {
 func (b *browser) sessionCookies() []*http.Cookie {
 	var out []*http.Cookie
 	for _, c := range b.cookies() {
-		if c.Name == "edgeauth" || regexp.MustCompile(`^edgeauth_[1-9][0-9]?$`).MatchString(c.Name) {
+		if c.Name == "edgeauth" || chunkName.MatchString(c.Name) {
 			out = append(out, c)
 		}
 	}
