@@ -30,9 +30,15 @@ command below from a checkout.
 - The generator is closed-loop: N connections (HTTP/1.1 keep-alive, one
   ` + "`http.Transport`" + ` each) send the next request as soon as the answer is read.
   Latency goes into a log-linear histogram (< 0.8 % error) for p50 and p99.
-- Interleaved: for each round and scenario, bare Caddy then edgeauth, each with
-  a warm-up and a fixed measured time; the table shows medians over rounds
-  (the per-round ratios are in the notes).
+- Interleaved: in each round and scenario, bare Caddy and edgeauth each get a
+  warm-up, then take turns in short slices (A B A B …, both keeping their
+  connections) until each has been measured for the same time, so that other
+  work on the machine weighs on both alike. Throughput and latency are medians
+  over rounds; the ratio is the median of the per-round ratios (listed in the
+  notes).
+- Scenario 2 never measures a reused token: its pool is cut into one share per
+  round, and a round whose share runs out ends early (the notes then say how
+  long edgeauth was measured).
 - Before measuring, every edgeauth setup must enforce — no credential → 401, a
   bad signature → 401, a valid credential → 200 with identity headers at the
   upstream (and X-Sts-* headers for scenario 4) — or the tool refuses to report.

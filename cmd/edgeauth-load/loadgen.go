@@ -183,6 +183,9 @@ type PairOptions struct {
 	Warmup   time.Duration // per side, before measuring, not recorded
 	Duration time.Duration // measured time per side
 	Slice    time.Duration // the sides take turns for this long
+	// Exhausted, when set, ends the run early once it returns true (a
+	// source that ran out of fresh tokens); both sides stop.
+	Exhausted func() bool
 }
 
 // RunPair measures two targets taking turns: after a warm-up of each, A
@@ -200,14 +203,18 @@ func RunPair(ctx context.Context, opts PairOptions, a, b *side) (*Result, *Resul
 		sleep(ctx, opts.Warmup)
 		s.set(false, false, false)
 	}
-	for remaining := opts.Duration; remaining > 0 && ctx.Err() == nil; remaining -= opts.Slice {
+	ended := false
+	for remaining := opts.Duration; remaining > 0 && !ended && ctx.Err() == nil; remaining -= opts.Slice {
 		d := min(opts.Slice, remaining)
 		for _, s := range []*side{a, b} {
 			t0 := time.Now()
 			s.set(true, true, false)
-			sleep(ctx, d)
+			ended = waitSlice(ctx, d, opts.Exhausted)
 			s.set(false, false, false)
 			s.elapsed += time.Since(t0)
+			if ended {
+				break
+			}
 		}
 	}
 	a.set(false, false, true)
@@ -216,7 +223,30 @@ func RunPair(ctx context.Context, opts PairOptions, a, b *side) (*Result, *Resul
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	return a.result(), b.result(), nil
+	ra, rb := a.result(), b.result()
+	ra.EndedEarly, rb.EndedEarly = ended, ended
+	return ra, rb, nil
+}
+
+// waitSlice waits d, or less when exhausted (if set) turns true; it
+// reports whether exhausted did.
+func waitSlice(ctx context.Context, d time.Duration, exhausted func() bool) bool {
+	if exhausted == nil {
+		sleep(ctx, d)
+		return false
+	}
+	deadline := time.Now().Add(d)
+	for ctx.Err() == nil {
+		if exhausted() {
+			return true
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		sleep(ctx, min(5*time.Millisecond, left))
+	}
+	return false
 }
 
 // RunOptions bound a run of one target alone.

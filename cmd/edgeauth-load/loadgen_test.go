@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -178,5 +179,35 @@ func TestRunPairTakesTurns(t *testing.T) {
 	// first ones; anything beyond a few per switch means both ran at once.
 	if n, total := overlap.Load(), aReq.Load()+bReq.Load(); n > total/10 {
 		t.Errorf("%d of %d requests ran while the other side was busy", n, total)
+	}
+}
+
+func TestRunPairEndsWhenExhausted(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(upstreamHandler))
+	defer ts.Close()
+	vals := make([]string, 300)
+	for i := range vals {
+		vals[i] = fmt.Sprint("Bearer t", i)
+	}
+	pool := NewTokenPool(vals)
+	a, err := newSide(context.Background(), ts.URL, cycleSource{pool: pool, conns: 2}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newSide(context.Background(), ts.URL, freshSource{pool: pool, warm: "Bearer warm"}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := PairOptions{Conns: 2, Duration: 20 * time.Second, Slice: 50 * time.Millisecond,
+		Exhausted: func() bool { taken, _ := pool.Taken(); return taken >= 250 }}
+	ra, rb, err := RunPair(context.Background(), opts, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ra.EndedEarly || !rb.EndedEarly || rb.Elapsed > 10*time.Second {
+		t.Fatalf("not ended by the token budget: %v %v, %s", ra.EndedEarly, rb.EndedEarly, rb.Elapsed)
+	}
+	if taken, reused := pool.Taken(); taken < 250 || reused != 0 {
+		t.Fatalf("taken %d reused %d: want the budget spent and nothing reused", taken, reused)
 	}
 }

@@ -93,6 +93,21 @@ func (r *row) ratios() []float64 {
 // ratio is the median of the per-round ratios.
 func (r *row) ratio() float64 { return median(r.ratios()) }
 
+// endedEarly says how much was measured when fresh tokens ran out before
+// the planned time, or "".
+func (r *row) endedEarly() string {
+	var measured time.Duration
+	early := false
+	for _, res := range r.edge {
+		measured += res.Elapsed
+		early = early || res.EndedEarly
+	}
+	if !early {
+		return ""
+	}
+	return fmt.Sprintf("fresh tokens ran out: edgeauth measured %.1fs over %d rounds", measured.Seconds(), len(r.edge))
+}
+
 // problems lists what makes a row's numbers suspect.
 func (r *row) problems() []string {
 	var out []string
@@ -143,6 +158,9 @@ func (rep *report) table() string {
 		notes := []string{verdict, "rounds " + r.roundRatios()}
 		if r.poolSize > 0 {
 			notes = append(notes, fmt.Sprintf("%d fresh tokens minted, %d sent to edgeauth, %d reused", r.poolSize, r.taken, r.reused))
+		}
+		if short := r.endedEarly(); short != "" {
+			notes = append(notes, short)
 		}
 		notes = append(notes, r.problems()...)
 		fmt.Fprintf(&b, "| %d | %s | %.0f | %.0f | %.3f | ≥ %.2f | %s / %s | %s / %s | %s | %s |\n",

@@ -30,7 +30,7 @@ type config struct {
 const (
 	calibTokens   = 2000
 	calibDuration = time.Second
-	poolMargin    = 0.3
+	poolMargin    = 0.5
 	pause         = 200 * time.Millisecond // between runs, to let the servers settle
 )
 
@@ -252,10 +252,7 @@ func (r *runner) preparePool(ctx context.Context, sc *scenario, warm string) err
 	if err != nil {
 		return err
 	}
-	measured := r.cfg.Duration * time.Duration(r.cfg.Rounds)
-	if r.cfg.Profile != "" {
-		measured += r.cfg.Duration + time.Second
-	}
+	measured := r.cfg.Duration * time.Duration(r.shares())
 	n := poolSize(res.RPS(), measured, poolMargin, 4*r.cfg.Conns, r.cfg.MaxPool)
 	r.logf("scenario 2: calibrated at %.0f req/s with fresh tokens; minting %d tokens (≈ %.0f s)", res.RPS(), n, float64(n)*0.5e-3*2/float64(runtime.NumCPU()))
 	start := time.Now()
@@ -268,6 +265,15 @@ func (r *runner) preparePool(ctx context.Context, sc *scenario, warm string) err
 	sc.edge = freshSource{pool: sc.pool, warm: warm}
 	sc.bare = cycleSource{pool: sc.pool, conns: r.cfg.Conns}
 	return nil
+}
+
+// shares is how many equal shares scenario 2's pool is cut into: one per
+// round, and one for the profiling run.
+func (r *runner) shares() int {
+	if r.cfg.Profile != "" {
+		return r.cfg.Rounds + 1
+	}
+	return r.cfg.Rounds
 }
 
 // headerValues turns tokens into Authorization header values.
@@ -298,7 +304,14 @@ func (r *runner) measure(ctx context.Context, scenarios []*scenario, rep *report
 			if err != nil {
 				return err
 			}
-			b, ed, err := RunPair(ctx, opts, a, e)
+			o := opts
+			if sc.pool != nil {
+				// Each round may spend its share of the fresh tokens; the
+				// last round keeps a reserve for requests in flight.
+				limit := int64(sc.pool.Size()-2*r.cfg.Conns) * int64(round) / int64(r.shares())
+				o.Exhausted = func() bool { taken, _ := sc.pool.Taken(); return taken >= limit }
+			}
+			b, ed, err := RunPair(ctx, o, a, e)
 			if err != nil {
 				return err
 			}
