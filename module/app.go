@@ -156,6 +156,9 @@ func (a *App) provisionProvider(name string, configured *ProviderConfig) (*provi
 		opaque:       pc.OpaqueTokens,
 		opaqueTTL:    time.Duration(pc.OpaqueCacheTTL),
 	}
+	if pc.ClientSecret != "" && p.clientSecret == "" {
+		return nil, fmt.Errorf("edgeauth: provider %s: client_secret %q is empty once its placeholders are resolved; set the environment variable it names", name, pc.ClientSecret)
+	}
 	if p.opaqueTTL == 0 {
 		p.opaqueTTL = defaultOpaqueTTL
 	}

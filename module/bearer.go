@@ -22,6 +22,7 @@ type bearerAuth struct {
 	selector     *token.Selector
 	opaque       *provider // the first provider that accepts opaque tokens; nil: none
 	opaqueFlight *singleflight.Group
+	rejected     *rejectedTokens // opaque tokens the provider refused recently
 }
 
 // setup resolves the named providers (all when names is empty).
@@ -46,6 +47,7 @@ func (b *bearerAuth) setup(ctx caddy.Context, names []string) error {
 	}
 	b.selector = token.NewSelector(verifiers...)
 	b.opaqueFlight = new(singleflight.Group)
+	b.rejected = new(rejectedTokens)
 	for _, p := range b.providers {
 		if p.opaque != "" {
 			b.opaque = p

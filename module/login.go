@@ -1,6 +1,7 @@
 package edgeauth
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"net/http"
@@ -55,8 +56,8 @@ func (h *Handler) provisionLogin() error {
 	if prefix == "" {
 		prefix = "/oauth2/"
 	}
-	if !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || strings.ContainsAny(prefix, "*?#{} ") {
-		return fmt.Errorf("edgeauth: login prefix %q: must be a path that starts and ends with /, e.g. /oauth2/", prefix)
+	if prefix == "/" || !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || strings.ContainsAny(prefix, "*?#{} ") {
+		return fmt.Errorf("edgeauth: login prefix %q: must be a path below the root that starts and ends with /, e.g. /oauth2/", prefix)
 	}
 	p := h.bearer.providers[0]
 	if p.clientID == "" || p.idTokens == nil {
@@ -66,6 +67,10 @@ func (h *Handler) provisionLogin() error {
 	case "", login.AuthClientSecretBasic, login.AuthClientSecretPost:
 	default:
 		return fmt.Errorf("edgeauth: login auth_method %q: use client_secret_basic or client_secret_post", lc.AuthMethod)
+	}
+	scopes := p.config.Scopes
+	if len(scopes) == 0 {
+		scopes = []string{"openid"}
 	}
 	sess := h.bearer.app.sessions
 	if sess.random {
@@ -77,7 +82,7 @@ func (h *Handler) provisionLogin() error {
 		ClientID:              p.clientID,
 		ClientSecret:          p.clientSecret,
 		AuthMethod:            lc.AuthMethod,
-		Scopes:                p.config.Scopes,
+		Scopes:                scopes,
 		ExtraAuthParams:       lc.Params,
 		PostLogoutRedirectURI: lc.PostLogoutRedirectURI,
 		Provider:              providerInfo{p},
@@ -91,7 +96,7 @@ func (h *Handler) provisionLogin() error {
 		AllowMissingNonce:     lc.AllowMissingNonce,
 	})
 	if err != nil {
-		return fmt.Errorf("edgeauth: login: %v", err)
+		return fmt.Errorf("edgeauth: %v", err)
 	}
 	h.flow = flow
 	return nil
@@ -110,4 +115,9 @@ func forbiddenPage(w http.ResponseWriter, scopes []string) error {
 	}
 	_, err := fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><title>Access denied</title></head><body><h1>Access denied</h1><p>Your sign-in does not grant %s.</p><p><a href="/">Home</a></p></body></html>`, html.EscapeString(need))
 	return err
+}
+
+// Userinfo lets the login flow complete the ID token's claims at sign-in.
+func (pi providerInfo) Userinfo(ctx context.Context, accessToken string) (map[string]any, error) {
+	return pi.p.remote.Userinfo(ctx, accessToken)
 }

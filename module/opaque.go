@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
@@ -26,13 +27,69 @@ func (b *bearerAuth) checkOpaque(ctx context.Context, p *provider, raw string) (
 		return nil, &token.Error{Kind: token.Invalid, Description: "token too large"}
 	}
 	key := sha256.Sum256([]byte(raw))
-	v, err, _ := b.opaqueFlight.Do(string(key[:]), func() (any, error) {
-		return askProvider(ctx, p, raw)
-	})
-	if err != nil {
-		return nil, err
+	if b.rejected.has(key) {
+		return nil, errRejectedOpaque
 	}
-	return v.(*identity.Identity), nil
+	ch := b.opaqueFlight.DoChan(string(key[:]), func() (any, error) {
+		// The shared call must not fail every waiter because the first
+		// caller went away; it has its own bound instead.
+		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opaqueCallTimeout)
+		defer cancel()
+		id, err := askProvider(callCtx, p, raw)
+		var te *token.Error
+		if errors.As(err, &te) && te.Kind == token.Invalid {
+			b.rejected.add(key)
+		}
+		return id, err
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*identity.Identity), nil
+	case <-ctx.Done():
+		return nil, &token.Error{Kind: token.Unavailable, Description: "the request ended before the provider answered", RetryAfter: time.Second}
+	}
+}
+
+// opaqueCallTimeout bounds one userinfo or introspection call.
+const opaqueCallTimeout = 10 * time.Second
+
+// errRejectedOpaque answers a token the provider refused a moment ago.
+var errRejectedOpaque = &token.Error{Kind: token.Invalid, Description: "token rejected by the provider"}
+
+// rejectedTokens remembers, for a short while, opaque tokens the provider
+// refused, so that replaying a bad token does not cost a provider call each
+// time. It is bounded: when full, it forgets everything at once.
+type rejectedTokens struct {
+	mu      sync.Mutex
+	entries map[[32]byte]time.Time
+}
+
+const (
+	rejectedTTL = 30 * time.Second
+	rejectedMax = 10000
+)
+
+func (rt *rejectedTokens) has(key [32]byte) bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	until, ok := rt.entries[key]
+	if ok && time.Now().After(until) {
+		delete(rt.entries, key)
+		return false
+	}
+	return ok
+}
+
+func (rt *rejectedTokens) add(key [32]byte) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.entries == nil || len(rt.entries) >= rejectedMax {
+		rt.entries = make(map[[32]byte]time.Time)
+	}
+	rt.entries[key] = time.Now().Add(rejectedTTL)
 }
 
 // askProvider does one userinfo or introspection call and maps its errors to
@@ -58,8 +115,13 @@ func askProvider(ctx context.Context, p *provider, raw string) (*identity.Identi
 	if iss, ok := claims["iss"].(string); ok && iss != p.remote.Issuer() {
 		return nil, &token.Error{Kind: token.Invalid, Description: "issuer not trusted"}
 	}
-	if p.opaque == opaqueIntrospection && !introspectedFor(claims, p) {
-		return nil, &token.Error{Kind: token.Invalid, Description: "token was issued to another client"}
+	if p.opaque == opaqueIntrospection {
+		if !isAccessTokenType(claims["token_type"]) {
+			return nil, &token.Error{Kind: token.Invalid, Description: "not an access token"}
+		}
+		if !introspectedFor(claims, p) {
+			return nil, &token.Error{Kind: token.Invalid, Description: "token was issued to another client"}
+		}
 	}
 	now := time.Now()
 	expiry := now.Add(p.opaqueTTL)
@@ -84,6 +146,22 @@ func askProvider(ctx context.Context, p *provider, raw string) (*identity.Identi
 		Expiry:   expiry,
 		Token:    raw,
 	}, nil
+}
+
+// isAccessTokenType reports whether an introspection answer's token_type
+// (optional in RFC 7662) allows the token as a bearer access token: a
+// refresh token, for instance, is active too, but is no credential for an
+// API call.
+func isAccessTokenType(v any) bool {
+	t, present := v.(string)
+	if !present {
+		return v == nil
+	}
+	switch strings.ToLower(t) {
+	case "", "bearer", "access_token", "urn:ietf:params:oauth:token-type:access_token", "dpop", "n_a":
+		return true
+	}
+	return false
 }
 
 // introspectedFor reports whether an introspection answer's audience (or

@@ -128,6 +128,7 @@ func (f *Flow) complete(ctx context.Context, r *http.Request, pl *PendingLogin) 
 	if cerr := f.checkIDToken(id, pl.Nonce, ""); cerr != nil {
 		return nil, cerr
 	}
+	claims := f.withUserinfo(ctx, id, tr.AccessToken)
 	now := f.cfg.Now()
 	s := &session.Session{
 		ID:           session.NewID(), // never reuse a pre-login session
@@ -139,7 +140,7 @@ func (f *Flow) complete(ctx context.Context, r *http.Request, pl *PendingLogin) 
 		TokenType:    tr.TokenType,
 		Expiry:       earliest(tr.Expiry, id.Expiry),
 		Scopes:       pl.Scopes,
-		Claims:       id.Claims,
+		Claims:       claims,
 		CreatedAt:    now,
 		NotAfter:     now.Add(f.cfg.SessionLifetime),
 	}
@@ -152,6 +153,44 @@ func (f *Flow) complete(ctx context.Context, r *http.Request, pl *PendingLogin) 
 		}
 	}
 	return s, nil
+}
+
+// protocolClaims are ID token claims about the token itself, which a
+// userinfo answer never replaces or adds.
+var protocolClaims = map[string]bool{
+	"iss": true, "aud": true, "exp": true, "iat": true, "nbf": true, "nonce": true, "azp": true,
+	"at_hash": true, "c_hash": true, "sid": true, "auth_time": true, "acr": true, "amr": true, "jti": true, "sub": true,
+}
+
+// withUserinfo returns the ID token's claims completed with the provider's
+// userinfo answer: many providers (OIDC Core §5.4) release profile and email
+// claims only there once an access token is issued. The ID token's values
+// win; an answer for another subject is ignored (§5.3.2); a failed call
+// leaves the ID token's claims, as the login itself succeeded.
+func (f *Flow) withUserinfo(ctx context.Context, id *identity.Identity, accessToken string) map[string]any {
+	src, ok := f.cfg.Provider.(UserinfoSource)
+	if !ok || accessToken == "" {
+		return id.Claims
+	}
+	info, err := src.Userinfo(ctx, accessToken)
+	if err != nil {
+		f.log.Info("userinfo could not be read at login; using the ID token's claims", zap.Error(err))
+		return id.Claims
+	}
+	if sub, _ := info["sub"].(string); sub != id.Subject {
+		f.log.Warn("userinfo answered for another subject; its claims are ignored")
+		return id.Claims
+	}
+	merged := make(map[string]any, len(id.Claims)+len(info))
+	for k, v := range id.Claims {
+		merged[k] = v
+	}
+	for k, v := range info {
+		if _, have := merged[k]; !have && !protocolClaims[k] {
+			merged[k] = v
+		}
+	}
+	return merged
 }
 
 // checkIDToken applies the checks the verifier leaves to the client: the

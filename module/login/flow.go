@@ -29,6 +29,14 @@ type ProviderInfo interface {
 	HTTPClient() *http.Client
 }
 
+// UserinfoSource is implemented by providers whose userinfo endpoint the
+// flow may ask, at login, for claims the ID token lacks. It answers the
+// claims for an access token (numbers as json.Number), or an error when the
+// provider has no userinfo endpoint or refuses.
+type UserinfoSource interface {
+	Userinfo(ctx context.Context, accessToken string) (map[string]any, error)
+}
+
 // IDTokenVerifier verifies an ID token's signature, iss, aud, exp and iat and
 // returns the identity it proves (Claims with numbers as json.Number,
 // Expiry from exp). The flow itself checks nonce, aud/azp against the
