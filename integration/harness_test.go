@@ -8,6 +8,7 @@ package integration
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -125,6 +127,7 @@ func newEnv(t testing.TB, opts demoidp.Options) *env {
 		serverOpts: []string{"max_header_size 64KB"},
 		logOpts:    []string{"level WARN"},
 		client: &http.Client{
+			Transport:     reloadSafe{http.DefaultTransport},
 			Timeout:       10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
@@ -302,4 +305,31 @@ func writeFile(t testing.TB, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// reloadSafe retries a request once when the connection broke before an
+// answer (EOF, reset) and the request can be sent again. Caddy replaces its
+// listener on every config load, and a connection caught in that moment is
+// reset by the kernel — Caddy's behaviour, not edgeauth's (see the soak
+// test) — which would make tests that reload flaky.
+type reloadSafe struct{ base http.RoundTripper }
+
+func (rs reloadSafe) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := rs.base.RoundTrip(req)
+	if err == nil || !brokenConnection(err) || (req.Body != nil && req.GetBody == nil) {
+		return resp, err
+	}
+	again := req.Clone(req.Context())
+	if req.GetBody != nil {
+		if again.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	return rs.base.RoundTrip(again)
+}
+
+// brokenConnection reports whether err means the connection went away.
+func brokenConnection(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }

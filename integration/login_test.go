@@ -153,7 +153,7 @@ func (e *env) newBrowser(user string) *browser {
 		jar: jar,
 		client: &http.Client{
 			Jar:           jar,
-			Transport:     tr,
+			Transport:     reloadSafe{tr},
 			Timeout:       15 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},

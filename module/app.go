@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 	"github.com/edgeauth/caddy-edgeauth/module/oidc"
 	"github.com/edgeauth/caddy-edgeauth/module/token"
 )
@@ -49,6 +50,7 @@ type App struct {
 	sessions  *sessions
 	poolKeys  []string
 	cache     *token.Cache
+	metrics   *metrics.Metrics
 	logger    *zap.Logger
 }
 
@@ -115,6 +117,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 	}
 	a.cache = token.NewCache(maxEntries, maxTTL)
+	m, err := metrics.New(ctx.GetMetricsRegistry())
+	if err != nil {
+		return fmt.Errorf("edgeauth: registering metrics: %v", err)
+	}
+	if err := m.ObserveProviders(a.providerStates); err != nil {
+		return fmt.Errorf("edgeauth: registering metrics: %v", err)
+	}
+	a.metrics = m
 	if err := a.provisionSTS(); err != nil {
 		return err
 	}
@@ -188,12 +198,16 @@ func (a *App) Start() error {
 	for _, p := range a.providers {
 		p.remote.Start()
 	}
+	registerActiveApp(a)
 	return nil
 }
 
 // Stop does nothing: providers outlive a config and are stopped by Cleanup
 // when no config uses them any more.
-func (a *App) Stop() error { return nil }
+func (a *App) Stop() error {
+	unregisterActiveApp(a)
+	return nil
+}
 
 // Cleanup releases this config's hold on the shared providers and stops the
 // token cache.

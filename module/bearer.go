@@ -60,8 +60,10 @@ func (b *bearerAuth) setup(ctx caddy.Context, names []string) error {
 // authenticate verifies a bearer token, through the verified-token cache.
 func (b *bearerAuth) authenticate(ctx context.Context, raw string) (*identity.Identity, error) {
 	if id, ok := b.app.cache.Get(raw); ok && b.accepts(id.Provider) {
+		b.app.metrics.TokenCache(true)
 		return id, nil
 	}
+	b.app.metrics.TokenCache(false)
 	var id *identity.Identity
 	var err error
 	if b.opaque != nil && !isJWT(raw) {
@@ -74,6 +76,15 @@ func (b *bearerAuth) authenticate(ctx context.Context, raw string) (*identity.Id
 	}
 	b.app.cache.Put(raw, id)
 	return id, nil
+}
+
+// soleProvider names the route's provider when it has exactly one (so a
+// refused token can be counted under it), else "".
+func (b *bearerAuth) soleProvider() string {
+	if len(b.providers) == 1 {
+		return b.providers[0].name
+	}
+	return ""
 }
 
 // accepts reports whether the named provider is one of this route's.

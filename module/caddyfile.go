@@ -245,6 +245,7 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //			param <name> <value>
 //			allow_missing_nonce
 //		}
+//		decision_log_level debug|info|warn|error
 //		sts <name> {
 //			role_arn <arn>
 //			role_session_name <template>
@@ -313,6 +314,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := h.Login.UnmarshalCaddyfile(d); err != nil {
 				return err
 			}
+		case "decision_log_level":
+			args := d.RemainingArgs()
+			if len(args) != 1 {
+				return d.Errf("decision_log_level: expected one of debug, info, warn, error")
+			}
+			h.DecisionLogLevel = args[0]
 		case "sts":
 			if h.STS != nil {
 				return d.Errf("sts: given twice")
@@ -322,7 +329,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		default:
-			return d.Errf("edgeauth: unknown subdirective %q (expected public, scope, claim, header, strip_prefix, login or sts)", d.Val())
+			return d.Errf("edgeauth: unknown subdirective %q (expected public, scope, claim, header, strip_prefix, login, sts or decision_log_level)", d.Val())
 		}
 	}
 	return nil

@@ -322,3 +322,12 @@ func (svc *exchangeService) validRole(arn string) error {
 	}
 	return nil
 }
+
+// adminSTSCaches lists the STS credential caches for admin.api.edgeauth.
+func (a *App) adminSTSCaches() map[string]adminCache {
+	out := make(map[string]adminCache, len(a.exchanges))
+	for name, svc := range a.exchanges {
+		out[name] = svc.cache
+	}
+	return out
+}

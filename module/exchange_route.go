@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
+	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 	"github.com/edgeauth/caddy-edgeauth/module/sts"
 )
 
@@ -28,6 +30,7 @@ type routeExchange struct {
 	roles       []RoleFromClaim
 	workload    bool
 	headers     STSHeaders
+	metrics     *metrics.Metrics
 }
 
 // errNoRole is answered 403 when role_from_claims has no match.
@@ -81,6 +84,7 @@ func (h *Handler) provisionSTS() error {
 			return fmt.Errorf("edgeauth: sts %s headers: %v", u.Name, err)
 		}
 	}
+	rx.metrics = h.bearer.app.metrics
 	h.exchange = rx
 	return nil
 }
@@ -104,13 +108,16 @@ func (rx *routeExchange) credentials(ctx context.Context, id *identity.Identity,
 	svc := rx.svc
 	if rx.workload {
 		key := sts.Key(svc.name, role, "workload")
+		var fetched atomic.Bool
 		creds, err := svc.cache.Get(ctx, key, time.Time{}, func(ctx context.Context) (*sts.Credentials, error) {
+			fetched.Store(true)
 			tok, _, err := svc.workload.Token(ctx)
 			if err != nil {
 				return nil, &sts.Error{Kind: sts.Unavailable, Code: "edgeauth.WorkloadToken", Message: "the gateway's own token could not be obtained", RetryAfter: 5 * time.Second}
 			}
-			return svc.exchanger.Exchange(ctx, sts.Request{Token: tok, RoleARN: role, ProviderARN: svc.providerARN, SessionName: sts.SanitizeSessionName("edgeauth-gateway", "edgeauth"), Duration: svc.duration, Policy: svc.policy})
+			return rx.exchange(ctx, sts.Request{Token: tok, RoleARN: role, ProviderARN: svc.providerARN, SessionName: sts.SanitizeSessionName("edgeauth-gateway", "edgeauth"), Duration: svc.duration, Policy: svc.policy})
 		})
+		rx.metrics.STSCache(!fetched.Load())
 		return creds, role, err
 	}
 
@@ -123,10 +130,21 @@ func (rx *routeExchange) credentials(ctx context.Context, id *identity.Identity,
 	}
 	name = sts.SanitizeSessionName(name, "edgeauth")
 	key := sts.Key(svc.name, role, svc.providerARN, id.Issuer, id.Subject, svc.policy, name)
+	var fetched atomic.Bool
 	creds, err := svc.cache.Get(ctx, key, id.Expiry, func(ctx context.Context) (*sts.Credentials, error) {
-		return svc.exchanger.Exchange(ctx, sts.Request{Token: id.Token, RoleARN: role, ProviderARN: svc.providerARN, SessionName: name, Duration: svc.duration, Policy: svc.policy})
+		fetched.Store(true)
+		return rx.exchange(ctx, sts.Request{Token: id.Token, RoleARN: role, ProviderARN: svc.providerARN, SessionName: name, Duration: svc.duration, Policy: svc.policy})
 	})
+	rx.metrics.STSCache(!fetched.Load())
 	return creds, role, err
+}
+
+// exchange runs one exchange at the STS and records its result and time.
+func (rx *routeExchange) exchange(ctx context.Context, req sts.Request) (*sts.Credentials, error) {
+	start := time.Now()
+	creds, err := rx.svc.exchanger.Exchange(ctx, req)
+	rx.metrics.STSExchange(rx.svc.name, metrics.STSResultFor(err), time.Since(start))
+	return creds, err
 }
 
 // claimMatches reports whether a claim equals want or, for an array claim,
@@ -167,7 +185,7 @@ func (rx *routeExchange) injectCredentials(r *http.Request, repl *caddy.Replacer
 // carry the STS code and request ID, never a token or a secret.
 func (h *Handler) denySTS(w http.ResponseWriter, r *http.Request, err error) error {
 	if errors.Is(err, errNoRole) {
-		h.logDecision(r, "deny", "no role for the caller's claims", "")
+		h.decide(r, metrics.ReasonSTSForbidden, "", "no_role")
 		return writeChallenge(w, r, http.StatusForbidden, challenge{errCode: "access_denied", description: errNoRole.Error(), headerError: "insufficient_scope"})
 	}
 	var se *sts.Error
@@ -175,7 +193,7 @@ func (h *Handler) denySTS(w http.ResponseWriter, r *http.Request, err error) err
 		se = &sts.Error{Kind: sts.Unavailable, Code: "edgeauth.ExchangeFailed", Message: "the exchange failed"}
 	}
 	extra := &errorBody{Code: se.Code, RequestID: se.RequestID}
-	h.logDecision(r, "deny", "sts "+se.Kind.String()+" "+se.Code, "")
+	h.decide(r, metrics.ReasonForSTSError(se), "", "")
 	switch se.Kind {
 	case sts.InvalidToken:
 		return writeChallengeExtra(w, r, http.StatusUnauthorized, challenge{errCode: "invalid_token", description: "the security token service refused the token", inHeader: true}, extra)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/login"
+	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 	"github.com/edgeauth/caddy-edgeauth/module/policy"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 	"github.com/edgeauth/caddy-edgeauth/module/token"
@@ -58,12 +59,18 @@ type Handler struct {
 	// hands them to the upstream.
 	STS *STSUse `json:"sts,omitempty"`
 
-	bearer   bearerAuth
-	flow     *login.Flow    // nil without login
-	exchange *routeExchange // nil without sts
-	policy   *policy.Policy
-	headers  *identity.Headers
-	logger   *zap.Logger
+	// DecisionLogLevel is the level of the log line written for each
+	// refused request (debug, info, warn or error). Default: debug.
+	// Allowed requests are logged at debug.
+	DecisionLogLevel string `json:"decision_log_level,omitempty"`
+
+	bearer    bearerAuth
+	flow      *login.Flow    // nil without login
+	exchange  *routeExchange // nil without sts
+	policy    *policy.Policy
+	headers   *identity.Headers
+	logger    *zap.Logger
+	denyLevel zapcore.Level
 }
 
 // HeaderConfig sets one identity header for the upstream.
@@ -86,10 +93,13 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // header settings.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	var err error
+	if h.denyLevel, err = parseDecisionLogLevel(h.DecisionLogLevel); err != nil {
+		return fmt.Errorf("edgeauth: %w", err)
+	}
 	if err := h.bearer.setup(ctx, h.Providers); err != nil {
 		return err
 	}
-	var err error
 	if h.policy, err = policy.New(policy.Config{Public: h.Public, Scopes: h.Scopes, Claims: h.Claims}); err != nil {
 		return fmt.Errorf("edgeauth: %w", err)
 	}
@@ -125,7 +135,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// 3. The route's rules, on the same path Caddy routes on.
 	need := h.policy.Evaluate(r)
 	if need.Public {
-		h.logDecision(r, "allow", "public route", "")
+		h.decide(r, metrics.ReasonPublic, "", "")
 		h.stripOwnCookies(r)
 		return next.ServeHTTP(w, r)
 	}
@@ -139,7 +149,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	// 5. Scope and claim rules.
 	if d := need.Authorize(id); d.Outcome != policy.Allow {
-		h.logDecision(r, "deny", d.Reason, id.Provider)
+		reason := metrics.ReasonInsufficientScope
+		if d.Outcome == policy.AccessDenied {
+			reason = metrics.ReasonClaimMismatch
+		}
+		h.decide(r, reason, id.Provider, "")
 		if sess != nil && login.IsBrowserNavigation(r) {
 			if d.Outcome == policy.InsufficientScope {
 				if missing, ask := h.flow.StepUp(sess, d.Scopes); ask {
@@ -151,7 +165,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return writeForbidden(w, r, d)
 	}
-	h.logDecision(r, "allow", "authorized", id.Provider)
+	if sess != nil {
+		h.decide(r, metrics.ReasonSession, id.Provider, "")
+	} else {
+		h.decide(r, metrics.ReasonAuthorized, id.Provider, "")
+	}
 
 	// 6. Identity (and temporary credentials) to the upstream.
 	h.stripOwnCookies(r)
@@ -186,12 +204,12 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 			h.logger.Error("session store failed", zap.Error(err))
 			return nil, nil, true, writeUnavailable(w, "temporarily_unavailable", "the session store is unavailable", 0, nil)
 		case login.IsBrowserNavigation(r):
-			h.logDecision(r, "login", "no session", "")
+			h.decide(r, metrics.ReasonLoginRedirect, "", "")
 			h.flow.StartLogin(w, r, r.URL.RequestURI(), nil)
 			return nil, nil, true, nil
 		}
 	}
-	h.logDecision(r, "deny", "no credential", "")
+	h.decide(r, metrics.ReasonNoCredential, "", "")
 	return nil, nil, true, writeChallenge(w, r, http.StatusUnauthorized, challenge{errCode: "unauthorized", description: "authentication required"})
 }
 
@@ -220,29 +238,27 @@ func (h *Handler) inject(r *http.Request, id *identity.Identity) *caddy.Replacer
 func (h *Handler) denyToken(w http.ResponseWriter, r *http.Request, err error) error {
 	var te *token.Error
 	if errors.As(err, &te) && te.Kind == token.Unavailable {
-		h.logDecision(r, "unavailable", te.Description, "")
+		h.decide(r, metrics.ReasonKeysUnavailable, h.bearer.soleProvider(), metrics.TokenErrorDetail(err))
 		return writeUnavailable(w, "temporarily_unavailable", te.Description, te.RetryAfter, nil)
 	}
 	desc := "token is not valid"
 	if te != nil {
 		desc = te.Description
 	}
-	h.logDecision(r, "deny", desc, "")
+	h.decide(r, metrics.ReasonInvalidToken, h.bearer.soleProvider(), metrics.TokenErrorDetail(err))
 	return writeChallenge(w, r, http.StatusUnauthorized, challenge{errCode: "invalid_token", description: desc, inHeader: true})
 }
 
-// logDecision writes one debug line per decision. It never logs the token,
-// the query string or a claim value.
-func (h *Handler) logDecision(r *http.Request, outcome, reason, provider string) {
-	if ce := h.logger.Check(zapcore.DebugLevel, "decision"); ce != nil {
-		ce.Write(
-			zap.String("outcome", outcome),
-			zap.String("reason", reason),
-			zap.String("provider", provider),
-			zap.String("method", r.Method),
-			zap.String("path", r.URL.Path),
-		)
+// decide counts a decision and logs it: refusals at the operator's
+// decision_log_level, allowed requests at debug. reason is a fixed code;
+// detail is a fixed code too (metrics.TokenErrorDetail), never request data.
+func (h *Handler) decide(r *http.Request, reason metrics.Reason, provider, detail string) {
+	h.bearer.app.metrics.Decision(provider, reason)
+	level := zapcore.DebugLevel
+	if reason.Outcome() != metrics.OutcomeAllow {
+		level = h.denyLevel
 	}
+	logDecision(h.logger, level, r, reason, provider, detail)
 }
 
 // Interface guards.
