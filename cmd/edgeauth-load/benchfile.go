@@ -53,7 +53,11 @@ command below from a checkout.
 | 4 | the same bearer token, with STS credentials (cached after the first exchange at the STS emulator) injected as X-Sts-* headers | ≥ 0.90 |
 | 5 | 90 % valid tokens (32 distinct, cached) and 10 % with a bad signature (refused with 401 after a verification each time); bare Caddy gets the same requests | ≥ 0.90 |
 
-"added p50" is edgeauth's median latency minus bare Caddy's. The generator
+"added p50" is edgeauth's median latency minus bare Caddy's. "Caddy CPU per
+request" is the CPU time (user + system, from /proc) each Caddy process used
+during the run divided by the requests it answered: unlike throughput, other
+load on the machine hardly moves it, so it is the steadiest measure of what
+edgeauth adds. The generator
 shares the CPUs with the servers, so the throughput ratio also charges
 edgeauth for the CPU it takes from everyone else — which is what a 2-core
 gateway sees.

@@ -27,6 +27,20 @@ type Result struct {
 	Elapsed    time.Duration // measured time (summed over slices)
 	Hist       Histogram     // latency of the completed requests
 	EndedEarly bool          // Exhausted ended the measurement
+	// Completed counts every answered request, warm-up included, and CPU is
+	// the CPU time the server process used meanwhile (set by the caller;
+	// 0 when unknown): together they give the server's CPU per request,
+	// which other load on the machine disturbs far less than throughput.
+	Completed uint64
+	CPU       time.Duration
+}
+
+// CPUPerRequest returns the server's CPU time per answered request.
+func (r *Result) CPUPerRequest() time.Duration {
+	if r.Completed == 0 || r.CPU <= 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.Completed)
 }
 
 // RPS returns completed requests per second.
@@ -48,11 +62,12 @@ type state struct {
 
 // side is one target's connections and state.
 type side struct {
-	url     string
-	src     Source
-	st      atomic.Pointer[state]
-	workers []*worker
-	elapsed time.Duration
+	url       string
+	src       Source
+	exhausted func() bool // see PairOptions.Exhausted
+	st        atomic.Pointer[state]
+	workers   []*worker
+	elapsed   time.Duration
 }
 
 // set switches the side to a new state.
@@ -70,6 +85,7 @@ func (s *side) result() *Result {
 		res.Requests += w.requests
 		res.Unexpected += w.unexpected
 		res.Failed += w.failed
+		res.Completed += w.completed
 		res.Hist.Merge(&w.hist)
 	}
 	return res
@@ -84,6 +100,7 @@ type worker struct {
 	requests   uint64
 	unexpected uint64
 	failed     uint64
+	completed  uint64
 }
 
 // newTransport returns a keep-alive HTTP/1.1 transport for one connection.
@@ -143,12 +160,25 @@ func (w *worker) loop(ctx context.Context, s *side) {
 		if ctx.Err() != nil {
 			return
 		}
+		if st.measure && s.exhausted != nil && s.exhausted() {
+			// Out of fresh tokens: send nothing more until the controller,
+			// which polls the same condition, ends the run.
+			select {
+			case <-st.changed:
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
 		want := s.src.Next(w.req.Header, w.id, seq, !st.measure)
 		seq++
 		t0 := time.Now()
 		status, err := w.do()
 		d := time.Since(t0)
 		counted := st.measure && s.st.Load() == st
+		if err == nil {
+			w.completed++
+		}
 		if err != nil {
 			if counted {
 				w.failed++
@@ -184,7 +214,8 @@ type PairOptions struct {
 	Duration time.Duration // measured time per side
 	Slice    time.Duration // the sides take turns for this long
 	// Exhausted, when set, ends the run early once it returns true (a
-	// source that ran out of fresh tokens); both sides stop.
+	// source that ran out of fresh tokens): workers check it before every
+	// measured request, so at most one request per connection overshoots.
 	Exhausted func() bool
 }
 
@@ -195,6 +226,7 @@ type PairOptions struct {
 // the run weighs on both sides alike, which back-to-back runs of seconds
 // each cannot promise on a shared machine.
 func RunPair(ctx context.Context, opts PairOptions, a, b *side) (*Result, *Result, error) {
+	a.exhausted, b.exhausted = opts.Exhausted, opts.Exhausted
 	var wg sync.WaitGroup
 	a.start(ctx, &wg)
 	b.start(ctx, &wg)
@@ -244,7 +276,7 @@ func waitSlice(ctx context.Context, d time.Duration, exhausted func() bool) bool
 		if left <= 0 {
 			return false
 		}
-		sleep(ctx, min(5*time.Millisecond, left))
+		sleep(ctx, min(2*time.Millisecond, left))
 	}
 	return false
 }

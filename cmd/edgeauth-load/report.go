@@ -51,16 +51,18 @@ func newReport(cfg config, scenarios []*scenario) *report {
 type summary struct {
 	rps      float64
 	p50, p99 time.Duration
+	cpu      time.Duration // server CPU per request
 }
 
 func summarize(rs []*Result) summary {
 	rps := make([]float64, len(rs))
 	p50 := make([]time.Duration, len(rs))
 	p99 := make([]time.Duration, len(rs))
+	cpu := make([]time.Duration, len(rs))
 	for i, r := range rs {
-		rps[i], p50[i], p99[i] = r.RPS(), r.Hist.Percentile(0.50), r.Hist.Percentile(0.99)
+		rps[i], p50[i], p99[i], cpu[i] = r.RPS(), r.Hist.Percentile(0.50), r.Hist.Percentile(0.99), r.CPUPerRequest()
 	}
-	return summary{median(rps), median(p50), median(p99)}
+	return summary{median(rps), median(p50), median(p99), median(cpu)}
 }
 
 // median returns the median (the mean of the middle two for an even count).
@@ -142,11 +144,11 @@ func (rep *report) problems() []string {
 // table renders the results as a Markdown table.
 func (rep *report) table() string {
 	var b strings.Builder
-	b.WriteString("| # | scenario | bare req/s | edgeauth req/s | ratio | target | bare p50 / p99 | edgeauth p50 / p99 | added p50 | notes |\n")
-	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	b.WriteString("| # | scenario | bare req/s | edgeauth req/s | ratio | target | bare p50 / p99 | edgeauth p50 / p99 | added p50 | Caddy CPU per request: bare → edgeauth | notes |\n")
+	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, r := range rep.rows {
 		if r.unavailable != "" {
-			fmt.Fprintf(&b, "| %d | %s | — | — | — | ≥ %.2f | — | — | — | %s |\n", r.info.id, r.info.name, r.info.target, escapeCell(r.unavailable))
+			fmt.Fprintf(&b, "| %d | %s | — | — | — | ≥ %.2f | — | — | — | — | %s |\n", r.info.id, r.info.name, r.info.target, escapeCell(r.unavailable))
 			continue
 		}
 		bs, es := summarize(r.bare), summarize(r.edge)
@@ -163,10 +165,10 @@ func (rep *report) table() string {
 			notes = append(notes, short)
 		}
 		notes = append(notes, r.problems()...)
-		fmt.Fprintf(&b, "| %d | %s | %.0f | %.0f | %.3f | ≥ %.2f | %s / %s | %s / %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %d | %s | %.0f | %.0f | %.3f | ≥ %.2f | %s / %s | %s / %s | %s | %s | %s |\n",
 			r.info.id, r.info.name, bs.rps, es.rps, ratio, r.info.target,
 			fmtDur(bs.p50), fmtDur(bs.p99), fmtDur(es.p50), fmtDur(es.p99),
-			fmtAdded(es.p50-bs.p50), escapeCell(strings.Join(notes, "; ")))
+			fmtAdded(es.p50-bs.p50), fmtCPU(bs.cpu, es.cpu), escapeCell(strings.Join(notes, "; ")))
 	}
 	return b.String()
 }
@@ -183,6 +185,14 @@ func (r *row) roundRatios() string {
 // fmtDur formats a latency in microseconds.
 func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+}
+
+// fmtCPU formats the CPU per request of both sides and the difference.
+func fmtCPU(bare, edge time.Duration) string {
+	if bare <= 0 || edge <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%s → %s (%s)", fmtDur(bare), fmtDur(edge), fmtAdded(edge-bare))
 }
 
 // fmtAdded formats a latency difference with its sign.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -125,5 +126,28 @@ func TestBadSignatureKeepsShape(t *testing.T) {
 	}
 	if badSignature(bad) == bad {
 		t.Fatal("badSignature must change an already changed character too")
+	}
+}
+
+func TestCPUTimeOfAProcess(t *testing.T) {
+	self, err := os.FindProcess(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &caddyProc{cmd: &exec.Cmd{Process: self}}
+	before := p.cpuTime()
+	x := 0
+	for start := time.Now(); time.Since(start) < 150*time.Millisecond; x++ {
+	}
+	after := p.cpuTime()
+	if before <= 0 || after-before < 50*time.Millisecond {
+		t.Fatalf("cpu time %s then %s after 150ms of busy loop (%d turns)", before, after, x)
+	}
+	r := &Result{Completed: 1000, CPU: 50 * time.Millisecond}
+	if r.CPUPerRequest() != 50*time.Microsecond || (&Result{}).CPUPerRequest() != 0 {
+		t.Fatalf("CPUPerRequest %s", r.CPUPerRequest())
+	}
+	if got := fmtCPU(100*time.Microsecond, 130*time.Microsecond); got != "100 µs → 130 µs (+30 µs)" {
+		t.Fatalf("fmtCPU: %q", got)
 	}
 }

@@ -311,9 +311,14 @@ func (r *runner) measure(ctx context.Context, scenarios []*scenario, rep *report
 				limit := int64(sc.pool.Size()-2*r.cfg.Conns) * int64(round) / int64(r.shares())
 				o.Exhausted = func() bool { taken, _ := sc.pool.Taken(); return taken >= limit }
 			}
+			edgeProc := r.procs[sc.setup]
+			cpuB, cpuE := bare.cpuTime(), edgeProc.cpuTime()
 			b, ed, err := RunPair(ctx, o, a, e)
 			if err != nil {
 				return err
+			}
+			if cpuB > 0 && cpuE > 0 {
+				b.CPU, ed.CPU = bare.cpuTime()-cpuB, edgeProc.cpuTime()-cpuE
 			}
 			for _, check := range []struct {
 				p   *caddyProc
@@ -328,8 +333,9 @@ func (r *runner) measure(ctx context.Context, scenarios []*scenario, rep *report
 			}
 			rep.rows[i].bare = append(rep.rows[i].bare, b)
 			rep.rows[i].edge = append(rep.rows[i].edge, ed)
-			r.logf("round %d scenario %d: bare %.0f req/s (p50 %s) · edgeauth %.0f req/s (p50 %s) · ratio %.3f",
-				round, sc.id, b.RPS(), fmtDur(b.Hist.Percentile(0.5)), ed.RPS(), fmtDur(ed.Hist.Percentile(0.5)), ed.RPS()/b.RPS())
+			r.logf("round %d scenario %d: bare %.0f req/s (p50 %s, Caddy CPU %s/req) · edgeauth %.0f req/s (p50 %s, Caddy CPU %s/req) · ratio %.3f",
+				round, sc.id, b.RPS(), fmtDur(b.Hist.Percentile(0.5)), fmtDur(b.CPUPerRequest()),
+				ed.RPS(), fmtDur(ed.Hist.Percentile(0.5)), fmtDur(ed.CPUPerRequest()), ed.RPS()/b.RPS())
 		}
 	}
 	return nil

@@ -75,6 +75,9 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("scenario %d %s: %d requests, %d unexpected statuses, %d transport errors", r.info.id, side, res.Requests, res.Unexpected, res.Failed)
 			}
 		}
+		if r.edge[0].CPUPerRequest() <= 0 || r.bare[0].CPUPerRequest() <= 0 {
+			t.Errorf("scenario %d: no CPU per request measured", r.info.id)
+		}
 		if r.ratio() <= 0 {
 			t.Errorf("scenario %d: ratio %v", r.info.id, r.ratio())
 		}
