@@ -30,7 +30,7 @@ type config struct {
 const (
 	calibTokens   = 2000
 	calibDuration = time.Second
-	poolMargin    = 0.5
+	poolMargin    = 0.25
 	pause         = 200 * time.Millisecond // between runs, to let the servers settle
 )
 
