@@ -125,10 +125,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("edgeauth: registering metrics: %v", err)
 	}
 	a.metrics = m
-	if err := a.provisionSTS(); err != nil {
+	if err := a.provisionSessions(); err != nil {
 		return err
 	}
-	return a.provisionSessions()
+	return a.provisionSTS()
 }
 
 func (a *App) provisionProvider(name string, configured *ProviderConfig) (*provider, error) {
@@ -218,6 +218,9 @@ func (a *App) Cleanup() error {
 	a.poolKeys = nil
 	if a.cache != nil {
 		a.cache.Stop()
+	}
+	if a.sessions != nil && a.sessions.redis != nil {
+		_ = a.sessions.redis.Close()
 	}
 	return nil
 }

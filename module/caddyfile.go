@@ -41,6 +41,20 @@ import (
 //			secret <secret>...
 //			lifetime <duration>
 //			cookie_name <name>
+//			store redis {
+//				address <host:port>...
+//				sentinel <master>
+//				cluster
+//				username <user>
+//				password <password>
+//				db <n>
+//				key_prefix <prefix>
+//				tls
+//				tls_ca <pem-file>
+//				tls_server_name <name>
+//				fallback closed|cookie
+//				timeout <duration>
+//			}
 //		}
 //		sts <name> {
 //			type alibaba|aws|token_exchange
@@ -554,9 +568,75 @@ func (sc *SessionConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.ArgErr()
 			}
+		case "store":
+			if !d.NextArg() || d.Val() != "redis" {
+				return d.Errf("session store: expected `store redis { … }`")
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			rc := new(RedisStoreConfig)
+			if err := rc.unmarshalBlock(d); err != nil {
+				return err
+			}
+			sc.Store = &StoreConfig{Redis: rc}
 		default:
-			return d.Errf("session: unknown option %q (expected secret, lifetime or cookie_name)", d.Val())
+			return d.Errf("session: unknown option %q (expected secret, lifetime, cookie_name or store)", d.Val())
 		}
+	}
+	return nil
+}
+
+// unmarshalBlock reads the body of `store redis { … }`. See
+// App.UnmarshalCaddyfile for the syntax.
+func (rc *RedisStoreConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
+	strs := map[string]*string{
+		"sentinel": &rc.SentinelMaster, "username": &rc.Username, "password": &rc.Password,
+		"key_prefix": &rc.KeyPrefix, "tls_ca": &rc.TLSCA, "tls_server_name": &rc.TLSServerName,
+		"fallback": &rc.Fallback,
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch {
+		case opt == "address":
+			addrs := d.RemainingArgs()
+			if len(addrs) == 0 {
+				return d.Errf("store redis address: at least one host:port is required")
+			}
+			rc.Addresses = append(rc.Addresses, addrs...)
+		case strs[opt] != nil:
+			if !d.NextArg() {
+				return d.Errf("store redis %s: a value is required", opt)
+			}
+			*strs[opt] = d.Val()
+			if d.NextArg() {
+				return d.Errf("store redis %s: takes exactly one value", opt)
+			}
+		case opt == "cluster" || opt == "tls":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if opt == "cluster" {
+				rc.Cluster = true
+			} else {
+				rc.TLS = true
+			}
+		case opt == "db":
+			n, err := intArg(d)
+			if err != nil {
+				return err
+			}
+			rc.DB = n
+		case opt == "timeout":
+			if err := durationArg(d, &rc.Timeout); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("store redis: unknown option %q (expected address, sentinel, cluster, username, password, db, key_prefix, tls, tls_ca, tls_server_name, fallback or timeout)", opt)
+		}
+	}
+	if len(rc.Addresses) == 0 {
+		return d.Errf("store redis: `address host:port` is required")
 	}
 	return nil
 }

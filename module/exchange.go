@@ -120,7 +120,11 @@ func (a *App) provisionSTS() error {
 		if cfg == nil {
 			return fmt.Errorf("edgeauth: sts %s: empty configuration", name)
 		}
-		svc, err := cfg.build(name)
+		var shared sts.SharedStore
+		if a.sessions != nil {
+			shared = a.sessions.sharedSTS
+		}
+		svc, err := cfg.build(name, shared)
 		if err != nil {
 			return fmt.Errorf("edgeauth: sts %s: %w", name, err)
 		}
@@ -129,8 +133,9 @@ func (a *App) provisionSTS() error {
 	return nil
 }
 
-// build checks the settings and creates the exchanger, cache and token source.
-func (c *STSConfig) build(name string) (*exchangeService, error) {
+// build checks the settings and creates the exchanger, cache and token
+// source; shared, when set, shares credentials with other instances.
+func (c *STSConfig) build(name string, shared sts.SharedStore) (*exchangeService, error) {
 	repl := caddy.NewReplacer()
 	str := func(s string) string { return repl.ReplaceKnown(s, "") }
 
@@ -242,6 +247,7 @@ func (c *STSConfig) build(name string) (*exchangeService, error) {
 		MaxEntries:    c.MaxEntries,
 		RefreshMargin: time.Duration(c.RefreshMargin),
 		FetchTimeout:  timeout + 5*time.Second,
+		Shared:        shared,
 	})
 	return svc, nil
 }

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/edgeauth/caddy-edgeauth/module/fleet"
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/login"
 	"github.com/edgeauth/caddy-edgeauth/module/metrics"
@@ -64,13 +65,16 @@ type Handler struct {
 	// Allowed requests are logged at debug.
 	DecisionLogLevel string `json:"decision_log_level,omitempty"`
 
-	bearer    bearerAuth
-	flow      *login.Flow    // nil without login
-	exchange  *routeExchange // nil without sts
-	policy    *policy.Policy
-	headers   *identity.Headers
-	logger    *zap.Logger
-	denyLevel zapcore.Level
+	bearer bearerAuth
+	flow   *login.Flow // nil without login
+	// backchannel serves <prefix>backchannel_logout with a Redis store.
+	backchannel     http.Handler
+	backchannelPath string
+	exchange        *routeExchange // nil without sts
+	policy          *policy.Policy
+	headers         *identity.Headers
+	logger          *zap.Logger
+	denyLevel       zapcore.Level
 }
 
 // HeaderConfig sets one identity header for the upstream.
@@ -127,6 +131,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	h.headers.Strip(r.Header)
 
 	// 2. The login endpoints are the plugin's own.
+	if h.backchannel != nil && r.URL.Path == h.backchannelPath {
+		h.backchannel.ServeHTTP(w, r)
+		return nil
+	}
 	if h.flow != nil && h.flow.Owns(r) {
 		h.flow.ServeHTTP(w, r)
 		return nil
@@ -202,7 +210,8 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 			return s.Identity(), s, false, nil
 		case !errors.Is(err, session.ErrNoSession) && !login.IsLoginRequired(err):
 			h.logger.Error("session store failed", zap.Error(err))
-			return nil, nil, true, writeUnavailable(w, "temporarily_unavailable", "the session store is unavailable", 0, nil)
+			retry, _ := fleet.RetryAfter(err)
+			return nil, nil, true, writeUnavailable(w, "temporarily_unavailable", "the session store is unavailable", retry, nil)
 		case login.IsBrowserNavigation(r):
 			h.decide(r, metrics.ReasonLoginRedirect, "", "")
 			h.flow.StartLogin(w, r, r.URL.RequestURI(), nil)

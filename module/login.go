@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/edgeauth/caddy-edgeauth/module/fleet"
 	"github.com/edgeauth/caddy-edgeauth/module/login"
 	"github.com/edgeauth/caddy-edgeauth/module/oidc"
 )
@@ -94,11 +95,19 @@ func (h *Handler) provisionLogin() error {
 		Logger:                h.logger.Named("login"),
 		SessionLifetime:       sess.lifetime,
 		AllowMissingNonce:     lc.AllowMissingNonce,
+		RefreshCoordinator:    sess.refresh,
 	})
 	if err != nil {
 		return fmt.Errorf("edgeauth: %v", err)
 	}
 	h.flow = flow
+	if sess.fleet != nil {
+		bc, err := fleet.NewBackChannel(sess.fleet, fleet.BackChannelConfig{Verifier: p.idTokens, Logger: h.logger.Named("backchannel")})
+		if err != nil {
+			return fmt.Errorf("edgeauth: back-channel logout: %v", err)
+		}
+		h.backchannel, h.backchannelPath = bc, prefix+"backchannel_logout"
+	}
 	return nil
 }
 

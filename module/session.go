@@ -8,7 +8,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/edgeauth/caddy-edgeauth/module/fleet"
+	"github.com/edgeauth/caddy-edgeauth/module/login"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
+	"github.com/edgeauth/caddy-edgeauth/module/sts"
 )
 
 // SessionConfig configures browser sessions (the login flow).
@@ -28,6 +31,9 @@ type SessionConfig struct {
 	// CookieName is the base name of the session cookie; with https it gets
 	// the __Host- prefix. Default: edgeauth.
 	CookieName string `json:"cookie_name,omitempty"`
+
+	// Store keeps sessions server-side (Redis), for fleets of instances.
+	Store *StoreConfig `json:"store,omitempty"`
 }
 
 // processSecret is the fallback session secret: one per process, so that a
@@ -41,6 +47,14 @@ type sessions struct {
 	cookieName string
 	lifetime   time.Duration
 	random     bool // no secret configured: a per-process one is used
+
+	// With a Redis store: the client (closed at cleanup), the store itself
+	// (for back-channel logout), the cross-instance refresh lock and the
+	// shared STS credential store.
+	redis     *fleet.Client
+	fleet     *fleet.Store
+	refresh   login.RefreshCoordinator
+	sharedSTS sts.SharedStore
 }
 
 // provisionSessions builds the sealer and the cookie store from the session
@@ -92,6 +106,23 @@ func (a *App) provisionSessions() error {
 		cookieName: name,
 		lifetime:   lifetime,
 		random:     random,
+	}
+	if cfg.Store != nil && cfg.Store.Redis != nil {
+		if random {
+			return fmt.Errorf("edgeauth: session store redis: every instance must seal with the same secret; set `secret` in the session block")
+		}
+		client, store, err := a.provisionRedis(cfg.Store.Redis, sealer, opts, lifetime)
+		if err != nil {
+			return err
+		}
+		shared, err := fleet.NewSTSStore(client, sealer)
+		if err != nil {
+			_ = client.Close()
+			return fmt.Errorf("edgeauth: session store redis: %v", err)
+		}
+		a.sessions.redis, a.sessions.fleet, a.sessions.store = client, store, store
+		a.sessions.refresh = fleet.NewRefreshLock(store, fleet.RefreshLockConfig{})
+		a.sessions.sharedSTS = shared
 	}
 	return nil
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole edgeauth test suite: the command the README gives a newcomer, and
 # the one CI runs (.ci/run calls this file). It installs what the tests need
-# when it is missing (Debian's chromium for the browser test), checks
+# when it is missing (Debian's chromium for the browser test, redis-server
+# for the fleet tests, which start and stop their own servers), checks
 # formatting and vet, runs every test once, and fails when any test skipped:
 # a required part that could not run is a failure, not a pass.
 set -euo pipefail
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/.."
 # 1. System packages the tests drive for real.
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if ((${#missing[@]})); then
 	echo "test.sh: installing ${missing[*]} from Debian's packages"
 	if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); else sudo_cmd=(); fi
