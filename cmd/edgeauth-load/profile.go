@@ -31,35 +31,50 @@ func (r *runner) profileAll(ctx context.Context, scenarios []*scenario) error {
 	return nil
 }
 
-// profile takes the profiles of one scenario.
+// profile takes the profiles of one scenario: edgeauth's Caddy (CPU and
+// allocations) and, for comparison, bare Caddy's CPU under the same requests.
 func (r *runner) profile(ctx context.Context, sc *scenario) error {
-	p := r.procs[sc.setup]
 	name := func(kind string) string {
 		return filepath.Join(r.cfg.Profile, fmt.Sprintf("%s-scenario%d.pprof", kind, sc.id))
 	}
-	if err := fetchProfile(ctx, p.admin, "allocs", name("allocs-before")); err != nil {
+	edge := r.procs[sc.setup]
+	if err := fetchProfile(ctx, edge.admin, "allocs", name("allocs-before")); err != nil {
 		return err
 	}
+	rps, err := r.profileRun(ctx, edge, sc.edgeURL, sc.edge, name("cpu"))
+	if err != nil {
+		return err
+	}
+	if err := fetchProfile(ctx, edge.admin, "allocs", name("allocs-after")); err != nil {
+		return err
+	}
+	bare := r.procs[setupBare]
+	bareRPS, err := r.profileRun(ctx, bare, bare.URL(), sc.bare, name("cpu-bare"))
+	if err != nil {
+		return err
+	}
+	r.logf("scenario %d profiled (edgeauth %.0f req/s, bare %.0f req/s while profiling): %s, %s; allocations: go tool pprof -sample_index=alloc_space -diff_base %s %s",
+		sc.id, rps, bareRPS, name("cpu"), name("cpu-bare"), name("allocs-before"), name("allocs-after"))
+	return nil
+}
+
+// profileRun drives url alone while taking a CPU profile of p into path.
+func (r *runner) profileRun(ctx context.Context, p *caddyProc, url string, src Source, path string) (float64, error) {
 	secs := max(1, int(r.cfg.Duration.Seconds()))
 	const lead = 500 * time.Millisecond
 	errc := make(chan error, 1)
 	go func() {
 		sleep(ctx, lead)
-		errc <- fetchProfile(ctx, p.admin, "profile?seconds="+strconv.Itoa(secs), name("cpu"))
+		errc <- fetchProfile(ctx, p.admin, "profile?seconds="+strconv.Itoa(secs), path)
 	}()
-	res, err := Run(ctx, RunOptions{URL: sc.edgeURL, Conns: r.cfg.Conns, Warmup: lead, Duration: time.Duration(secs)*time.Second + 500*time.Millisecond}, sc.edge)
+	res, err := Run(ctx, RunOptions{URL: url, Conns: r.cfg.Conns, Warmup: lead, Duration: time.Duration(secs)*time.Second + 500*time.Millisecond}, src)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := <-errc; err != nil {
-		return err
+		return 0, err
 	}
-	if err := fetchProfile(ctx, p.admin, "allocs", name("allocs-after")); err != nil {
-		return err
-	}
-	r.logf("scenario %d profiled (%.0f req/s while profiling): %s; allocations: go tool pprof -sample_index=alloc_space -diff_base %s %s",
-		sc.id, res.RPS(), name("cpu"), name("allocs-before"), name("allocs-after"))
-	return nil
+	return res.RPS(), nil
 }
 
 // fetchProfile saves http://admin/debug/pprof/<what> to path.
