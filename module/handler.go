@@ -203,12 +203,14 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 		}
 		return id, nil, false, nil
 	}
+	reason := metrics.ReasonNoCredential
 	if h.flow != nil {
 		s, err := h.flow.Session(r.Context(), w, r)
 		switch {
 		case err == nil:
 			return s.Identity(), s, false, nil
 		case !errors.Is(err, session.ErrNoSession) && !login.IsLoginRequired(err):
+			h.decide(r, metrics.ReasonStoreUnavailable, "", "")
 			h.logger.Error("session store failed", zap.Error(err))
 			retry, _ := fleet.RetryAfter(err)
 			return nil, nil, true, writeUnavailable(w, "temporarily_unavailable", "the session store is unavailable", retry, nil)
@@ -216,9 +218,11 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 			h.decide(r, metrics.ReasonLoginRedirect, "", "")
 			h.flow.StartLogin(w, r, r.URL.RequestURI(), nil)
 			return nil, nil, true, nil
+		case login.IsLoginRequired(err):
+			reason = metrics.ReasonRefreshFailed
 		}
 	}
-	h.decide(r, metrics.ReasonNoCredential, "", "")
+	h.decide(r, reason, "", "")
 	return nil, nil, true, writeChallenge(w, r, http.StatusUnauthorized, challenge{errCode: "unauthorized", description: "authentication required"})
 }
 

@@ -96,6 +96,7 @@ func (h *Handler) provisionLogin() error {
 		SessionLifetime:       sess.lifetime,
 		AllowMissingNonce:     lc.AllowMissingNonce,
 		RefreshCoordinator:    sess.refresh,
+		OnRefresh:             h.bearer.app.metrics.SessionRefresh,
 	})
 	if err != nil {
 		return fmt.Errorf("edgeauth: %v", err)

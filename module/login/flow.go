@@ -94,6 +94,9 @@ type FlowConfig struct {
 	// that is present must still match). Only for providers that do not
 	// echo nonce; PKCE still binds the code to this browser.
 	AllowMissingNonce bool
+	// OnRefresh, when set, is told the outcome of every call to the token
+	// endpoint that refreshes a session (for metrics).
+	OnRefresh func(ok bool)
 	// RefreshCoordinator, when set, coordinates refreshes across instances
 	// sharing a server-side store (a fleet): see RefreshCoordinator. Nil
 	// (the default) refreshes within this process only.

@@ -114,7 +114,10 @@ func (f *Flow) refreshShared(ctx context.Context, s *session.Session) (*session.
 // rotated refresh token replaces the old one, a missing one keeps it; a new
 // ID token is verified (same subject) and replaces the claims, a missing one
 // keeps the old token and claims.
-func (f *Flow) refresh(ctx context.Context, s *session.Session) (*session.Session, error) {
+func (f *Flow) refresh(ctx context.Context, s *session.Session) (ns *session.Session, err error) {
+	if f.cfg.OnRefresh != nil {
+		defer func() { f.cfg.OnRefresh(err == nil) }()
+	}
 	meta, ok := f.cfg.Provider.Metadata()
 	if !ok || meta.TokenEndpoint == "" {
 		return nil, fmt.Errorf("%w: provider metadata not loaded", ErrTokenEndpointUnavailable)
@@ -123,7 +126,7 @@ func (f *Flow) refresh(ctx context.Context, s *session.Session) (*session.Sessio
 	if err != nil {
 		return nil, err
 	}
-	ns := s.Clone()
+	ns = s.Clone()
 	ns.AccessToken = tr.AccessToken
 	if tr.TokenType != "" {
 		ns.TokenType = tr.TokenType

@@ -73,6 +73,9 @@ const (
 	// ReasonRefreshFailed (deny): the session expired and could not be
 	// refreshed.
 	ReasonRefreshFailed
+	// ReasonStoreUnavailable (unavailable): the session store (Redis) could
+	// not be reached.
+	ReasonStoreUnavailable
 
 	numReasons = iota
 )
@@ -95,6 +98,7 @@ var reasonInfo = [numReasons]struct {
 	ReasonSTSUnavailable:    {"sts_unavailable", OutcomeUnavailable},
 	ReasonLoginRedirect:     {"login_redirect", OutcomeRedirect},
 	ReasonRefreshFailed:     {"refresh_failed", OutcomeDeny},
+	ReasonStoreUnavailable:  {"store_unavailable", OutcomeUnavailable},
 }
 
 // String returns the label value, e.g. "invalid_token".
