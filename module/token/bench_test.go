@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -92,5 +93,47 @@ func BenchmarkCachePutDistinct(b *testing.B) {
 	for b.Loop() {
 		c.Put(raws[i%len(raws)], id)
 		i++
+	}
+}
+
+// BenchmarkCacheMemory reports the heap held per cached identity (verified
+// claims, scopes, cache entry) so that token_cache.max_entries can be turned
+// into a memory ceiling. The identity also keeps the raw token (for STS
+// exchanges), which the benchmark holds anyway: add token-B per entry.
+func BenchmarkCacheMemory(b *testing.B) {
+	v := NewVerifier("p", testRules(), newKeySource())
+	const n = 2000
+	raws := make([]string, n)
+	for i := range raws {
+		c := baseClaims() // plus what an Alibaba-style token carries
+		c["jti"] = fmt.Sprint("id-", i)
+		c["scope"] = "openid aliuid profile email"
+		c["aid"], c["uid"], c["type"] = "1000000000000000", "2000000000000002", "user"
+		c["name"], c["upn"], c["email"] = "Alice Liddell", "alice@example.onaliyun.com", "alice@example.com"
+		raws[i] = signRSA(b, c)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		c := NewCache(0, 0)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		for _, raw := range raws {
+			id, err := v.Verify(context.Background(), raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Put(raw, id)
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-B/entry")
+		b.ReportMetric(float64(len(raws[0])), "token-B")
+		runtime.KeepAlive(raws)
+		c.Stop()
+		b.StartTimer()
 	}
 }
