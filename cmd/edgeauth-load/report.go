@@ -14,7 +14,8 @@ type report struct {
 	cfg                   config
 	date                  time.Time
 	rows                  []*row
-	loadBefore, loadAfter string // /proc/loadavg's 1-minute figure
+	loadBefore, loadAfter string   // /proc/loadavg's 1-minute figure
+	memory                []string // each Caddy's peak resident memory
 }
 
 // loadAverage returns the 1-minute load average, or "?".
@@ -229,8 +230,12 @@ func (rep *report) summaryText() string {
 	fmt.Fprintf(&b, "- Command: `%s`\n", rep.cfg.Command)
 	fmt.Fprintf(&b, "- Date: %s\n", rep.date.Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "- Load average (1 min) before / after: %s / %s (other work on the machine shows up as noise between rounds).\n", rep.loadBefore, rep.loadAfter)
-	fmt.Fprintf(&b, "- Each round and scenario: %d connections per side, %s warm-up per side, then bare and edgeauth take turns in %s slices until each side has %s measured; %d rounds. Throughput and latency are medians over rounds; the ratio is the median of the per-round ratios.\n\n",
+	fmt.Fprintf(&b, "- Each round and scenario: %d connections per side, %s warm-up per side, then bare and edgeauth take turns in %s slices until each side has %s measured; %d rounds. Throughput and latency are medians over rounds; the ratio is the median of the per-round ratios.\n",
 		rep.cfg.Conns, rep.cfg.Warmup, rep.cfg.Slice, rep.cfg.Duration, rep.cfg.Rounds)
+	if len(rep.memory) > 0 {
+		fmt.Fprintf(&b, "- Peak resident memory of each Caddy (VmHWM) after the rounds: %s.\n", strings.Join(rep.memory, ", "))
+	}
+	b.WriteString("\n")
 	b.WriteString(rep.table())
 	if ps := rep.problems(); len(ps) > 0 {
 		b.WriteString("\nProblems during the measurement:\n\n")

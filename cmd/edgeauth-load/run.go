@@ -68,6 +68,11 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 		return nil, err
 	}
 	rep.loadAfter = loadAverage()
+	for _, setup := range []string{setupBare, setupBearer, setupLogin, setupSTS} {
+		if p := r.procs[setup]; p != nil {
+			rep.memory = append(rep.memory, fmt.Sprintf("%s %.0f MiB", setup, float64(p.peakRSS())/(1<<20)))
+		}
+	}
 	if cfg.Profile != "" {
 		if err := r.profileAll(ctx, scenarios); err != nil {
 			return nil, err

@@ -86,6 +86,9 @@ func TestSmoke(t *testing.T) {
 	if s2.poolSize == 0 || s2.taken == 0 || s2.reused != max(0, s2.taken-int64(s2.poolSize)) {
 		t.Errorf("scenario 2: pool %d, taken %d, reused %d", s2.poolSize, s2.taken, s2.reused)
 	}
+	if len(rep.memory) < 2 || !strings.Contains(rep.summaryText(), "edgeauth ") {
+		t.Errorf("peak memory not reported: %q", rep.memory)
+	}
 	if table := rep.table(); strings.Count(table, "\n") != 7 {
 		t.Errorf("table:\n%s", table)
 	}
