@@ -57,10 +57,13 @@ command below from a checkout.
 request" is the CPU time (user + system, from /proc) each Caddy process used
 during the run divided by the requests it answered: unlike throughput, other
 load on the machine hardly moves it, so it is the steadiest measure of what
-edgeauth adds. The generator
-shares the CPUs with the servers, so the throughput ratio also charges
-edgeauth for the CPU it takes from everyone else — which is what a 2-core
-gateway sees.
+edgeauth adds. With 32 connections the servers are saturated, so p50 is
+mostly queueing (connections ÷ throughput) and "added p50" follows the
+throughput ratio; the CPU per request is the closer measure of the latency
+edgeauth adds to one request on an idle gateway (DESIGN.md's "added p50 ≤
+50 µs"). The generator shares the CPUs with the servers, so the throughput
+ratio also charges edgeauth for the CPU it takes from everyone else — which is
+what a 2-core gateway sees.
 
 ## Latest run
 
