@@ -59,6 +59,7 @@ func startCaddy(ctx context.Context, bin, dir, name, caddyfile, addr, admin stri
 		"XDG_DATA_HOME="+filepath.Join(home, "data"),
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting Caddy (%s): %w", bin, err)
 	}

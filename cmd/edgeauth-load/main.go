@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -110,6 +111,12 @@ func parseFlags(args []string) (config, string, error) {
 	var err error
 	if cfg.Scenarios, err = parseScenarios(*list); err != nil {
 		return config{}, "", err
+	}
+	if cfg.Caddy != "" {
+		// Caddy runs in a temporary directory: a relative path would not resolve there.
+		if cfg.Caddy, err = filepath.Abs(cfg.Caddy); err != nil {
+			return config{}, "", err
+		}
 	}
 	cfg.Command = "go run ./cmd/edgeauth-load"
 	if len(args) > 0 {

@@ -108,6 +108,10 @@ func TestParseFlags(t *testing.T) {
 	if cfg.Command != "go run ./cmd/edgeauth-load -scenarios 5,1,5 -duration 1s -out B.md" {
 		t.Fatalf("command %q", cfg.Command)
 	}
+	cfg, _, err = parseFlags([]string{"-caddy", "bin/caddy"})
+	if err != nil || !filepath.IsAbs(cfg.Caddy) || !strings.HasSuffix(cfg.Caddy, filepath.Join("bin", "caddy")) {
+		t.Fatalf("-caddy bin/caddy gave %q (%v), want an absolute path", cfg.Caddy, err)
+	}
 	for _, bad := range [][]string{
 		{"-scenarios", "6"}, {"-scenarios", "1,x"}, {"-scenarios", ""}, {"-rounds", "0"},
 		{"-duration", "1ms"}, {"-conns", "0"}, {"-max-pool", "5"}, {"extra"},

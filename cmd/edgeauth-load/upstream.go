@@ -92,6 +92,7 @@ func startUpstream(ctx context.Context) (*upstreamProc, error) {
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), roleEnv+"="+roleUpstream)
 	cmd.Stderr = os.Stderr
+	dieWithParent(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
