@@ -27,14 +27,13 @@ import (
 // Cookies are host-only and ports are not part of a cookie's scope, so a
 // browser's jar sends the cookie one instance set to the other two.
 
-// fleetTokenTTL is the demo provider's access and ID token lifetime: just
-// over the login flow's 60s refresh margin, so a fresh session is outside
-// the margin for a few seconds and enters it without a long wait, and a
-// refreshed one is outside it again.
-const fleetTokenTTL = 64 * time.Second
+// fleetTokenTTL is the demo provider's access and ID token lifetime: short,
+// so that a session enters its refresh margin without a long wait.
+const fleetTokenTTL = 6 * time.Second
 
-// fleetRefreshMargin is the login flow's (fixed) refresh margin.
-const fleetRefreshMargin = 60 * time.Second
+// fleetRefreshMargin is the login flow's refresh margin for such tokens:
+// its 60s default is capped at half the tokens' lifetime.
+const fleetRefreshMargin = fleetTokenTTL / 2
 
 // fleetNode is one gateway process.
 type fleetNode struct {

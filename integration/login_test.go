@@ -974,7 +974,10 @@ func TestLoginRefresh(t *testing.T) {
 		}
 	}
 
-	// Within the refresh margin (tokens still valid): refreshed ahead of expiry.
+	// Within the refresh margin (half the tokens' life, as they live less
+	// than twice the 60s default; tokens still valid): refreshed ahead of
+	// expiry.
+	time.Sleep(time.Until(loggedIn.Add(ttl/2 + 300*time.Millisecond)))
 	burst("before expiry", 20)
 	// A provider outage while the tokens are still valid keeps the session.
 	e.idp.SetDown(true)
@@ -1027,6 +1030,7 @@ func TestLoginExpiresInAsString(t *testing.T) {
 	if err != nil || time.Until(exp) > time.Minute {
 		t.Fatalf("session expires_at = %v, want within seconds (expires_in \"2\" was not honoured)", info["expires_at"])
 	}
+	time.Sleep(1100 * time.Millisecond) // past half the access token's life: the refresh margin
 	before := e.idp.Counts().Token
 	e.upstreamSaw(b.api("/"))
 	if e.idp.Counts().Token == before {

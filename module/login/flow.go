@@ -84,7 +84,8 @@ type FlowConfig struct {
 	Logger *zap.Logger
 	// SessionLifetime bounds a session from login (default 12h).
 	SessionLifetime time.Duration
-	// RefreshMargin: a session expiring within it is refreshed (default 60s).
+	// RefreshMargin: a session expiring within it is refreshed (default
+	// 60s; at most half the tokens' lifetime).
 	RefreshMargin time.Duration
 	// LoginTimeout is how long a started login may take (default 10m).
 	LoginTimeout time.Duration

@@ -520,6 +520,10 @@ func TestFlowRefreshRotation(t *testing.T) {
 	e.op.set(func(op *testOP) { op.rotate = true; op.refreshExpiresIn = 30; op.refreshIDToken = true })
 	var tokens []string
 	for i := range 3 {
+		if i > 0 {
+			// 20s on: into the refreshed tokens' margin (half their 30s).
+			e.age(59*time.Minute + 30*time.Second + time.Duration(i)*20*time.Second)
+		}
 		resp, body := navigate(t, c, "GET", e.srv.URL+"/api")
 		if resp.StatusCode != 200 {
 			t.Fatalf("request %d after rotation: %d %s", i, resp.StatusCode, body)
@@ -542,7 +546,8 @@ func TestFlowRefreshRotation(t *testing.T) {
 	c2 := sessionWithShortTokens(t, e2)
 	orig, _ := e2.sessionOf(c2)
 	e2.op.set(func(op *testOP) { op.noRefreshToken = true; op.refreshExpiresIn = 30 })
-	for range 2 {
+	for i := range 2 {
+		e2.age(59*time.Minute + 30*time.Second + time.Duration(i)*20*time.Second)
 		if resp, body := navigate(t, c2, "GET", e2.srv.URL+"/api"); resp.StatusCode != 200 {
 			t.Fatalf("refresh without a new refresh token: %d %s", resp.StatusCode, body)
 		}
@@ -790,5 +795,29 @@ func TestNewFlowValidation(t *testing.T) {
 		if _, err := NewFlow(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestFlowShortTokensAreNotRefreshedOnEveryRequest: tokens that live less
+// than twice the refresh margin are refreshed at half their life, not on
+// every request.
+func TestFlowShortTokensAreNotRefreshedOnEveryRequest(t *testing.T) {
+	e := newEnv(t, false, nil)
+	c := sessionWithShortTokens(t, e)
+	e.op.set(func(op *testOP) { op.refreshExpiresIn = 30 })
+	for i := range 5 {
+		if resp, body := navigate(t, c, "GET", e.srv.URL+"/api"); resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	if n := e.op.refreshCalls.Load(); n != 1 {
+		t.Fatalf("%d refresh calls for 5 requests within the refreshed tokens' first half-life, want 1", n)
+	}
+	e.age(59*time.Minute + 30*time.Second + 16*time.Second)
+	if resp, _ := navigate(t, c, "GET", e.srv.URL+"/api"); resp.StatusCode != 200 {
+		t.Fatal("request after the half-life failed")
+	}
+	if n := e.op.refreshCalls.Load(); n != 2 {
+		t.Fatalf("%d refresh calls after the half-life, want 2", n)
 	}
 }

@@ -46,7 +46,7 @@ func (f *Flow) Session(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return nil, session.ErrNoSession
 	}
 	now := f.cfg.Now()
-	if s.Expiry.IsZero() || now.Add(f.cfg.RefreshMargin).Before(s.Expiry) {
+	if s.Expiry.IsZero() || now.Add(f.refreshMargin(s)).Before(s.Expiry) {
 		return s, nil
 	}
 	if s.RefreshToken == "" {
@@ -82,6 +82,21 @@ func (f *Flow) Session(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		f.log.Error("cannot save the refreshed session", zap.Error(err))
 	}
 	return ns, nil
+}
+
+// refreshMargin is how long before its tokens expire s is refreshed: the
+// configured margin, but at most half the tokens' lifetime, so that a
+// provider's short-lived tokens are not refreshed on every request.
+func (f *Flow) refreshMargin(s *session.Session) time.Duration {
+	issued := s.RefreshedAt
+	if issued.IsZero() {
+		issued = s.CreatedAt
+	}
+	margin := f.cfg.RefreshMargin
+	if life := s.Expiry.Sub(issued); life > 0 && margin > life/2 {
+		margin = life / 2
+	}
+	return margin
 }
 
 // refreshShared refreshes s once for all concurrent callers.
