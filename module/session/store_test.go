@@ -188,3 +188,31 @@ func TestStoreClearAndNames(t *testing.T) {
 		t.Errorf("oversize session: got %v, want ErrTooLarge", err)
 	}
 }
+
+// TestStoreOpenedCache: a cookie value opened once is answered from the
+// cache (the same session, no decryption), but never past the session's
+// NotAfter, and a changed value is opened afresh.
+func TestStoreOpenedCache(t *testing.T) {
+	st := newStore(t, true)
+	now := time.Now()
+	clock := now
+	st.Now = func() time.Time { return clock }
+	s := alibabaSession(t, now)
+	s.NotAfter = now.Add(30 * time.Second)
+	rec := httptest.NewRecorder()
+	if err := st.Save(rec, httptest.NewRequest("GET", "https://x/", nil), s); err != nil {
+		t.Fatal(err)
+	}
+	first, err := st.Load(replay(t, rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := st.Load(replay(t, rec))
+	if err != nil || again != first {
+		t.Fatalf("the second Load did not come from the cache (%v)", err)
+	}
+	clock = now.Add(31 * time.Second) // past NotAfter: neither cache nor cookie may answer
+	if _, err := st.Load(replay(t, rec)); err != ErrNoSession {
+		t.Fatalf("after NotAfter: %v, want ErrNoSession", err)
+	}
+}
