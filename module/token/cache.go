@@ -14,7 +14,7 @@ import (
 
 // Cache defaults.
 const (
-	DefaultCacheEntries = 100000
+	DefaultCacheEntries = 20000
 	DefaultCacheTTL     = 5 * time.Minute
 )
 
@@ -46,7 +46,7 @@ type Cache struct {
 }
 
 // NewCache returns a cache of at most maxEntries identities (default
-// 100000) kept at most maxTTL (default 5m). It runs a sweep goroutine until
+// 20000) kept at most maxTTL (default 5m). It runs a sweep goroutine until
 // Stop is called.
 func NewCache(maxEntries int, maxTTL time.Duration) *Cache {
 	if maxEntries <= 0 {
