@@ -3,8 +3,6 @@ package fleet
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"sync/atomic"
@@ -12,6 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/edgeauth/caddy-edgeauth/module/sts"
 )
 
 // Client is a Redis connection pool shared by the fleet building blocks. It
@@ -104,18 +104,7 @@ func (c *Client) call(ctx context.Context, op string, fn func(ctx context.Contex
 // key builds a key: prefix + kind + ":" + hex(SHA-256 of the
 // length-prefixed parts). No raw session ID, subject or jti is stored.
 func (c *Client) key(kind string, parts ...string) string {
-	return c.prefix + kind + ":" + digest(parts...)
-}
-
-func digest(parts ...string) string {
-	h := sha256.New()
-	var n [8]byte
-	for _, p := range parts {
-		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		h.Write(n[:])
-		h.Write([]byte(p))
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return c.prefix + kind + ":" + sts.Key(parts...)
 }
 
 func randomToken() string {

@@ -11,6 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/edgeauth/caddy-edgeauth/module/session"
+
+	"github.com/edgeauth/caddy-edgeauth/module/sts"
 )
 
 // Fallback says what the store does while Redis is unavailable.
@@ -231,7 +233,7 @@ func (s *Store) put(ctx context.Context, sess *session.Session) error {
 	}
 	key := s.sessionKey(sess.ID)
 	sealed := s.sealer.SealUntil(pt, valueAAD(key), now.Add(ttl))
-	member := digest(sess.ID)
+	member := sts.Key(sess.ID)
 	iss, _ := sess.Claims["iss"].(string)
 	sid, _ := sess.Claims["sid"].(string)
 	return s.c.call(ctx, "save session", func(ctx context.Context) error {
