@@ -445,3 +445,37 @@ func TestSTSOtherBackends(t *testing.T) {
 	}
 	mu.Unlock()
 }
+
+// TestSTSOutageKeepsCachedIdentities: while the STS fails, identities with
+// cached credentials keep working and new ones get 503 with Retry-After;
+// when it comes back, the new ones get through without any restart.
+func TestSTSOutageKeepsCachedIdentities(t *testing.T) {
+	w := newSTSWorld(t, demoidp.Options{})
+	w.startSTS("\t\tsts alibaba")
+	alice := w.aliceToken()
+	w.upstreamSaw(w.get("/", alice)) // cached from now on
+
+	w.emu.SetFail5xx(1000)
+	for i := 0; i < 3; i++ {
+		w.upstreamSaw(w.get("/", alice))
+	}
+	bob, err := w.idp.MintFor("bob", []string{"openid", "profile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := w.get("/", bob)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a new identity while the STS fails: %d Retry-After %q; %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if !strings.Contains(string(body), `"error":"sts_unavailable"`) {
+		t.Errorf("body %s, want error sts_unavailable", body)
+	}
+	assertSTSBody(t, body, "")
+
+	w.emu.SetFail5xx(0)
+	waitFor(t, "the STS to be used again", 10*time.Second, func() bool {
+		resp, _ := w.get("/", bob)
+		return resp.StatusCode == http.StatusOK
+	})
+	w.upstreamSaw(w.get("/", alice))
+}
