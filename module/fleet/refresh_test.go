@@ -93,7 +93,9 @@ func newFleetInstance(t *testing.T, addr, tokenURL string, coordinated bool) *fl
 func nearExpirySession() *session.Session {
 	s := testSession("https://op.example", "alice", "sid-1")
 	s.AccessToken, s.RefreshToken = "at-0", "rt-0"
-	s.Expiry = time.Now().Add(30 * time.Second) // inside the 60 s refresh margin
+	// Tokens of an hour that expire in 30 s: inside the 60 s refresh margin.
+	s.CreatedAt = time.Now().Add(-time.Hour + 30*time.Second)
+	s.Expiry = time.Now().Add(30 * time.Second)
 	return s
 }
 
