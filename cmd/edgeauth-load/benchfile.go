@@ -15,8 +15,8 @@ const keepMarker = "<!-- edgeauth-load: everything below this line is written by
 const benchHeader = `# Benchmarks
 
 What edgeauth costs, measured side by side with bare Caddy ` + "`reverse_proxy`" + ` in
-the same run, by the load tool in ` + "`cmd/edgeauth-load`" + ` (issue 5). Reproduce with the
-command below from a checkout.
+the same run, by the load tool in ` + "`cmd/edgeauth-load`" + ` (issue 5; scenario 6 for issue 6). Reproduce with the
+command below from a checkout (scenario 6 also needs ` + "`redis-server`" + ` on PATH).
 
 ## Method
 
@@ -26,7 +26,9 @@ command below from a checkout.
   front of the same upstream, each Caddy in its own process (` + "`go build ./cmd/caddy`" + `),
   with ` + "`auto_https off`" + `, ` + "`log { level ERROR }`" + `, no access log, and an admin
   endpoint on loopback for pprof. Scenarios 3 and 4 use their own edgeauth Caddy
-  (login and STS wiring); 1, 2 and 5 share one.
+  (login and STS wiring); 1, 2 and 5 share one. Scenario 6 uses a Caddy with
+  scenario 3's login wiring plus ` + "`session { store redis { … } }`" + ` on a
+  ` + "`redis-server`" + ` the tool starts on loopback (no persistence, its own process).
 - The generator is closed-loop: N connections (HTTP/1.1 keep-alive, one
   ` + "`http.Transport`" + ` each) send the next request as soon as the answer is read.
   Latency goes into a log-linear histogram (< 0.8 % error) for p50 and p99.
@@ -42,6 +44,9 @@ command below from a checkout.
 - Before measuring, every edgeauth setup must enforce — no credential → 401, a
   bad signature → 401, a valid credential → 200 with identity headers at the
   upstream (and X-Sts-* headers for scenario 4) — or the tool refuses to report.
+  For scenario 6 it also checks that the session is in Redis: Redis is empty
+  before the login and holds keys after it, and the Cookie header is under
+  300 bytes (a sealed session ID, where scenario 3's holds the whole session).
 
 ## Scenarios and targets
 
@@ -52,6 +57,7 @@ command below from a checkout.
 | 3 | a browser session cookie from one login (code flow against the demo provider) | ≥ 0.90 |
 | 4 | the same bearer token, with STS credentials (cached after the first exchange at the STS emulator) injected as X-Sts-* headers | ≥ 0.90 |
 | 5 | 90 % valid tokens (32 distinct, cached) and 10 % with a bad signature (refused with 401 after a verification each time); bare Caddy gets the same requests | ≥ 0.90 |
+| 6 | fleet (issue 6): a browser session cookie from one login, as in 3, on a Caddy whose sessions live in Redis — the cookie holds a sealed session ID and every request loads the session from Redis (one GET on loopback) | ≥ 0.80 (this tool's goal; issue 6 sets none) |
 
 "added p50" is edgeauth's median latency minus bare Caddy's. "Caddy CPU per
 request" is the CPU time (user + system, from /proc) each Caddy process used

@@ -12,7 +12,11 @@ const (
 	setupBearer = "edgeauth"
 	setupLogin  = "edgeauth-login"
 	setupSTS    = "edgeauth-sts"
+	setupFleet  = "edgeauth-fleet" // the login setup with sessions in Redis
 )
+
+// allSetups lists the setups in the order they start and are reported.
+var allSetups = []string{setupBare, setupBearer, setupLogin, setupSTS, setupFleet}
 
 // caddyConfig fills the Caddyfile template.
 type caddyConfig struct {
@@ -21,6 +25,7 @@ type caddyConfig struct {
 	CAFile, SessionKey           string
 	STSEndpoint, OIDCProviderARN string
 	RoleARN, LoginHint           string
+	RedisAddr                    string // setupFleet's Redis host:port
 }
 
 // caddyfileTemplate is the Caddyfile of every setup: loopback only, no
@@ -39,7 +44,7 @@ var caddyfileTemplate = template.Must(template.New("Caddyfile").Parse(`{
 		provider demo {
 			issuer {{.Issuer}}
 			client_id {{.ClientID}}
-{{- if eq .Setup "edgeauth-login"}}
+{{- if or (eq .Setup "edgeauth-login") (eq .Setup "edgeauth-fleet")}}
 			client_secret {{.Secret}}
 			scopes openid aliuid profile email
 {{- end}}
@@ -48,6 +53,14 @@ var caddyfileTemplate = template.Must(template.New("Caddyfile").Parse(`{
 {{- if eq .Setup "edgeauth-login"}}
 		session {
 			secret {{.SessionKey}}
+		}
+{{- else if eq .Setup "edgeauth-fleet"}}
+		session {
+			secret {{.SessionKey}}
+			store redis {
+				address {{.RedisAddr}}
+				key_prefix edgeauth-load:
+			}
 		}
 {{- end}}
 {{- if eq .Setup "edgeauth-sts"}}
@@ -65,7 +78,7 @@ var caddyfileTemplate = template.Must(template.New("Caddyfile").Parse(`{
 http://{{.Addr}} {
 {{- if eq .Setup "edgeauth"}}
 	edgeauth demo
-{{- else if eq .Setup "edgeauth-login"}}
+{{- else if or (eq .Setup "edgeauth-login") (eq .Setup "edgeauth-fleet")}}
 	edgeauth demo {
 		login /oauth2/ {
 			param login_hint {{.LoginHint}}

@@ -35,6 +35,7 @@ type row struct {
 	info        scenarioInfo
 	unavailable string
 	bare, edge  []*Result
+	cookieBytes int // length of the replayed Cookie header (scenarios 3 and 6)
 	poolSize    int
 	taken       int64
 	reused      int64
@@ -43,7 +44,7 @@ type row struct {
 func newReport(cfg config, scenarios []*scenario) *report {
 	rep := &report{cfg: cfg, date: time.Now().UTC(), loadBefore: loadAverage()}
 	for _, sc := range scenarios {
-		rep.rows = append(rep.rows, &row{info: sc.scenarioInfo, unavailable: sc.unavailable})
+		rep.rows = append(rep.rows, &row{info: sc.scenarioInfo, unavailable: sc.unavailable, cookieBytes: sc.cookieBytes})
 	}
 	return rep
 }
@@ -159,6 +160,9 @@ func (rep *report) table() string {
 			verdict = "**missed**"
 		}
 		notes := []string{verdict, "rounds " + r.roundRatios()}
+		if r.cookieBytes > 0 {
+			notes = append(notes, fmt.Sprintf("Cookie header %d bytes", r.cookieBytes))
+		}
 		if r.poolSize > 0 {
 			notes = append(notes, fmt.Sprintf("%d fresh tokens minted, %d sent to edgeauth, %d reused", r.poolSize, r.taken, r.reused))
 		}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,15 +42,18 @@ func TestTableRowsAndVerdicts(t *testing.T) {
 		edge:     []*Result{fakeResult(500, 2*time.Millisecond)},
 		poolSize: 900, taken: 1000, reused: 100}
 	gone := &row{info: scenarioList[2], unavailable: "not available: login is not wired"}
-	rep.rows = []*row{ok, missed, gone}
+	fleet := &row{info: scenarioList[5], cookieBytes: 164,
+		bare: []*Result{fakeResult(1000, time.Millisecond)},
+		edge: []*Result{fakeResult(850, time.Millisecond)}}
+	rep.rows = []*row{ok, missed, gone, fleet}
 
 	if r := ok.ratio(); r < 0.965 || r > 0.966 { // rounds 0.98 and 0.95
 		t.Errorf("ratio %v, want the median of 0.98 and 0.95", r)
 	}
 	table := rep.table()
 	lines := strings.Split(strings.TrimSpace(table), "\n")
-	if len(lines) != 5 {
-		t.Fatalf("table has %d lines, want header, rule and 3 rows:\n%s", len(lines), table)
+	if len(lines) != 6 {
+		t.Fatalf("table has %d lines, want header, rule and 4 rows:\n%s", len(lines), table)
 	}
 	for _, want := range []string{"| 1 | one repeated bearer token | 1100 | 1060 | 0.965 | ≥ 0.95 |", "met; rounds 0.980, 0.950", "+40 µs"} {
 		if !strings.Contains(lines[2], want) {
@@ -63,6 +67,14 @@ func TestTableRowsAndVerdicts(t *testing.T) {
 	}
 	if !strings.Contains(lines[4], "| — | — | — | ≥ 0.90 |") || !strings.Contains(lines[4], "not available: login is not wired") {
 		t.Errorf("unavailable row wrong:\n%s", lines[4])
+	}
+	for _, want := range []string{"| 6 | fleet: browser session cookie with the Redis store | 1000 | 850 | 0.850 | ≥ 0.80 |", "met; rounds 0.850; Cookie header 164 bytes"} {
+		if !strings.Contains(lines[5], want) {
+			t.Errorf("row 6 lacks %q:\n%s", want, lines[5])
+		}
+	}
+	if strings.Contains(lines[2], "Cookie header") {
+		t.Errorf("row 1 carries no cookie but mentions one:\n%s", lines[2])
 	}
 	if ps := rep.problems(); len(ps) != 1 || !strings.HasPrefix(ps[0], "scenario 2:") {
 		t.Errorf("problems %q, want one about scenario 2", ps)
@@ -108,12 +120,20 @@ func TestParseFlags(t *testing.T) {
 	if cfg.Command != "go run ./cmd/edgeauth-load -scenarios 5,1,5 -duration 1s -out B.md" {
 		t.Fatalf("command %q", cfg.Command)
 	}
+	cfg, _, err = parseFlags(nil)
+	if err != nil || !slices.Equal(cfg.Scenarios, []int{1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("default scenarios %v (%v), want 1 to 6", cfg.Scenarios, err)
+	}
+	cfg, _, err = parseFlags([]string{"-scenarios", "6,3"})
+	if err != nil || !slices.Equal(cfg.Scenarios, []int{3, 6}) {
+		t.Fatalf("-scenarios 6,3 gave %v (%v)", cfg.Scenarios, err)
+	}
 	cfg, _, err = parseFlags([]string{"-caddy", "bin/caddy"})
 	if err != nil || !filepath.IsAbs(cfg.Caddy) || !strings.HasSuffix(cfg.Caddy, filepath.Join("bin", "caddy")) {
 		t.Fatalf("-caddy bin/caddy gave %q (%v), want an absolute path", cfg.Caddy, err)
 	}
 	for _, bad := range [][]string{
-		{"-scenarios", "6"}, {"-scenarios", "1,x"}, {"-scenarios", ""}, {"-rounds", "0"},
+		{"-scenarios", "7"}, {"-scenarios", "0"}, {"-scenarios", "1,x"}, {"-scenarios", ""}, {"-rounds", "0"},
 		{"-duration", "1ms"}, {"-conns", "0"}, {"-max-pool", "5"}, {"extra"},
 	} {
 		if _, _, err := parseFlags(bad); err == nil {

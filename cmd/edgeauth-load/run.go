@@ -42,6 +42,7 @@ type runner struct {
 	dir   string
 	world *world
 	up    *upstreamProc
+	redis *redisProc // scenario 6's store
 	procs map[string]*caddyProc
 	// unavailable says why an edgeauth setup could not start.
 	unavailable map[string]string
@@ -68,7 +69,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 		return nil, err
 	}
 	rep.loadAfter = loadAverage()
-	for _, setup := range []string{setupBare, setupBearer, setupLogin, setupSTS} {
+	for _, setup := range allSetups {
 		if p := r.procs[setup]; p != nil {
 			rep.memory = append(rep.memory, fmt.Sprintf("%s %.0f MiB", setup, float64(p.peakRSS())/(1<<20)))
 		}
@@ -123,7 +124,14 @@ func (r *runner) setup(ctx context.Context) error {
 			need[setupSTS] = false
 		}
 	}
-	for _, setup := range []string{setupBare, setupBearer, setupLogin, setupSTS} {
+	if need[setupFleet] {
+		// Without Redis scenario 6 cannot run at all: fail, naming the fix.
+		if r.redis, err = startRedis(ctx, r.dir); err != nil {
+			return err
+		}
+		r.logf("redis-server listening on %s", r.redis.addr)
+	}
+	for _, setup := range allSetups {
 		if !need[setup] {
 			continue
 		}
@@ -155,6 +163,9 @@ func (r *runner) startSetup(ctx context.Context, bin, setup string) (*caddyProc,
 		Setup: setup, Admin: admin, Addr: addr, Upstream: r.up.addr,
 		Issuer: r.world.idp.Issuer(), ClientID: demoidp.DefaultClientID, Secret: demoidp.DefaultClientSecret,
 		CAFile: r.world.caFile, SessionKey: sessionKey(), LoginHint: loadUser,
+	}
+	if r.redis != nil {
+		cfg.RedisAddr = r.redis.addr
 	}
 	if r.world.sts != nil {
 		cfg.STSEndpoint = r.world.sts.URL()
@@ -197,17 +208,12 @@ func (r *runner) prepare(ctx context.Context) ([]*scenario, error) {
 			return nil, err
 		}
 	}
-	var cookie string
-	if p := r.procs[setupLogin]; p != nil {
-		if cookie, err = acquireSession(ctx, r.world, p.URL()); err != nil {
-			return nil, fmt.Errorf("%s: %w", setupLogin, err)
-		}
-		checks := []expectation{
-			{what: "session cookie", hdr: map[string]string{"Cookie": cookie}, status: 200, minAuth: 1, maxAuth: -1},
-			{what: "no cookie (not a browser navigation)", status: 401},
-		}
-		if err := enforce(ctx, setupLogin, p.URL(), checks); err != nil {
-			return nil, err
+	cookies := map[string]string{}
+	for _, setup := range []string{setupLogin, setupFleet} {
+		if p := r.procs[setup]; p != nil {
+			if cookies[setup], err = r.loginSession(ctx, setup, p); err != nil {
+				return nil, err
+			}
 		}
 	}
 	r.logf("every setup enforces: no credential → 401, bad signature → 401, valid → 200 with identity headers upstream")
@@ -230,8 +236,10 @@ func (r *runner) prepare(ctx context.Context) ([]*scenario, error) {
 			if err := r.preparePool(ctx, sc, bearer(repeatTok)); err != nil {
 				return nil, err
 			}
-		case 3:
+		case 3, 6:
+			cookie := cookies[info.setup]
 			sc.bare, sc.edge = repeated("Cookie", cookie)
+			sc.cookieBytes = len(cookie)
 		case 4:
 			sc.bare, sc.edge = repeated("Authorization", bearer(stsTok))
 		case 5:
@@ -239,6 +247,44 @@ func (r *runner) prepare(ctx context.Context) ([]*scenario, error) {
 		}
 	}
 	return out, nil
+}
+
+// loginSession logs in once on a login setup (scenarios 3 and 6) and checks
+// that it enforces: the session cookie → 200 with identity headers
+// upstream, no cookie → 401. For the fleet setup it also checks that the
+// session lives in Redis: the cookie is small (a sealed session ID, not the
+// session) and Redis holds keys. It returns the Cookie header to replay.
+func (r *runner) loginSession(ctx context.Context, setup string, p *caddyProc) (string, error) {
+	if setup == setupFleet {
+		if n, err := r.redis.keys(); err != nil || n != 0 {
+			return "", fmt.Errorf("%s: Redis should be empty before the login: %d keys (%v)", setup, n, err)
+		}
+	}
+	cookie, err := acquireSession(ctx, r.world, p.URL())
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", setup, err)
+	}
+	checks := []expectation{
+		{what: "session cookie", hdr: map[string]string{"Cookie": cookie}, status: 200, minAuth: 1, maxAuth: -1},
+		{what: "no cookie (not a browser navigation)", status: 401},
+	}
+	if err := enforce(ctx, setup, p.URL(), checks); err != nil {
+		return "", err
+	}
+	if setup == setupFleet {
+		if len(cookie) >= maxFleetCookie {
+			return "", fmt.Errorf("%s: the session cookie is %d bytes, want < %d: the session is in the cookie, not in Redis (is `store redis` wired?)", setup, len(cookie), maxFleetCookie)
+		}
+		n, err := r.redis.keys()
+		if err != nil {
+			return "", fmt.Errorf("%s: asking Redis for its size: %w", setup, err)
+		}
+		if n == 0 {
+			return "", fmt.Errorf("%s: Redis holds no key after the login: the session is not stored there", setup)
+		}
+		r.logf("%s: Cookie header %d bytes, %d keys in Redis after one login", setup, len(cookie), n)
+	}
+	return cookie, nil
 }
 
 // preparePool sizes scenario 2's pool from a short calibration run (with
@@ -325,6 +371,11 @@ func (r *runner) measure(ctx context.Context, scenarios []*scenario, rep *report
 			if cpuB > 0 && cpuE > 0 {
 				b.CPU, ed.CPU = bare.cpuTime()-cpuB, edgeProc.cpuTime()-cpuE
 			}
+			if sc.setup == setupFleet {
+				if err := r.redis.alive(); err != nil {
+					return err
+				}
+			}
 			for _, check := range []struct {
 				p   *caddyProc
 				res *Result
@@ -353,6 +404,9 @@ func (r *runner) close() {
 	}
 	if r.up != nil {
 		r.up.stop()
+	}
+	if r.redis != nil {
+		r.redis.stop()
 	}
 	if r.world != nil {
 		r.world.close()

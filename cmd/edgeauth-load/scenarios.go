@@ -5,7 +5,8 @@ import (
 	"net/http"
 )
 
-// scenarioInfo describes one scenario of issue 5.
+// scenarioInfo describes one scenario: 1 to 5 are issue 5's, 6 is issue 6's
+// fleet scenario (its target is this tool's goal, not the issue's).
 type scenarioInfo struct {
 	id     int
 	name   string
@@ -20,7 +21,13 @@ var scenarioList = []scenarioInfo{
 	{3, "browser session cookie", setupLogin, 0.90},
 	{4, "bearer token + STS credentials (cached)", setupSTS, 0.90},
 	{5, "90 % valid / 10 % bad-signature tokens", setupBearer, 0.90},
+	{6, "fleet: browser session cookie with the Redis store", setupFleet, 0.80},
 }
+
+// maxFleetCookie is the largest Cookie header scenario 6 accepts: a sealed
+// session ID is about 120 bytes, a whole sealed session several times
+// more, so a small cookie shows the session lives in Redis.
+const maxFleetCookie = 300
 
 // scenarioByID returns the scenario with that number.
 func scenarioByID(id int) (scenarioInfo, error) {
@@ -39,6 +46,7 @@ type scenario struct {
 	bare, edge  Source
 	edgeURL     string
 	pool        *TokenPool // scenario 2's fresh tokens
+	cookieBytes int        // scenarios 3 and 6: the replayed Cookie header's length
 	unavailable string
 }
 
