@@ -63,7 +63,8 @@ command below from a checkout (scenario 6 also needs ` + "`redis-server`" + ` on
 request" is the CPU time (user + system, from /proc) each Caddy process used
 during the run divided by the requests it answered: unlike throughput, other
 load on the machine hardly moves it, so it is the steadiest measure of what
-edgeauth adds. With 32 connections the servers are saturated, so p50 is
+edgeauth adds; for scenario 6 the notes give redis-server's CPU per
+request too, which the column leaves out. With 32 connections the servers are saturated, so p50 is
 mostly queueing (connections ÷ throughput) and "added p50" follows the
 throughput ratio; the CPU per request is the closer measure of the latency
 edgeauth adds to one request on an idle gateway (DESIGN.md's "added p50 ≤

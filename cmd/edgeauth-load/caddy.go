@@ -151,8 +151,12 @@ const clockTicks = 100
 
 // cpuTime returns the CPU time (user + system) the process has used, or 0
 // when /proc cannot tell.
-func (c *caddyProc) cpuTime() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+func (c *caddyProc) cpuTime() time.Duration { return processCPU(c.cmd.Process.Pid) }
+
+// processCPU returns the CPU time (user + system) process pid has used, or
+// 0 when /proc cannot tell.
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}

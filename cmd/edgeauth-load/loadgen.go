@@ -33,6 +33,9 @@ type Result struct {
 	// which other load on the machine disturbs far less than throughput.
 	Completed uint64
 	CPU       time.Duration
+	// StoreCPU is the CPU time the session store's server (redis-server,
+	// scenario 6) used meanwhile; 0 when there is none or it is unknown.
+	StoreCPU time.Duration
 }
 
 // CPUPerRequest returns the server's CPU time per answered request.

@@ -97,6 +97,10 @@ func (p *redisProc) keys() (int, error) {
 	return strconv.Atoi(n)
 }
 
+// cpuTime returns the CPU time redis-server has used, or 0 when /proc
+// cannot tell.
+func (p *redisProc) cpuTime() time.Duration { return processCPU(p.cmd.Process.Pid) }
+
 // alive reports an error when redis-server has exited.
 func (p *redisProc) alive() error {
 	select {

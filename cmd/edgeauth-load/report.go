@@ -163,6 +163,9 @@ func (rep *report) table() string {
 		if r.cookieBytes > 0 {
 			notes = append(notes, fmt.Sprintf("Cookie header %d bytes", r.cookieBytes))
 		}
+		if cpu := r.storeCPU(); cpu > 0 {
+			notes = append(notes, fmt.Sprintf("redis-server CPU %s per request (not in the CPU column)", fmtDur(cpu)))
+		}
 		if r.poolSize > 0 {
 			notes = append(notes, fmt.Sprintf("%d fresh tokens minted, %d sent to edgeauth, %d reused", r.poolSize, r.taken, r.reused))
 		}
@@ -176,6 +179,18 @@ func (rep *report) table() string {
 			fmtAdded(es.p50-bs.p50), fmtCPU(bs.cpu, es.cpu), escapeCell(strings.Join(notes, "; ")))
 	}
 	return b.String()
+}
+
+// storeCPU is the median over rounds of the session store server's CPU
+// time per edgeauth request, or 0 when not measured.
+func (r *row) storeCPU() time.Duration {
+	var per []time.Duration
+	for _, res := range r.edge {
+		if res.StoreCPU > 0 && res.Completed > 0 {
+			per = append(per, res.StoreCPU/time.Duration(res.Completed))
+		}
+	}
+	return median(per)
 }
 
 // roundRatios lists the ratio of each round.

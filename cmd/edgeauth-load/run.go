@@ -364,12 +364,20 @@ func (r *runner) measure(ctx context.Context, scenarios []*scenario, rep *report
 			}
 			edgeProc := r.procs[sc.setup]
 			cpuB, cpuE := bare.cpuTime(), edgeProc.cpuTime()
+			var cpuR time.Duration
+			if sc.setup == setupFleet {
+				cpuR = r.redis.cpuTime()
+			}
 			b, ed, err := RunPair(ctx, o, a, e)
 			if err != nil {
 				return err
 			}
 			if cpuB > 0 && cpuE > 0 {
 				b.CPU, ed.CPU = bare.cpuTime()-cpuB, edgeProc.cpuTime()-cpuE
+			}
+			if cpuR > 0 {
+				// Redis serves only edgeauth's side; no other work touches it.
+				ed.StoreCPU = r.redis.cpuTime() - cpuR
 			}
 			if sc.setup == setupFleet {
 				if err := r.redis.alive(); err != nil {

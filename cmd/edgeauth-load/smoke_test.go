@@ -96,6 +96,7 @@ func TestSmoke(t *testing.T) {
 	if s3.unavailable == "" && s3.cookieBytes <= s6.cookieBytes {
 		t.Errorf("scenario 3's cookie (%d bytes) is not larger than scenario 6's (%d bytes)", s3.cookieBytes, s6.cookieBytes)
 	}
+	t.Logf("scenario 6: redis-server CPU %s per request", s6.storeCPU())
 	if !strings.Contains(strings.Join(rep.memory, ", "), setupFleet+" ") {
 		t.Errorf("peak memory of the fleet Caddy not reported: %q", rep.memory)
 	}
