@@ -15,8 +15,9 @@ const keepMarker = "<!-- edgeauth-load: everything below this line is written by
 const benchHeader = `# Benchmarks
 
 What edgeauth costs, measured side by side with bare Caddy ` + "`reverse_proxy`" + ` in
-the same run, by the load tool in ` + "`cmd/edgeauth-load`" + ` (issue 5; scenario 6 for issue 6). Reproduce with the
-command below from a checkout (scenario 6 also needs ` + "`redis-server`" + ` on PATH).
+the same run, by the load tool in ` + "`cmd/edgeauth-load`" + ` (issues 5 and 6).
+Reproduce with the command below from a checkout (scenario 6 also needs
+` + "`redis-server`" + ` on PATH).
 
 ## Method
 
@@ -63,10 +64,10 @@ command below from a checkout (scenario 6 also needs ` + "`redis-server`" + ` on
 request" is the CPU time (user + system, from /proc) each Caddy process used
 during the run divided by the requests it answered: unlike throughput, other
 load on the machine hardly moves it, so it is the steadiest measure of what
-edgeauth adds; for scenario 6 the notes give redis-server's CPU per
-request too, which the column leaves out. With 32 connections the servers are saturated, so p50 is
-mostly queueing (connections ÷ throughput) and "added p50" follows the
-throughput ratio; the CPU per request is the closer measure of the latency
+edgeauth adds; for scenario 6 the notes also give redis-server's CPU per
+request, which the column leaves out. With 32 connections the servers are
+saturated, so p50 is mostly queueing (connections ÷ throughput) and "added
+p50" follows the throughput ratio; the CPU per request is the closer measure of the latency
 edgeauth adds to one request on an idle gateway (DESIGN.md's "added p50 ≤
 50 µs"). The generator shares the CPUs with the servers, so the throughput
 ratio also charges edgeauth for the CPU it takes from everyone else — which is
