@@ -70,6 +70,7 @@ type Store struct {
 	fallback Fallback
 	cookies  *session.CookieStore
 	now      func() time.Time
+	opened   session.OpenedCache // sessions opened from stored values
 }
 
 // NewStore returns a Store on c.
@@ -165,17 +166,24 @@ func (s *Store) get(ctx context.Context, id string) (*session.Session, error) {
 		return nil, err
 	}
 	now := s.now()
+	// Redis is read on every request, so that a logout anywhere counts at
+	// once; only opening and decoding the same stored value is saved.
+	openedKey := session.OpenedKey(key, val)
+	if sess, ok := s.opened.Get(openedKey, now); ok && sess.ID == id {
+		return sess, nil
+	}
 	pt, err := s.sealer.OpenAt(val, valueAAD(key), now)
 	if err != nil {
 		return nil, session.ErrNoSession // sealed by a retired secret, or expired
 	}
-	sess := new(session.Session)
-	if err := json.Unmarshal(pt, sess); err != nil || sess.ID != id {
+	sess, err := session.Decode(pt)
+	if err != nil || sess.ID != id {
 		return nil, session.ErrNoSession
 	}
 	if sess.NotAfter.IsZero() || !now.Before(sess.NotAfter) {
 		return nil, session.ErrNoSession
 	}
+	s.opened.Put(openedKey, sess, now)
 	return sess, nil
 }
 

@@ -14,8 +14,12 @@ const (
 	openedMax = 10000
 )
 
-// openedCache remembers sessions opened from cookie values.
-type openedCache struct {
+// OpenedCache remembers sessions opened from sealed values (a cookie, or a
+// value a server-side store returned), keyed by a hash of the value: the
+// value is authenticated, so the same bytes always open to the same session
+// and repeated requests cost no decryption or decoding. Sessions it returns
+// are shared: callers must not modify them. The zero value is ready to use.
+type OpenedCache struct {
 	mu      sync.RWMutex
 	entries map[[sha256.Size]byte]openedEntry
 }
@@ -25,18 +29,21 @@ type openedEntry struct {
 	until time.Time
 }
 
-// openedKey hashes the cookie name and value; the value itself is never kept.
-func openedKey(name, raw string) [sha256.Size]byte {
+// OpenedKey hashes where a sealed value came from (a cookie name, a store
+// key) and the value; the value itself is never kept.
+func OpenedKey(from, sealed string) [sha256.Size]byte {
 	h := sha256.New()
-	h.Write([]byte(name))
+	h.Write([]byte(from))
 	h.Write([]byte{0})
-	h.Write([]byte(raw))
+	h.Write([]byte(sealed))
 	var k [sha256.Size]byte
 	h.Sum(k[:0])
 	return k
 }
 
-func (c *openedCache) get(key [sha256.Size]byte, now time.Time) (*Session, bool) {
+// Get returns the session opened from the value with this key, while it is
+// still to be trusted at now.
+func (c *OpenedCache) Get(key [sha256.Size]byte, now time.Time) (*Session, bool) {
 	c.mu.RLock()
 	e, ok := c.entries[key]
 	c.mu.RUnlock()
@@ -46,7 +53,9 @@ func (c *openedCache) get(key [sha256.Size]byte, now time.Time) (*Session, bool)
 	return e.s, true
 }
 
-func (c *openedCache) put(key [sha256.Size]byte, s *Session, now time.Time) {
+// Put remembers s, opened from the value with this key, for at most a
+// minute and never past its NotAfter.
+func (c *OpenedCache) Put(key [sha256.Size]byte, s *Session, now time.Time) {
 	until := now.Add(openedTTL)
 	if s.NotAfter.Before(until) {
 		until = s.NotAfter

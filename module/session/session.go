@@ -96,6 +96,16 @@ func (s *Session) MarshalJSON() ([]byte, error) {
 	})
 }
 
+// Decode reads a session from its compact wire form in one pass (unlike
+// json.Unmarshal, which validates the input before decoding it again).
+func Decode(b []byte) (*Session, error) {
+	s := new(Session)
+	if err := s.UnmarshalJSON(b); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // UnmarshalJSON decodes the compact wire form; claim numbers stay
 // json.Number.
 func (s *Session) UnmarshalJSON(b []byte) error {

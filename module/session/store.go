@@ -34,7 +34,7 @@ type CookieStore struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 
-	opened openedCache
+	opened OpenedCache
 }
 
 // DefaultLifetime is used when NewCookieStore is given no lifetime.
@@ -77,22 +77,22 @@ func (c *CookieStore) Load(r *http.Request) (*Session, error) {
 		return nil, ErrNoSession
 	}
 	now := c.now()
-	key := openedKey(name, raw)
-	if s, ok := c.opened.get(key, now); ok {
+	key := OpenedKey(name, raw)
+	if s, ok := c.opened.Get(key, now); ok {
 		return s, nil
 	}
 	pt, err := c.sealer.OpenAt(raw, aad(name), now)
 	if err != nil {
 		return nil, ErrNoSession
 	}
-	s := new(Session)
-	if err := json.Unmarshal(pt, s); err != nil {
+	s, err := Decode(pt)
+	if err != nil {
 		return nil, ErrNoSession
 	}
 	if s.NotAfter.IsZero() || !now.Before(s.NotAfter) {
 		return nil, ErrNoSession
 	}
-	c.opened.put(key, s, now)
+	c.opened.Put(key, s, now)
 	return s, nil
 }
 
