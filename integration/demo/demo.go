@@ -51,6 +51,7 @@ type Demo struct {
 	Caddyfile string
 
 	dir      string
+	caFile   string
 	upstream *http.Server
 }
 
@@ -98,6 +99,7 @@ func Start(opts Options) (d *Demo, err error) {
 	if err != nil {
 		return nil, err
 	}
+	d.caFile = caFile
 
 	d.STS = stsemu.New(stsemu.Options{HTTPClient: d.IdP.Client()})
 	d.STS.Start()
@@ -191,7 +193,9 @@ edgeauth demo is running (Ctrl-C to stop)
   users                       alice/alice-pass, bob/bob-pass, root/root-pass, ops/ops-pass
 
 Open %[1]s/ in a browser and sign in: the app shows the identity headers
-and the temporary STS credentials it received.
+and the temporary STS credentials it received. The demo provider's TLS
+certificate comes from its own CA, so the browser warns once about
+%[2]s: accept it (or trust %[6]s).
 
 Or call it as alice with a bearer token (valid for one hour):
 
@@ -208,7 +212,7 @@ bob lacks /acs/alidns, so the same route answers 403 insufficient_scope:
 Without a token the gateway answers 401:
 
   curl -i %[1]s/
-`, d.URL, d.IdP.Issuer(), alice, bob, d.STS.URL()), nil
+`, d.URL, d.IdP.Issuer(), alice, bob, d.STS.URL(), d.caFile), nil
 }
 
 func render(s settings) (string, error) {
