@@ -44,9 +44,9 @@ func TestXcaddyManifestMatchesGoMod(t *testing.T) {
 }
 
 // TestModulesRegistered checks that importing the root package registers the
-// three modules that `caddy list-modules` shows.
+// four modules that `caddy list-modules` shows.
 func TestModulesRegistered(t *testing.T) {
-	for _, id := range []string{"edgeauth", "http.handlers.edgeauth", "http.authentication.providers.edgeauth"} {
+	for _, id := range []string{"edgeauth", "http.handlers.edgeauth", "http.authentication.providers.edgeauth", "admin.api.edgeauth"} {
 		if _, err := caddy.GetModule(id); err != nil {
 			t.Errorf("module %s is not registered: %v", id, err)
 		}
