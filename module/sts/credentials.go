@@ -49,33 +49,15 @@ func redact(s string) string {
 	return redacted
 }
 
-// safeView is what every printing path shows.
-type safeView struct {
-	AccessKeyID     string
-	AccessKeySecret string
-	SecurityToken   string
-	Expiration      time.Time
-	AssumedRoleARN  string
-	AssumedRoleID   string
-	RequestID       string
-	Subject         string
-	Issuer          string
-	SourceIdentity  string
-}
+// safeView is what every printing path shows: the same fields without
+// Credentials' methods (so printing it does not recurse), secrets redacted.
+type safeView Credentials
 
 func (c Credentials) safe() safeView {
-	return safeView{
-		AccessKeyID:     c.AccessKeyID,
-		AccessKeySecret: redact(c.AccessKeySecret),
-		SecurityToken:   redact(c.SecurityToken),
-		Expiration:      c.Expiration,
-		AssumedRoleARN:  c.AssumedRoleARN,
-		AssumedRoleID:   c.AssumedRoleID,
-		RequestID:       c.RequestID,
-		Subject:         c.Subject,
-		Issuer:          c.Issuer,
-		SourceIdentity:  c.SourceIdentity,
-	}
+	v := safeView(c)
+	v.AccessKeySecret = redact(c.AccessKeySecret)
+	v.SecurityToken = redact(c.SecurityToken)
+	return v
 }
 
 // String returns a redacted description.
