@@ -96,7 +96,7 @@ func (rx *routeExchange) credentials(ctx context.Context, id *identity.Identity,
 	if len(rx.roles) > 0 {
 		role = ""
 		for _, rc := range rx.roles {
-			if claimMatches(id.Claims, rc.Claim, rc.Value) {
+			if identity.ClaimHas(id.Claims, rc.Claim, rc.Value) {
 				role = rc.RoleARN
 				break
 			}
@@ -108,16 +108,13 @@ func (rx *routeExchange) credentials(ctx context.Context, id *identity.Identity,
 	svc := rx.svc
 	if rx.workload {
 		key := sts.Key(svc.name, role, "workload")
-		var fetched atomic.Bool
-		creds, err := svc.cache.Get(ctx, key, time.Time{}, func(ctx context.Context) (*sts.Credentials, error) {
-			fetched.Store(true)
+		creds, err := rx.cached(ctx, key, time.Time{}, func(ctx context.Context) (*sts.Credentials, error) {
 			tok, _, err := svc.workload.Token(ctx)
 			if err != nil {
 				return nil, &sts.Error{Kind: sts.Unavailable, Code: "edgeauth.WorkloadToken", Message: "the gateway's own token could not be obtained", RetryAfter: 5 * time.Second}
 			}
 			return rx.exchange(ctx, sts.Request{Token: tok, RoleARN: role, ProviderARN: svc.providerARN, SessionName: sts.SanitizeSessionName("edgeauth-gateway", "edgeauth"), Duration: svc.duration, Policy: svc.policy})
 		})
-		rx.metrics.STSCache(!fetched.Load())
 		return creds, role, err
 	}
 
@@ -130,13 +127,22 @@ func (rx *routeExchange) credentials(ctx context.Context, id *identity.Identity,
 	}
 	name = sts.SanitizeSessionName(name, "edgeauth")
 	key := sts.Key(svc.name, role, svc.providerARN, id.Issuer, id.Subject, svc.policy, name)
-	var fetched atomic.Bool
-	creds, err := svc.cache.Get(ctx, key, id.Expiry, func(ctx context.Context) (*sts.Credentials, error) {
-		fetched.Store(true)
+	creds, err := rx.cached(ctx, key, id.Expiry, func(ctx context.Context) (*sts.Credentials, error) {
 		return rx.exchange(ctx, sts.Request{Token: id.Token, RoleARN: role, ProviderARN: svc.providerARN, SessionName: name, Duration: svc.duration, Policy: svc.policy})
 	})
-	rx.metrics.STSCache(!fetched.Load())
 	return creds, role, err
+}
+
+// cached gets credentials from the STS's cache, fetching them when due, and
+// counts the lookup as a hit or a miss.
+func (rx *routeExchange) cached(ctx context.Context, key string, sourceExpiry time.Time, fetch func(context.Context) (*sts.Credentials, error)) (*sts.Credentials, error) {
+	var fetched atomic.Bool // the fetch may run on another goroutine
+	creds, err := rx.svc.cache.Get(ctx, key, sourceExpiry, func(ctx context.Context) (*sts.Credentials, error) {
+		fetched.Store(true)
+		return fetch(ctx)
+	})
+	rx.metrics.STSCache(!fetched.Load())
+	return creds, err
 }
 
 // exchange runs one exchange at the STS and records its result and time.
@@ -145,21 +151,6 @@ func (rx *routeExchange) exchange(ctx context.Context, req sts.Request) (*sts.Cr
 	creds, err := rx.svc.exchanger.Exchange(ctx, req)
 	rx.metrics.STSExchange(rx.svc.name, metrics.STSResultFor(err), time.Since(start))
 	return creds, err
-}
-
-// claimMatches reports whether a claim equals want or, for an array claim,
-// holds it.
-func claimMatches(claims map[string]any, path, want string) bool {
-	values, ok := identity.ClaimValues(claims, path)
-	if !ok {
-		return false
-	}
-	for _, v := range values {
-		if v == want {
-			return true
-		}
-	}
-	return false
 }
 
 // injectCredentials sets the credential headers and placeholders.

@@ -3,6 +3,7 @@ package identity
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -70,6 +71,21 @@ func ClaimValue(claims map[string]any, path string) (string, bool) {
 		return joinScalars(len(a), func(i int) any { return a[i] })
 	}
 	return scalarString(v)
+}
+
+// ClaimHas reports whether the claim at path, or one element of it when it
+// is an array, equals one of want.
+func ClaimHas(claims map[string]any, path string, want ...string) bool {
+	vals, ok := ClaimValues(claims, path)
+	if !ok {
+		return false
+	}
+	for _, v := range vals {
+		if slices.Contains(want, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // ClaimValues returns the claim at path as a list of sanitized strings: the

@@ -63,8 +63,7 @@ func (q Requirement) Authorize(id *identity.Identity) Decision {
 		return Decision{Outcome: InsufficientScope, Scopes: q.failedScopes(id), Reason: "missing scope " + strings.Join(missing(id, q.Scopes), " ")}
 	}
 	for i := range q.Claims {
-		if !claimMatches(id, &q.Claims[i]) {
-			c := &q.Claims[i]
+		if c := &q.Claims[i]; !identity.ClaimHas(id.Claims, c.Claim, c.Values...) {
 			return Decision{Outcome: AccessDenied, Reason: "claim " + c.Claim + " not in [" + strings.Join(c.Values, " ") + "]"}
 		}
 	}
@@ -103,19 +102,4 @@ func missing(id *identity.Identity, need []string) []string {
 		}
 	}
 	return out
-}
-
-// claimMatches reports whether id's claim c.Claim, or one element of it when
-// it is an array, equals one of c.Values.
-func claimMatches(id *identity.Identity, c *ClaimRule) bool {
-	vals, ok := identity.ClaimValues(id.Claims, c.Claim)
-	if !ok {
-		return false
-	}
-	for _, v := range vals {
-		if slices.Contains(c.Values, v) {
-			return true
-		}
-	}
-	return false
 }
