@@ -3,7 +3,6 @@ package edgeauth
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -125,8 +124,9 @@ func askProvider(ctx context.Context, p *provider, raw string) (*identity.Identi
 	}
 	now := time.Now()
 	expiry := now.Add(p.opaqueTTL)
-	if exp, ok := unixClaim(claims["exp"]); ok {
-		if !exp.After(now) {
+	if v, present := claims["exp"]; present {
+		exp, ok := token.NumericDate(v)
+		if !ok || !exp.After(now) {
 			return nil, &token.Error{Kind: token.Invalid, Description: "token expired"}
 		}
 		if exp.Before(expiry) {
@@ -197,17 +197,4 @@ func introspectedFor(claims map[string]any, p *provider) bool {
 		}
 	}
 	return false
-}
-
-// unixClaim reads a NumericDate claim.
-func unixClaim(v any) (time.Time, bool) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return time.Time{}, false
-	}
-	f, err := n.Float64()
-	if err != nil {
-		return time.Time{}, false
-	}
-	return time.Unix(int64(f), 0), true
 }

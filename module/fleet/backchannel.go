@@ -173,15 +173,13 @@ func checkLogoutClaims(id *identity.Identity, now time.Time, maxAge, skew time.D
 	if lt.ID == "" {
 		return nil, invalidLogout("jti claim missing")
 	}
-	n, ok := c["iat"].(json.Number)
+	iat, ok := c["iat"].(json.Number)
 	if !ok {
 		return nil, invalidLogout("iat claim missing or not a number")
 	}
-	secs, err := strconv.ParseFloat(n.String(), 64)
-	if err != nil || secs < 0 || secs > 253402300799 {
+	if lt.IssuedAt, ok = token.NumericDate(iat); !ok {
 		return nil, invalidLogout("iat claim is not a valid time")
 	}
-	lt.IssuedAt = time.Unix(int64(secs), 0)
 	if lt.IssuedAt.After(now.Add(skew)) {
 		return nil, invalidLogout("logout token issued in the future")
 	}

@@ -12,8 +12,9 @@ import (
 // refused as malformed.
 const maxNumericDate = 253402300799
 
-// numericDate reads an RFC 7519 NumericDate (seconds, possibly fractional).
-func numericDate(v any) (time.Time, bool) {
+// NumericDate reads an RFC 7519 NumericDate claim value (json.Number
+// seconds, possibly fractional, between 0 and 9999-12-31).
+func NumericDate(v any) (time.Time, bool) {
 	n, ok := v.(json.Number)
 	if !ok {
 		return time.Time{}, false
@@ -39,7 +40,7 @@ func timeClaim(claims map[string]any, name string) (t time.Time, present bool, e
 	if !ok {
 		return time.Time{}, false, nil
 	}
-	t, ok = numericDate(v)
+	t, ok = NumericDate(v)
 	if !ok {
 		return time.Time{}, true, invalid("invalid " + name + " claim")
 	}
