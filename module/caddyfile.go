@@ -219,13 +219,11 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		opt := d.Val()
 		switch {
 		case strs[opt] != nil:
-			if !d.NextArg() {
-				return d.Errf("%s: a value is required", opt)
+			v, err := singleArg(d, opt)
+			if err != nil {
+				return err
 			}
-			*strs[opt] = d.Val()
-			if d.NextArg() {
-				return d.Errf("%s: takes exactly one value", opt)
-			}
+			*strs[opt] = v
 		case lists[opt] != nil:
 			vals := d.RemainingArgs()
 			if len(vals) == 0 {
@@ -362,12 +360,9 @@ func (lc *LoginConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		opt := d.Val()
 		switch opt {
 		case "redirect_url", "post_logout_redirect_uri", "auth_method":
-			if !d.NextArg() {
-				return d.Errf("login %s: a value is required", opt)
-			}
-			v := d.Val()
-			if d.NextArg() {
-				return d.Errf("login %s: takes exactly one value", opt)
+			v, err := singleArg(d, "login "+opt)
+			if err != nil {
+				return err
 			}
 			switch opt {
 			case "redirect_url":
@@ -414,13 +409,15 @@ func (sc *STSConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		opt := d.Val()
 		switch {
 		case strs[opt] != nil:
-			if !d.NextArg() {
-				return d.Errf("sts %s: a value is required", opt)
+			what := "sts " + opt
+			if opt == "policy" {
+				what += " (quote the JSON document)"
 			}
-			*strs[opt] = d.Val()
-			if d.NextArg() {
-				return d.Errf("sts %s: takes exactly one value (quote a policy document)", opt)
+			v, err := singleArg(d, what)
+			if err != nil {
+				return err
 			}
+			*strs[opt] = v
 		case durations[opt] != nil:
 			if err := durationArg(d, durations[opt]); err != nil {
 				return err
@@ -605,13 +602,11 @@ func (rc *RedisStoreConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
 			}
 			rc.Addresses = append(rc.Addresses, addrs...)
 		case strs[opt] != nil:
-			if !d.NextArg() {
-				return d.Errf("store redis %s: a value is required", opt)
+			v, err := singleArg(d, "store redis "+opt)
+			if err != nil {
+				return err
 			}
-			*strs[opt] = d.Val()
-			if d.NextArg() {
-				return d.Errf("store redis %s: takes exactly one value", opt)
-			}
+			*strs[opt] = v
 		case opt == "cluster" || opt == "tls":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -639,6 +634,19 @@ func (rc *RedisStoreConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
 		return d.Errf("store redis: `address host:port` is required")
 	}
 	return nil
+}
+
+// singleArg reads the one value of an option; what names the option in
+// error messages.
+func singleArg(d *caddyfile.Dispenser, what string) (string, error) {
+	if !d.NextArg() {
+		return "", d.Errf("%s: a value is required", what)
+	}
+	v := d.Val()
+	if d.NextArg() {
+		return "", d.Errf("%s: takes exactly one value", what)
+	}
+	return v, nil
 }
 
 func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
