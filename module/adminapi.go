@@ -228,11 +228,8 @@ func (a *App) adminSTSCacheList() map[string]adminCache {
 	return nil
 }
 
-func adminHandleCaches(w http.ResponseWriter, _ *http.Request) error {
-	a, err := adminRunningApp()
-	if err != nil {
-		return err
-	}
+// adminCacheSizes counts the entries of the app's caches.
+func adminCacheSizes(a *App) adminCaches {
 	out := adminCaches{STSCaches: map[string]adminCacheSize{}}
 	if a.cache != nil {
 		out.TokenCache.Entries = a.cache.Len()
@@ -240,7 +237,15 @@ func adminHandleCaches(w http.ResponseWriter, _ *http.Request) error {
 	for name, c := range a.adminSTSCacheList() {
 		out.STSCaches[name] = adminCacheSize{Entries: c.Len()}
 	}
-	return writeAdminJSON(w, out)
+	return out
+}
+
+func adminHandleCaches(w http.ResponseWriter, _ *http.Request) error {
+	a, err := adminRunningApp()
+	if err != nil {
+		return err
+	}
+	return writeAdminJSON(w, adminCacheSizes(a))
 }
 
 func adminHandleFlush(w http.ResponseWriter, _ *http.Request) error {
@@ -248,13 +253,11 @@ func adminHandleFlush(w http.ResponseWriter, _ *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := adminCaches{STSCaches: map[string]adminCacheSize{}}
+	out := adminCacheSizes(a)
 	if a.cache != nil {
-		out.TokenCache.Entries = a.cache.Len()
 		a.cache.Flush()
 	}
-	for name, c := range a.adminSTSCacheList() {
-		out.STSCaches[name] = adminCacheSize{Entries: c.Len()}
+	for _, c := range a.adminSTSCacheList() {
 		c.Flush()
 	}
 	caddy.Log().Named("admin.api.edgeauth").Info("caches flushed", zap.Int("token_cache_entries", out.TokenCache.Entries))
