@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -367,5 +368,40 @@ func TestFinding2STSConcurrentFirstRequestsNotCrossDelivered(t *testing.T) {
 				t.Errorf("%d exchanges for two identities, want 2", n)
 			}
 		})
+	}
+}
+
+// TestSiblingRoleFromClaimNotShared (issue 9, cache keys): role_from_claim
+// picks the role per request, and the role is part of the credential key:
+// a caller that maps to the reader role, coming after one that mapped to
+// the admin role, never receives the admin role's credentials, even when
+// nothing else about the two differs but the claim.
+func TestSiblingRoleFromClaimNotShared(t *testing.T) {
+	const admin = "acs:ram::1000000000000000:role/admin"
+	rig := &keyRig{t: t, issuer: &issuingSTS{}, shared: sts.NewCache(sts.CacheConfig{})}
+	rules := []RoleFromClaim{{Claim: "groups", Value: "admins", RoleARN: admin}, {Claim: "groups", Value: "readers", RoleARN: keyTestRole}}
+	a := baseKeyCaller().with(func(c *keyCaller) { c.use.RoleFromClaims = rules; c.claims["groups"] = []any{"admins"} })
+	b := a.with(func(c *keyCaller) { c.claims["groups"] = []any{"readers"} })
+	for _, c := range []keyCaller{a, b, a, b} {
+		repl := caddy.NewReplacer()
+		id := c.identity()
+		// Same token for both, so that only the claim-picked role can keep
+		// them apart in the credentials.
+		id.Token = "h.p.s"
+		repl.Set("test.session", c.session)
+		creds, role, err := rig.route(c).credentials(context.Background(), id, repl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := keyTestRole
+		if c.claims["groups"].([]any)[0] == "admins" {
+			want = admin
+		}
+		if role != want || !strings.Contains(creds.SecurityToken, fmt.Sprintf("role=%q", want)) {
+			t.Fatalf("groups %v: role %s, credentials %q; want %s", c.claims["groups"], role, creds.SecurityToken, want)
+		}
+	}
+	if n := rig.issuer.n.Load(); n != 2 {
+		t.Errorf("%d exchanges for two roles, want 2", n)
 	}
 }
