@@ -108,6 +108,10 @@ type exchangeService struct {
 	roleARN     string
 	duration    time.Duration
 	policy      string
+	// config fingerprints the settings that shape an exchange, for the
+	// credential cache key (a fleet's instances share credentials through
+	// Redis only while their STS settings agree).
+	config string
 }
 
 // provisionSTS builds every configured STS.
@@ -243,6 +247,7 @@ func (c *STSConfig) build(name string, shared sts.SharedStore) (*exchangeService
 		}
 	}
 
+	svc.config = c.fingerprint(svc.kind, duration)
 	svc.cache = sts.NewCache(sts.CacheConfig{
 		MaxEntries:    c.MaxEntries,
 		RefreshMargin: time.Duration(c.RefreshMargin),
@@ -250,6 +255,21 @@ func (c *STSConfig) build(name string, shared sts.SharedStore) (*exchangeService
 		Shared:        shared,
 	})
 	return svc, nil
+}
+
+// fingerprint hashes the settings that shape an exchange's result, other
+// than those the cache key names on its own (role, OIDC provider ARN,
+// policy): type, endpoint, duration, the token_exchange parameters and the
+// workload token's source. Secrets are left out: they authenticate the
+// gateway and do not change whose credentials come back.
+func (c *STSConfig) fingerprint(kind string, duration time.Duration) string {
+	var cc []string
+	if c.ClientCredentials != nil {
+		cc = []string{c.ClientCredentials.TokenEndpoint, c.ClientCredentials.ClientID, sts.Key(c.ClientCredentials.Scopes...)}
+	}
+	return sts.Key(kind, c.Endpoint, c.Region, fmt.Sprint(c.VPC), duration.String(),
+		c.TokenEndpoint, c.ClientID, c.AuthMethod, sts.Key(c.Audience...), sts.Key(c.Resource...), c.Scope, c.SubjectTokenType,
+		c.TokenFile, sts.Key(cc...))
 }
 
 // STSUse is a route's use of a configured STS.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,12 @@ type routeExchange struct {
 
 // errNoRole is answered 403 when role_from_claims has no match.
 var errNoRole = errors.New("no role is mapped to the caller's claims")
+
+// errNoSubject refuses an exchange for a token without `sub`: 401
+// invalid_token (RFC 6750 §3.1: the token is "invalid for other reasons";
+// a token with a subject may be exchanged, more scope would not help).
+var errNoSubject = &sts.Error{Kind: sts.InvalidToken, Code: "edgeauth.NoSubject",
+	Message: "the token has no subject (sub); credentials are exchanged only for an identified caller"}
 
 // provisionSTS resolves the route's STS settings.
 func (h *Handler) provisionSTS() error {
@@ -106,14 +113,15 @@ func (rx *routeExchange) credentials(ctx context.Context, id *identity.Identity,
 		}
 	}
 	svc := rx.svc
+	key := sts.CacheKey{STS: svc.name, Config: svc.config, RoleARN: role, ProviderARN: svc.providerARN, Policy: svc.policy}
 	if rx.workload {
-		key := sts.Key(svc.name, role, "workload")
-		creds, err := rx.cached(ctx, key, time.Time{}, func(ctx context.Context) (*sts.Credentials, error) {
+		key.Source, key.SessionName = sourceWorkload, sts.SanitizeSessionName("edgeauth-gateway", "edgeauth")
+		creds, err := rx.cached(ctx, key.String(), time.Time{}, func(ctx context.Context) (*sts.Credentials, error) {
 			tok, _, err := svc.workload.Token(ctx)
 			if err != nil {
 				return nil, &sts.Error{Kind: sts.Unavailable, Code: "edgeauth.WorkloadToken", Message: "the gateway's own token could not be obtained", RetryAfter: 5 * time.Second}
 			}
-			return rx.exchange(ctx, sts.Request{Token: tok, RoleARN: role, ProviderARN: svc.providerARN, SessionName: sts.SanitizeSessionName("edgeauth-gateway", "edgeauth"), Duration: svc.duration, Policy: svc.policy})
+			return rx.exchange(ctx, sts.Request{Token: tok, RoleARN: role, ProviderARN: svc.providerARN, SessionName: key.SessionName, Duration: svc.duration, Policy: svc.policy})
 		})
 		return creds, role, err
 	}
@@ -121,14 +129,24 @@ func (rx *routeExchange) credentials(ctx context.Context, id *identity.Identity,
 	if !isJWT(id.Token) {
 		return nil, role, &sts.Error{Kind: sts.InvalidToken, Code: "edgeauth.NotAnOIDCToken", Message: "the credential is not an OIDC token (JWT) and cannot be exchanged"}
 	}
+	// Credentials belong to one caller: without a subject there is no
+	// caller to hold them for (client-credentials tokens usually have none).
+	if id.Subject == "" {
+		return nil, role, errNoSubject
+	}
 	name := id.Subject
 	if rx.sessionName != "" {
 		name = repl.ReplaceKnown(rx.sessionName, "")
 	}
-	name = sts.SanitizeSessionName(name, "edgeauth")
-	key := sts.Key(svc.name, role, svc.providerARN, id.Issuer, id.Subject, svc.policy, name)
-	creds, err := rx.cached(ctx, key, id.Expiry, func(ctx context.Context) (*sts.Credentials, error) {
-		return rx.exchange(ctx, sts.Request{Token: id.Token, RoleARN: role, ProviderARN: svc.providerARN, SessionName: name, Duration: svc.duration, Policy: svc.policy})
+	key.SessionName = sts.SanitizeSessionName(name, "edgeauth")
+	key.Source = sourceCaller
+	key.Provider, key.Issuer, key.Subject = id.Provider, id.Issuer, id.Subject
+	key.AuthorizedParty, _ = id.Claims["azp"].(string)
+	key.ClientID, _ = id.Claims["client_id"].(string)
+	key.Audiences = sts.Audiences(id.Claims["aud"])
+	key.Claims = sts.ClaimsFingerprint(id.Claims)
+	creds, err := rx.cached(ctx, key.String(), id.Expiry, func(ctx context.Context) (*sts.Credentials, error) {
+		return rx.exchange(ctx, sts.Request{Token: id.Token, RoleARN: role, ProviderARN: svc.providerARN, SessionName: key.SessionName, Duration: svc.duration, Policy: svc.policy})
 	})
 	return creds, role, err
 }
@@ -187,7 +205,11 @@ func (h *Handler) denySTS(w http.ResponseWriter, r *http.Request, err error) err
 	h.decide(r, metrics.ReasonForSTSError(se), "", "")
 	switch se.Kind {
 	case sts.InvalidToken:
-		return writeChallengeExtra(w, r, http.StatusUnauthorized, challenge{errCode: "invalid_token", description: "the security token service refused the token", inHeader: true}, extra)
+		desc := "the security token service refused the token"
+		if strings.HasPrefix(se.Code, "edgeauth.") {
+			desc = se.Message // the gateway's own refusal, before any exchange
+		}
+		return writeChallengeExtra(w, r, http.StatusUnauthorized, challenge{errCode: "invalid_token", description: desc, inHeader: true}, extra)
 	case sts.Forbidden:
 		return writeChallengeExtra(w, r, http.StatusForbidden, challenge{errCode: "access_denied", description: "the security token service denied the role", headerError: "insufficient_scope"}, extra)
 	case sts.Misconfigured:

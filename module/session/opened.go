@@ -2,6 +2,7 @@ package session
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"sync"
 	"time"
 )
@@ -30,11 +31,14 @@ type openedEntry struct {
 }
 
 // OpenedKey hashes where a sealed value came from (a cookie name, a store
-// key) and the value; the value itself is never kept.
+// key) and the value; the value itself is never kept. The origin is
+// length-prefixed, so no byte in either can make two pairs hash alike.
 func OpenedKey(from, sealed string) [sha256.Size]byte {
 	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(from)))
+	h.Write(n[:])
 	h.Write([]byte(from))
-	h.Write([]byte{0})
 	h.Write([]byte(sealed))
 	var k [sha256.Size]byte
 	h.Sum(k[:0])

@@ -72,6 +72,9 @@ func parse(raw string, maxSize int) (*parsed, *Error) {
 	if err != nil {
 		return nil, invalid("malformed token: payload is not base64url")
 	}
+	if !lossless(payload) {
+		return nil, invalid("malformed token: payload is not valid UTF-8 or has a lone surrogate escape")
+	}
 	claims, ok := decodeObject(payload)
 	if !ok {
 		return nil, invalid("malformed token: payload is not a JSON object")
