@@ -74,11 +74,18 @@ func accessTokenFor(t *testing.T, idp *demoidp.Server, client demoidp.Client, us
 	return at
 }
 
-// opaqueSite starts Caddy with the demo provider (extra lines in its block)
-// in front of whoami.
+// startOpaque starts Caddy with the demo provider (extra lines in its
+// block) in front of whoami, and waits until the provider's discovery and
+// keys are loaded (a signed token passes), so that no check below meets a
+// provider whose endpoints are not known yet (503).
 func (e *env) startOpaque(providerExtra ...string) {
 	e.t.Helper()
 	e.start(e.globals(e.providerBlock("demo", providerExtra...)) + e.site("edgeauth demo", "\t\tpublic /healthz"))
+	jwt := e.aliceToken()
+	waitFor(e.t, "the provider's discovery and keys", 10*time.Second, func() bool {
+		resp, _ := e.get("/", jwt)
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 // refused asserts a 401 invalid_token answer.
@@ -261,6 +268,17 @@ func TestFinding1OpaqueCacheKeyedByProviderAndMode(t *testing.T) {
 }
 `, e.port, e.upstream, e.upstream))
 
+	jwt1 := e.aliceToken()
+	jwt2, err := idp2.MintFor("alice", []string{"openid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both providers' discovery and keys", 10*time.Second, func() bool {
+		a, _ := e.get("/a/x", jwt1)
+		b, _ := e.get("/b/x", jwt2)
+		return a.StatusCode == http.StatusOK && b.StatusCode == http.StatusOK
+	})
+
 	tok := accessTokenFor(t, e.idp, demoidp.DefaultClient(), "alice")
 	// Route b asks its first opaque provider (second), which does not know
 	// the token — whether or not route a saw it first.
@@ -271,5 +289,32 @@ func TestFinding1OpaqueCacheKeyedByProviderAndMode(t *testing.T) {
 	e.upstreamSaw(e.get("/a/x", tok))
 	if resp, body := e.get("/b/x", tok); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("route b after route a cached the token: %d %.200s, want 401 as before", resp.StatusCode, body)
+	}
+}
+
+// Finding 7, the other side of the bucket: a caller refused because the
+// bucket is empty (503) is not remembered as refused. The same token passes
+// once the bucket has refilled, so a flood cannot make a legitimate token
+// fail later (no poisoning of the rejected-token memory).
+func TestFinding7BucketRefusalIsNotRemembered(t *testing.T) {
+	e := newEnv(t, twoClients(false))
+	e.startOpaque("opaque_tokens introspection", "opaque_rate 1/s 1")
+	first := accessTokenFor(t, e.idp, demoidp.DefaultClient(), "alice")
+	second := accessTokenFor(t, e.idp, demoidp.DefaultClient(), "bob")
+	time.Sleep(1100 * time.Millisecond) // a full bucket
+	e.upstreamSaw(e.get("/api", first))
+	resp, body := e.get("/api", second)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("a new token right after the bucket's only call: %d Retry-After %q %.200s, want 503 and 1", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if got := e.upstreamSaw(e.get("/api", second)); got.header("X-Auth-Subject") != "2000000000000003" {
+		t.Errorf("after the refill: subject %q, want bob's", got.header("X-Auth-Subject"))
+	}
+	// The first token is still served from the cache, without a call.
+	before := e.idp.Counts().Introspect
+	e.upstreamSaw(e.get("/api", first))
+	if e.idp.Counts().Introspect != before {
+		t.Error("the cached token cost a provider call")
 	}
 }

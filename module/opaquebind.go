@@ -8,8 +8,7 @@ import (
 )
 
 // checkAnswerBinding applies the rules that tie a provider's answer about an
-// opaque token to this gateway (see docs/ARCHITECTURE.md, the credential
-// table):
+// opaque token to this gateway:
 //
 //   - `aud`, when stated, must contain one of the provider's audiences
 //     (default: the client ID) — the rule for JWTs;
