@@ -76,6 +76,7 @@ type provider struct {
 	clientSecret string
 	opaque       string        // how opaque bearer tokens are checked; "" refuses them
 	opaqueTTL    time.Duration // how long an opaque token's check is trusted
+	gate         *opaqueGate   // bounds and shares this provider's opaque-token calls
 }
 
 // CaddyModule returns the Caddy module information.
@@ -166,6 +167,13 @@ func (a *App) provisionProvider(name string, configured *ProviderConfig) (*provi
 		clientSecret: repl.ReplaceKnown(pc.ClientSecret, ""),
 		opaque:       pc.OpaqueTokens,
 		opaqueTTL:    time.Duration(pc.OpaqueCacheTTL),
+		gate:         newOpaqueGate(pc.opaqueLimit()),
+	}
+	if p.opaque == opaqueUserinfo {
+		a.logger.Warn("opaque_tokens userinfo: the provider's userinfo answer is trusted for opaque tokens; "+
+			"when it names no audience or client, a token issued to any application of this provider passes, "+
+			"and its expiry and type are not known; prefer opaque_tokens introspection",
+			zap.String("provider", name))
 	}
 	if pc.ClientSecret != "" && p.clientSecret == "" {
 		return nil, fmt.Errorf("edgeauth: provider %s: client_secret %q is empty once its placeholders are resolved; set the environment variable it names", name, pc.ClientSecret)

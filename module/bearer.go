@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/token"
@@ -17,12 +16,10 @@ import (
 // through the app's verified-token cache. The handler and the authenticator
 // share it.
 type bearerAuth struct {
-	app          *App
-	providers    []*provider
-	selector     *token.Selector
-	opaque       *provider // the first provider that accepts opaque tokens; nil: none
-	opaqueFlight *singleflight.Group
-	rejected     *rejectedTokens // opaque tokens the provider refused recently
+	app       *App
+	providers []*provider
+	selector  *token.Selector
+	opaque    *provider // the first provider that accepts opaque tokens; nil: none
 }
 
 // setup resolves the named providers (all when names is empty).
@@ -46,8 +43,6 @@ func (b *bearerAuth) setup(ctx caddy.Context, names []string) error {
 		verifiers = append(verifiers, p.verifier)
 	}
 	b.selector = token.NewSelector(verifiers...)
-	b.opaqueFlight = new(singleflight.Group)
-	b.rejected = new(rejectedTokens)
 	for _, p := range b.providers {
 		if p.opaque != "" {
 			b.opaque = p
@@ -59,18 +54,15 @@ func (b *bearerAuth) setup(ctx caddy.Context, names []string) error {
 
 // authenticate verifies a bearer token, through the verified-token cache.
 func (b *bearerAuth) authenticate(ctx context.Context, raw string) (*identity.Identity, error) {
+	if b.opaque != nil && !isJWT(raw) {
+		return b.authenticateOpaque(ctx, raw)
+	}
 	if id, ok := b.app.cache.Get(raw); ok && b.accepts(id.Provider) {
 		b.app.metrics.TokenCache(true)
 		return id, nil
 	}
 	b.app.metrics.TokenCache(false)
-	var id *identity.Identity
-	var err error
-	if b.opaque != nil && !isJWT(raw) {
-		id, err = b.checkOpaque(ctx, b.opaque, raw)
-	} else {
-		id, err = b.selector.Verify(ctx, raw)
-	}
+	id, err := b.selector.Verify(ctx, raw)
 	if err != nil {
 		return nil, err
 	}

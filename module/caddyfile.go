@@ -34,8 +34,9 @@ import (
 //			jwks_refresh <duration>
 //			kid_cooldown <duration>
 //			preset aliyun|aliyun_intl
-//			opaque_tokens userinfo|introspection
+//			opaque_tokens introspection|userinfo
 //			opaque_cache_ttl <duration>
+//			opaque_rate <n>/s|<n>/m [<burst>]
 //		}
 //		session {
 //			secret <secret>...
@@ -232,6 +233,10 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			*lists[opt] = append(*lists[opt], vals...)
 		case durations[opt] != nil:
 			if err := durationArg(d, durations[opt]); err != nil {
+				return err
+			}
+		case opt == "opaque_rate":
+			if err := pc.unmarshalOpaqueRate(d); err != nil {
 				return err
 			}
 		default:
@@ -689,3 +694,33 @@ var (
 	_ caddyfile.Unmarshaler = (*STSConfig)(nil)
 	_ caddyfile.Unmarshaler = (*STSUse)(nil)
 )
+
+// unmarshalOpaqueRate reads `opaque_rate <n>/s|<n>/m [<burst>]`: the bound
+// on provider calls for unknown opaque tokens (ranges are checked at load).
+func (pc *ProviderConfig) unmarshalOpaqueRate(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) < 1 || len(args) > 2 {
+		return d.Errf("opaque_rate: takes a rate and an optional burst, e.g. `opaque_rate 20/s 40`")
+	}
+	num, unit, ok := strings.Cut(args[0], "/")
+	n, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil || !(n > 0 && n <= maxOpaqueRate*60) {
+		return d.Errf("opaque_rate: %q is not a rate; write calls per second or per minute, e.g. `20/s` or `600/m`", args[0])
+	}
+	switch unit {
+	case "s":
+		pc.OpaqueRate = n
+	case "m":
+		pc.OpaqueRate = n / 60
+	default:
+		return d.Errf("opaque_rate: %q: the unit must be /s or /m, e.g. `20/s`", args[0])
+	}
+	if len(args) == 2 {
+		burst, err := strconv.Atoi(args[1])
+		if err != nil || burst < 1 {
+			return d.Errf("opaque_rate: burst %q must be a whole number of at least 1, e.g. `opaque_rate 20/s 40`", args[1])
+		}
+		pc.OpaqueBurst = burst
+	}
+	return nil
+}

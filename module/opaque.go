@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
@@ -18,18 +17,52 @@ import (
 // opaque to the gateway.
 func isJWT(raw string) bool { return strings.Count(raw, ".") == 2 }
 
-// checkOpaque asks the provider about an opaque access token (userinfo or
-// introspection) and builds the identity it answers for. Concurrent checks
-// of one token share one request.
-func (b *bearerAuth) checkOpaque(ctx context.Context, p *provider, raw string) (*identity.Identity, error) {
-	if len(raw) > token.DefaultMaxTokenSize {
-		return nil, &token.Error{Kind: token.Invalid, Description: "token too large"}
+// opaqueCacheKey is the verified-token cache key of an opaque token checked
+// at p: the answer holds only for the provider and the mode that gave it, so
+// a route that sends opaque tokens elsewhere never takes it from the cache.
+// (The cache hashes the key; the token is not stored.)
+func opaqueCacheKey(p *provider, raw string) string {
+	return "opaque\x00" + p.name + "\x00" + p.opaque + "\x00" + raw
+}
+
+// authenticateOpaque checks an opaque token at the route's opaque provider,
+// through the verified-token cache under that provider's key.
+func (b *bearerAuth) authenticateOpaque(ctx context.Context, raw string) (*identity.Identity, error) {
+	p := b.opaque
+	key := opaqueCacheKey(p, raw)
+	if id, ok := b.app.cache.Get(key); ok && id.Provider == p.name {
+		b.app.metrics.TokenCache(true)
+		return id, nil
 	}
+	b.app.metrics.TokenCache(false)
+	id, err := checkOpaque(ctx, p, raw)
+	if err != nil {
+		return nil, err
+	}
+	b.app.cache.Put(key, id)
+	return id, nil
+}
+
+// checkOpaque asks the provider about an opaque access token (userinfo or
+// introspection) and builds the identity it answers for. A token that
+// cannot be an access token costs no call; concurrent checks of one token
+// share one call; calls for tokens not seen before are bounded by the
+// provider's bucket, past which the caller is told to come back (503).
+func checkOpaque(ctx context.Context, p *provider, raw string) (*identity.Identity, error) {
+	if !opaqueShaped(raw) {
+		return nil, &token.Error{Kind: token.Invalid, Description: "malformed token"}
+	}
+	g := p.gate
 	key := sha256.Sum256([]byte(raw))
-	if b.rejected.has(key) {
+	if g.rejected.has(key) {
 		return nil, errRejectedOpaque
 	}
-	ch := b.opaqueFlight.DoChan(string(key[:]), func() (any, error) {
+	ch := g.flight.DoChan(string(key[:]), func() (any, error) {
+		// The bucket is spent inside the shared call: waiters on one token
+		// cost one token of the bucket, and all get the same answer.
+		if wait, ok := g.bucket.take(); !ok {
+			return nil, &token.Error{Kind: token.Unavailable, Description: "too many unknown tokens for this provider; try again shortly", RetryAfter: wait}
+		}
 		// The shared call must not fail every waiter because the first
 		// caller went away; it has its own bound instead.
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opaqueCallTimeout)
@@ -37,7 +70,7 @@ func (b *bearerAuth) checkOpaque(ctx context.Context, p *provider, raw string) (
 		id, err := askProvider(callCtx, p, raw)
 		var te *token.Error
 		if errors.As(err, &te) && te.Kind == token.Invalid {
-			b.rejected.add(key)
+			g.rejected.add(key)
 		}
 		return id, err
 	})
@@ -58,41 +91,10 @@ const opaqueCallTimeout = 10 * time.Second
 // errRejectedOpaque answers a token the provider refused a moment ago.
 var errRejectedOpaque = &token.Error{Kind: token.Invalid, Description: "token rejected by the provider"}
 
-// rejectedTokens remembers, for a short while, opaque tokens the provider
-// refused, so that replaying a bad token does not cost a provider call each
-// time. It is bounded: when full, it forgets everything at once.
-type rejectedTokens struct {
-	mu      sync.Mutex
-	entries map[[32]byte]time.Time
-}
-
-const (
-	rejectedTTL = 30 * time.Second
-	rejectedMax = 10000
-)
-
-func (rt *rejectedTokens) has(key [32]byte) bool {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	until, ok := rt.entries[key]
-	if ok && time.Now().After(until) {
-		delete(rt.entries, key)
-		return false
-	}
-	return ok
-}
-
-func (rt *rejectedTokens) add(key [32]byte) {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	if rt.entries == nil || len(rt.entries) >= rejectedMax {
-		rt.entries = make(map[[32]byte]time.Time)
-	}
-	rt.entries[key] = time.Now().Add(rejectedTTL)
-}
-
-// askProvider does one userinfo or introspection call and maps its errors to
-// token errors: a refusal is invalid_token, an outage is 503.
+// askProvider does one userinfo or introspection call, maps its errors to
+// token errors (a refusal is invalid_token, an outage is 503) and checks the
+// answer: subject, issuer, binding to this gateway (checkAnswerBinding) and
+// expiry.
 func askProvider(ctx context.Context, p *provider, raw string) (*identity.Identity, error) {
 	var claims map[string]any
 	var err error
@@ -111,16 +113,13 @@ func askProvider(ctx context.Context, p *provider, raw string) (*identity.Identi
 	if sub == "" {
 		return nil, &token.Error{Kind: token.Invalid, Description: "the provider's answer names no subject"}
 	}
-	if iss, ok := claims["iss"].(string); ok && iss != p.remote.Issuer() {
-		return nil, &token.Error{Kind: token.Invalid, Description: "issuer not trusted"}
+	if v, present := claims["iss"]; present {
+		if iss, ok := v.(string); !ok || iss != p.remote.Issuer() {
+			return nil, &token.Error{Kind: token.Invalid, Description: "issuer not trusted"}
+		}
 	}
-	if p.opaque == opaqueIntrospection {
-		if !isAccessTokenType(claims["token_type"]) {
-			return nil, &token.Error{Kind: token.Invalid, Description: "not an access token"}
-		}
-		if !introspectedFor(claims, p) {
-			return nil, &token.Error{Kind: token.Invalid, Description: "token was issued to another client"}
-		}
+	if te := checkAnswerBinding(claims, p); te != nil {
+		return nil, te
 	}
 	now := time.Now()
 	expiry := now.Add(p.opaqueTTL)
@@ -146,55 +145,4 @@ func askProvider(ctx context.Context, p *provider, raw string) (*identity.Identi
 		Expiry:   expiry,
 		Token:    raw,
 	}, nil
-}
-
-// isAccessTokenType reports whether an introspection answer's token_type
-// (optional in RFC 7662) allows the token as a bearer access token: a
-// refresh token, for instance, is active too, but is no credential for an
-// API call.
-func isAccessTokenType(v any) bool {
-	t, present := v.(string)
-	if !present {
-		return v == nil
-	}
-	switch strings.ToLower(t) {
-	case "", "bearer", "access_token", "urn:ietf:params:oauth:token-type:access_token", "dpop", "n_a":
-		return true
-	}
-	return false
-}
-
-// introspectedFor reports whether an introspection answer's audience (or
-// client_id) fits the provider's accepted audiences; an answer that states
-// neither is accepted, as RFC 7662 makes both optional.
-func introspectedFor(claims map[string]any, p *provider) bool {
-	var stated []string
-	switch aud := claims["aud"].(type) {
-	case string:
-		stated = append(stated, aud)
-	case []any:
-		for _, a := range aud {
-			if s, ok := a.(string); ok {
-				stated = append(stated, s)
-			}
-		}
-	}
-	if cid, ok := claims["client_id"].(string); ok {
-		stated = append(stated, cid)
-	}
-	if len(stated) == 0 {
-		return true
-	}
-	accepted := p.config.Audiences
-	if len(accepted) == 0 {
-		accepted = []string{p.clientID}
-	}
-	for _, s := range stated {
-		for _, a := range accepted {
-			if s == a {
-				return true
-			}
-		}
-	}
-	return false
 }

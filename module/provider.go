@@ -2,6 +2,7 @@ package edgeauth
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -90,15 +91,31 @@ type ProviderConfig struct {
 	// Preset fills in a known provider's settings: `aliyun` (Alibaba Cloud,
 	// China site) or `aliyun_intl` (international site). It sets the issuer
 	// when none is given, the userinfo endpoint that Alibaba's discovery
-	// lacks (<issuer>/v1/userinfo), the default scopes `openid aliuid
-	// profile`, and opaque access tokens checked through userinfo.
+	// lacks (<issuer>/v1/userinfo) and the default scopes `openid aliuid
+	// profile`. It does not turn on opaque bearer tokens: Alibaba's userinfo
+	// answer names no client, so that is the operator's explicit choice
+	// (OpaqueTokens).
 	Preset string `json:"preset,omitempty"`
 
 	// OpaqueTokens says how bearer tokens that are not JWTs are checked:
-	// `userinfo` (the userinfo endpoint answers for them) or `introspection`
-	// (RFC 7662, authenticated with the client ID and secret). Default: not
-	// accepted.
+	// `introspection` (RFC 7662, authenticated with the client ID and
+	// secret; the answer must be active and name this gateway's audience or
+	// client) or `userinfo` (the userinfo endpoint answers for them; a
+	// stated `aud`, `azp` or `client_id` must fit, but when the answer names
+	// none, a token issued to any application of the provider passes, and
+	// expiry and token type are not known). Default: not accepted. No preset
+	// sets it.
 	OpaqueTokens string `json:"opaque_tokens,omitempty"`
+
+	// OpaqueRate bounds the provider calls for opaque tokens that are
+	// neither cached nor recently refused, in calls per second, shared by
+	// every route of this provider; past it (and past OpaqueBurst) such a
+	// token is answered 503 with Retry-After. Default: 20; at most 10000.
+	OpaqueRate float64 `json:"opaque_rate,omitempty"`
+
+	// OpaqueBurst is how many such calls may be made at once before
+	// OpaqueRate applies. Default: 40; at most 100000.
+	OpaqueBurst int `json:"opaque_burst,omitempty"`
 
 	// OpaqueCacheTTL is how long an opaque token's check is trusted before
 	// the provider is asked again (never past the token's expiry when the
@@ -131,9 +148,6 @@ func (pc ProviderConfig) withPreset() (ProviderConfig, error) {
 	if len(pc.Scopes) == 0 {
 		pc.Scopes = []string{"openid", "aliuid", "profile"}
 	}
-	if pc.OpaqueTokens == "" {
-		pc.OpaqueTokens = opaqueUserinfo
-	}
 	return pc, nil
 }
 
@@ -144,6 +158,19 @@ const (
 	defaultOpaqueTTL    = 2 * time.Minute
 	maxOpaqueTTL        = time.Hour
 )
+
+// opaqueLimit returns the rate (calls per second) and burst of the
+// provider's opaque-token bucket, defaults applied.
+func (pc *ProviderConfig) opaqueLimit() (float64, int) {
+	rate, burst := pc.OpaqueRate, pc.OpaqueBurst
+	if rate == 0 {
+		rate = defaultOpaqueRate
+	}
+	if burst == 0 {
+		burst = defaultOpaqueBurst
+	}
+	return rate, burst
+}
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
@@ -226,6 +253,12 @@ func (pc *ProviderConfig) compile() (oidc.Config, token.Rules, error) {
 	}
 	if ttl := time.Duration(pc.OpaqueCacheTTL); ttl < 0 || ttl > maxOpaqueTTL {
 		return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_cache_ttl: %s is out of range; use a value between 1s and %s", ttl, maxOpaqueTTL)
+	}
+	if pc.OpaqueRate < 0 || pc.OpaqueRate > maxOpaqueRate || math.IsNaN(pc.OpaqueRate) {
+		return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_rate: %v calls per second is out of range; use e.g. `opaque_rate 20/s 40` (at most %v/s)", pc.OpaqueRate, maxOpaqueRate)
+	}
+	if pc.OpaqueBurst < 0 || pc.OpaqueBurst > maxOpaqueBurst {
+		return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_rate: burst %d is out of range; use a burst between 1 and %d, e.g. `opaque_rate 20/s 40`", pc.OpaqueBurst, maxOpaqueBurst)
 	}
 
 	rules := token.Rules{

@@ -56,6 +56,10 @@ type Options struct {
 	// OpaqueAccessTokens issues random opaque access tokens (validated through
 	// /userinfo or /introspect) instead of JWTs.
 	OpaqueAccessTokens bool
+	// UserinfoStatesClient adds `aud` and `azp` (the client the access token
+	// was issued to) to userinfo answers, as some providers do. Without it the
+	// answer carries no audience at all, as Alibaba Cloud's does.
+	UserinfoStatesClient bool
 	// ExpiresInAsString sends expires_in as a JSON string ("3600"), as Alibaba
 	// Cloud sometimes does.
 	ExpiresInAsString bool

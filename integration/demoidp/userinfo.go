@@ -31,7 +31,11 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, map[string]any{"error": "insufficient_scope", "error_description": "userinfo needs the openid scope"})
 		return
 	}
-	writeJSON(w, http.StatusOK, userClaims(g.user, g.scopes))
+	claims := userClaims(g.user, g.scopes)
+	if s.opts.UserinfoStatesClient && g.clientID != "" {
+		claims["aud"], claims["azp"] = g.clientID, g.clientID
+	}
+	writeJSON(w, http.StatusOK, claims)
 }
 
 // quoteSafe makes s safe inside a quoted auth-param (RFC 9110 §11.2).

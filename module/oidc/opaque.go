@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -80,11 +81,40 @@ func (p *Provider) askJSON(req *http.Request, what string) (map[string]any, erro
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("%w: %s answered %d", ErrProviderUnavailable, what, resp.StatusCode)
 	}
-	dec := json.NewDecoder(io.LimitReader(resp.Body, maxAnswerSize))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerSize))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s answer could not be read", ErrProviderUnavailable, what)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var out map[string]any
-	if err := dec.Decode(&out); err != nil || out == nil {
-		return nil, fmt.Errorf("%w: %s answer is not a JSON object", ErrProviderUnavailable, what)
+	if err := dec.Decode(&out); err != nil || out == nil || hasDuplicateMember(body) {
+		return nil, fmt.Errorf("%w: %s answer is not a JSON object with unique members", ErrProviderUnavailable, what)
 	}
 	return out, nil
+}
+
+// hasDuplicateMember reports whether a JSON object (already known to
+// decode) names one member twice at its top level. encoding/json keeps the
+// last one where other parsers keep the first, so such an answer is refused
+// rather than read one way here and another way upstream.
+func hasDuplicateMember(object []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(object))
+	if _, err := dec.Token(); err != nil { // '{'
+		return true
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		name, ok := t.(string)
+		if err != nil || !ok || seen[name] {
+			return true
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return true
+		}
+	}
+	return false
 }
