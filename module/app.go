@@ -180,9 +180,7 @@ func (a *App) provisionProvider(name string, configured *ProviderConfig) (*provi
 		// audiences bearer tokens may carry.
 		// Each kind of token has its own typ list, so that none passes
 		// as another (OIDC Back-Channel Logout 1.0 §2.4, RFC 8725 §3.11).
-		idRules := rules
-		idRules.Audiences = []string{p.clientID}
-		idRules.Types = token.IDTokenTypes
+		idRules := token.IDTokenRules(rules, p.clientID)
 		p.idTokens = token.NewVerifier(name, idRules, remote)
 		p.logoutTokens = token.NewVerifier(name, fleet.LogoutTokenRules(idRules), remote)
 	}

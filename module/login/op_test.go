@@ -51,10 +51,12 @@ type testOP struct {
 	noRefreshToken    bool // refresh answers carry no refresh_token
 	refreshIDToken    bool // refresh answers carry a new ID token
 	failRefresh       bool
-	omitScope         bool     // token answers carry no scope member
-	jwtAccessTokens   bool     // access tokens are JWTs with a scope claim of the granted scopes
-	refreshScope      *string  // scope member of refresh answers (nil: none)
-	refreshATScopes   []string // scope claim of refreshed JWT access tokens (nil: the grant's)
+	idTokenTyp        string         // typ header of ID tokens ("": JWT, "-": none)
+	idTokenExtra      map[string]any // extra ID token claims
+	omitScope         bool           // token answers carry no scope member
+	jwtAccessTokens   bool           // access tokens are JWTs with a scope claim of the granted scopes
+	refreshScope      *string        // scope member of refresh answers (nil: none)
+	refreshATScopes   []string       // scope claim of refreshed JWT access tokens (nil: the grant's)
 	refreshDelay      time.Duration
 	refreshCalls      atomic.Int32
 	authorizeCalls    atomic.Int32
@@ -149,8 +151,18 @@ func (op *testOP) idToken(nonce string, scopes []string) string {
 	if slices.Contains(scopes, "aliuid") {
 		claims["aid"], claims["uid"] = "1000000000000000", "2000000000000002"
 	}
+	for k, v := range op.idTokenExtra {
+		claims[k] = v
+	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	tok.Header["kid"] = "k1"
+	switch op.idTokenTyp {
+	case "":
+	case "-":
+		delete(tok.Header, "typ")
+	default:
+		tok.Header["typ"] = op.idTokenTyp
+	}
 	s, err := tok.SignedString(op.key)
 	if err != nil {
 		op.t.Error(err)

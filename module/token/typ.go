@@ -110,3 +110,16 @@ func (v *Verifier) checkType(p *parsed) *Error {
 	}
 	return invalid("token type not accepted")
 }
+
+// IDTokenRules returns a provider's bearer rules adapted to its ID tokens:
+// the audience is the client ID alone (whatever other audiences bearer
+// tokens may carry), typ must be JWT or absent (IDTokenTypes), and an
+// events claim is refused, so that neither an access token typed at+jwt
+// nor a logout token passes as an ID token.
+func IDTokenRules(bearer Rules, clientID string) Rules {
+	r := bearer
+	r.Audiences = []string{clientID}
+	r.Types = IDTokenTypes
+	r.EventTokens = false
+	return r
+}
