@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/edgeauth/caddy-edgeauth/module/fleet"
 	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 	"github.com/edgeauth/caddy-edgeauth/module/oidc"
 	"github.com/edgeauth/caddy-edgeauth/module/token"
@@ -72,6 +73,7 @@ type provider struct {
 	remote       *oidc.Provider
 	verifier     *token.Verifier // bearer tokens
 	idTokens     *token.Verifier // ID tokens at login (audience: the client ID); nil without client_id
+	logoutTokens *token.Verifier // back-channel logout tokens (audience: the client ID); nil without client_id
 	clientID     string          // placeholders resolved
 	clientSecret string
 	opaque       string        // how opaque bearer tokens are checked; "" refuses them
@@ -184,9 +186,11 @@ func (a *App) provisionProvider(name string, configured *ProviderConfig) (*provi
 	if p.clientID != "" {
 		// ID tokens are meant for this client alone, whatever other
 		// audiences bearer tokens may carry.
-		idRules := rules
-		idRules.Audiences = []string{p.clientID}
+		// Each kind of token has its own typ list, so that none passes
+		// as another (OIDC Back-Channel Logout 1.0 §2.4, RFC 8725 §3.11).
+		idRules := token.IDTokenRules(rules, p.clientID)
 		p.idTokens = token.NewVerifier(name, idRules, remote)
+		p.logoutTokens = token.NewVerifier(name, fleet.LogoutTokenRules(idRules), remote)
 	}
 	return p, nil
 }

@@ -21,6 +21,7 @@ import (
 //			scopes <scope>...
 //			audiences <aud>...
 //			algorithms <alg>...
+//			token_types <typ>|absent...
 //			clock_skew <duration>
 //			max_token_age <duration>
 //			thumbprints <sha1-hex>...
@@ -207,6 +208,7 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"scopes":      &pc.Scopes,
 		"audiences":   &pc.Audiences,
 		"algorithms":  &pc.Algorithms,
+		"token_types": &pc.TokenTypes,
 		"thumbprints": &pc.Thumbprints,
 	}
 	durations := map[string]*caddy.Duration{
@@ -231,6 +233,11 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("%s: at least one value is required", opt)
 			}
 			*lists[opt] = append(*lists[opt], vals...)
+			if opt == "token_types" {
+				if _, err := tokenTypes(*lists[opt]); err != nil {
+					return d.Errf("%v", err)
+				}
+			}
 		case durations[opt] != nil:
 			if err := durationArg(d, durations[opt]); err != nil {
 				return err

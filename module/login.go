@@ -103,7 +103,7 @@ func (h *Handler) provisionLogin() error {
 	}
 	h.flow = flow
 	if sess.fleet != nil {
-		bc, err := fleet.NewBackChannel(sess.fleet, fleet.BackChannelConfig{Verifier: p.idTokens, Logger: h.logger.Named("backchannel")})
+		bc, err := fleet.NewBackChannel(sess.fleet, fleet.BackChannelConfig{Verifier: p.logoutTokens, Logger: h.logger.Named("backchannel")})
 		if err != nil {
 			return fmt.Errorf("edgeauth: back-channel logout: %v", err)
 		}

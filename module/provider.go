@@ -51,6 +51,14 @@ type ProviderConfig struct {
 	// `none` and the HS* family are refused.
 	Algorithms []string `json:"algorithms,omitempty"`
 
+	// TokenTypes is the allow-list of JWS `typ` header values accepted on
+	// bearer tokens; `absent` admits a token without typ. Values compare
+	// case-insensitively, with or without "application/" (RFC 7515
+	// §4.1.9). Default: JWT, at+jwt and absent. logout+jwt, secevent+jwt
+	// and dpop+jwt are never accepted. ID tokens (typ JWT or absent) and
+	// back-channel logout tokens (logout+jwt or absent) have fixed lists.
+	TokenTypes []string `json:"token_types,omitempty"`
+
 	// ClockSkew is the tolerance applied to exp, nbf, iat and max_token_age.
 	// Default: 30s; at most 5m.
 	ClockSkew caddy.Duration `json:"clock_skew,omitempty"`
@@ -228,6 +236,11 @@ func (pc *ProviderConfig) compile() (oidc.Config, token.Rules, error) {
 		return oidc.Config{}, token.Rules{}, fmt.Errorf("algorithms: %w", err)
 	}
 
+	types, err := tokenTypes(pc.TokenTypes)
+	if err != nil {
+		return oidc.Config{}, token.Rules{}, err
+	}
+
 	skew := time.Duration(pc.ClockSkew)
 	switch {
 	case skew < 0 || skew > maxClockSkew:
@@ -267,6 +280,33 @@ func (pc *ProviderConfig) compile() (oidc.Config, token.Rules, error) {
 		Algorithms:  pc.Algorithms,
 		ClockSkew:   skew,
 		MaxTokenAge: age,
+		Types:       types,
 	}
 	return oc, rules, nil
+}
+
+// typeAbsent is the token_types word for a token without a typ header.
+const typeAbsent = "absent"
+
+// tokenTypes checks token_types and turns it into the token package's
+// allow-list (nil: the default).
+func tokenTypes(configured []string) ([]string, error) {
+	if len(configured) == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, len(configured))
+	for _, t := range configured {
+		switch t {
+		case "":
+			return nil, fmt.Errorf("token_types: an empty value is not allowed; write `absent` to accept tokens without a typ header")
+		case typeAbsent:
+			out = append(out, "")
+		default:
+			out = append(out, t)
+		}
+	}
+	if err := token.ValidateTypes(out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

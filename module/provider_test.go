@@ -72,3 +72,25 @@ func TestValidateName(t *testing.T) {
 		}
 	}
 }
+
+// TestFinding10TokenTypesOption: token_types becomes the verifier's typ
+// allow-list (`absent` for untyped tokens); values that are never bearer
+// tokens, empty values and non-media-types are refused at load time with
+// the directive named.
+func TestFinding10TokenTypesOption(t *testing.T) {
+	pc := &ProviderConfig{Issuer: "https://idp.example.com", ClientID: "app"}
+	if _, rules, err := pc.compile(); err != nil || rules.Types != nil {
+		t.Fatalf("default: types %q, %v; want nil (the token package's default)", rules.Types, err)
+	}
+	pc.TokenTypes = []string{"at+jwt", "application/JWT", "absent"}
+	_, rules, err := pc.compile()
+	if err != nil || strings.Join(rules.Types, ",") != "at+jwt,application/JWT," {
+		t.Fatalf("types %q, %v", rules.Types, err)
+	}
+	for _, bad := range [][]string{{"logout+jwt"}, {"JWT", "application/secevent+jwt"}, {"dpop+jwt"}, {""}, {"text/plain"}, {"a b"}} {
+		pc.TokenTypes = bad
+		if _, _, err := pc.compile(); err == nil || !strings.Contains(err.Error(), "token_types") {
+			t.Errorf("token_types %q: %v, want an error naming token_types", bad, err)
+		}
+	}
+}

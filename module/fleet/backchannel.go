@@ -22,10 +22,23 @@ const BackChannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logo
 const maxLogoutRequestSize = 64 << 10
 
 // LogoutTokenVerifier checks a JWT's signature, iss, aud (the client ID),
-// exp and iat and returns its claims (numbers as json.Number).
-// *token.Verifier and any login.IDTokenVerifier satisfy it.
+// exp, iat and typ and returns its claims (numbers as json.Number). Use a
+// *token.Verifier built with LogoutTokenRules: an ID token verifier
+// refuses logout tokens (their events claim and typ), and a bearer one
+// would accept other kinds of token.
 type LogoutTokenVerifier interface {
 	Verify(ctx context.Context, raw string) (*identity.Identity, error)
+}
+
+// LogoutTokenRules returns the rules of the provider's ID tokens (issuer,
+// audience: the client ID, algorithms, clock skew) adapted to logout
+// tokens (OIDC Back-Channel Logout 1.0 §2.4): typ must be logout+jwt when
+// present, and the events claim is allowed (checkLogoutClaims requires it).
+func LogoutTokenRules(idTokenRules token.Rules) token.Rules {
+	r := idTokenRules
+	r.Types = token.LogoutTokenTypes
+	r.EventTokens = true
+	return r
 }
 
 // LogoutToken is a verified logout token.

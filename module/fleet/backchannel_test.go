@@ -46,7 +46,7 @@ func newSigner(t *testing.T, kid string) *signer {
 }
 
 func (s *signer) verifier() *token.Verifier {
-	return token.NewVerifier("op", token.Rules{Issuer: testIssuer, Audiences: []string{"client-1"}, ClockSkew: 30 * time.Second},
+	return token.NewVerifier("op", LogoutTokenRules(token.Rules{Issuer: testIssuer, Audiences: []string{"client-1"}, ClockSkew: 30 * time.Second, Types: token.IDTokenTypes}),
 		staticKeys{oidc.Key{ID: s.kid, Algorithm: "RS256", Public: &s.key.PublicKey}})
 }
 
@@ -223,5 +223,45 @@ func assertInvalidRequest(t *testing.T, name string, rec *httptest.ResponseRecor
 	if rec.Code != http.StatusBadRequest || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body["error"] != "invalid_request" ||
 		rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Content-Type") != "application/json" {
 		t.Errorf("%s: %d %s (Cache-Control %q), want 400 invalid_request", name, rec.Code, rec.Body, rec.Header().Get("Cache-Control"))
+	}
+}
+
+// TestFinding10BackChannelLogoutTokenType: a logout token must be typed
+// logout+jwt when it has a typ (OIDC Back-Channel Logout 1.0 §2.4); an
+// access token (at+jwt) or an ID-token-typed JWT carrying the same claims
+// is refused, and an untyped one (older providers) is taken.
+func TestFinding10BackChannelLogoutTokenType(t *testing.T) {
+	rs := startRedis(t)
+	st := newTestStore(t, newClient(t, rs.addr()))
+	sg := newSigner(t, "k1")
+	bc, err := NewBackChannel(st, BackChannelConfig{Verifier: sg.verifier()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signTyp := func(typ string) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, logoutClaims())
+		tok.Header["kid"] = sg.kid
+		if typ == "" {
+			delete(tok.Header, "typ")
+		} else {
+			tok.Header["typ"] = typ
+		}
+		raw, err := tok.SignedString(sg.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	for _, typ := range []string{"logout+jwt", "application/logout+jwt", "Logout+JWT", ""} {
+		if rec := postLogout(bc, url.Values{"logout_token": {signTyp(typ)}}); rec.Code != http.StatusOK {
+			t.Errorf("typ %q: %d %s, want 200", typ, rec.Code, rec.Body)
+		}
+	}
+	for _, typ := range []string{"JWT", "at+jwt", "secevent+jwt", "dpop+jwt"} {
+		rec := postLogout(bc, url.Values{"logout_token": {signTyp(typ)}})
+		assertInvalidRequest(t, "typ "+typ, rec)
+		if !strings.Contains(rec.Body.String(), "token type") {
+			t.Errorf("typ %q: %s, want a token type refusal", typ, rec.Body)
+		}
 	}
 }

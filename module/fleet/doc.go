@@ -45,7 +45,8 @@
 //	flowCfg.Store = store
 //	flowCfg.RefreshCoordinator = fleet.NewRefreshLock(store, fleet.RefreshLockConfig{})
 //	stsCfg.Shared, _ = fleet.NewSTSStore(c, sealer)
-//	bc, _ := fleet.NewBackChannel(store, fleet.BackChannelConfig{Verifier: idTokenVerifier})
+//	logout := token.NewVerifier(name, fleet.LogoutTokenRules(token.IDTokenRules(rules, clientID)), keys)
+//	bc, _ := fleet.NewBackChannel(store, fleet.BackChannelConfig{Verifier: logout})
 //	// serve bc at <login prefix>backchannel_logout
 //
 // Close the Client when the configuration is unloaded.

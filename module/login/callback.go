@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -144,7 +143,7 @@ func (f *Flow) complete(ctx context.Context, r *http.Request, pl *PendingLogin) 
 		CreatedAt:    now,
 		NotAfter:     now.Add(f.cfg.SessionLifetime),
 	}
-	if granted := strings.Fields(tr.Scope); len(granted) > 0 {
+	if granted, known := grantedScopes(tr); known {
 		s.Scopes = granted
 		for _, asked := range pl.Scopes {
 			if !slices.Contains(granted, asked) {

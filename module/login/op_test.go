@@ -51,6 +51,12 @@ type testOP struct {
 	noRefreshToken    bool // refresh answers carry no refresh_token
 	refreshIDToken    bool // refresh answers carry a new ID token
 	failRefresh       bool
+	idTokenTyp        string         // typ header of ID tokens ("": JWT, "-": none)
+	idTokenExtra      map[string]any // extra ID token claims
+	omitScope         bool           // token answers carry no scope member
+	jwtAccessTokens   bool           // access tokens are JWTs with a scope claim of the granted scopes
+	refreshScope      *string        // scope member of refresh answers (nil: none)
+	refreshATScopes   []string       // scope claim of refreshed JWT access tokens (nil: the grant's)
 	refreshDelay      time.Duration
 	refreshCalls      atomic.Int32
 	authorizeCalls    atomic.Int32
@@ -145,8 +151,35 @@ func (op *testOP) idToken(nonce string, scopes []string) string {
 	if slices.Contains(scopes, "aliuid") {
 		claims["aid"], claims["uid"] = "1000000000000000", "2000000000000002"
 	}
+	for k, v := range op.idTokenExtra {
+		claims[k] = v
+	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	tok.Header["kid"] = "k1"
+	switch op.idTokenTyp {
+	case "":
+	case "-":
+		delete(tok.Header, "typ")
+	default:
+		tok.Header["typ"] = op.idTokenTyp
+	}
+	s, err := tok.SignedString(op.key)
+	if err != nil {
+		op.t.Error(err)
+	}
+	return s
+}
+
+// accessToken is an opaque access token (prefix and random text), or with jwtAccessTokens an
+// at+jwt one whose scope claim lists scopes. Called with op.mu held.
+func (op *testOP) accessToken(prefix string, scopes []string) string {
+	if !op.jwtAccessTokens {
+		return prefix + randomToken(8)
+	}
+	now := time.Now()
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": op.issuer(), "aud": "resource-server",
+		"sub": "1000000000000001", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "scope": strings.Join(scopes, " ")})
+	tok.Header["kid"], tok.Header["typ"] = "k1", "at+jwt"
 	s, err := tok.SignedString(op.key)
 	if err != nil {
 		op.t.Error(err)
@@ -197,9 +230,12 @@ func (op *testOP) token(w http.ResponseWriter, r *http.Request) {
 			rt := randomToken(24)
 			scopes := op.granted(g.scopes)
 			op.refreshes[rt] = refreshGrant{scopes: scopes}
-			resp := map[string]any{"access_token": "AT-" + randomToken(8), "token_type": "Bearer",
+			resp := map[string]any{"access_token": op.accessToken("AT-", scopes), "token_type": "Bearer",
 				"expires_in": op.loginExpiresIn, "refresh_token": rt, "id_token": op.idToken(g.nonce, scopes),
 				"scope": strings.Join(scopes, " ")}
+			if op.omitScope {
+				delete(resp, "scope")
+			}
 			op.mu.Unlock()
 			writeJSON(w, 200, resp)
 		}
@@ -217,7 +253,14 @@ func (op *testOP) token(w http.ResponseWriter, r *http.Request) {
 			tokenErr(w, 400, "invalid_grant", "refresh token "+rt+" is invalid")
 			return
 		}
-		resp := map[string]any{"access_token": "AT-refreshed-" + randomToken(8), "token_type": "Bearer", "expires_in": op.refreshExpiresIn}
+		atScopes := g.scopes
+		if op.refreshATScopes != nil {
+			atScopes = op.refreshATScopes
+		}
+		resp := map[string]any{"access_token": op.accessToken("AT-refreshed-", atScopes), "token_type": "Bearer", "expires_in": op.refreshExpiresIn}
+		if op.refreshScope != nil {
+			resp["scope"] = *op.refreshScope
+		}
 		if op.rotate {
 			delete(op.refreshes, rt)
 			nrt := randomToken(24)

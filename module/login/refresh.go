@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -149,8 +148,8 @@ func (f *Flow) refresh(ctx context.Context, s *session.Session) (ns *session.Ses
 	if tr.RefreshToken != "" {
 		ns.RefreshToken = tr.RefreshToken
 	}
-	if scopes := strings.Fields(tr.Scope); len(scopes) > 0 {
-		ns.Scopes = scopes
+	if granted, known := grantedScopes(tr); known {
+		ns.Scopes = narrowed(s.Scopes, granted)
 	}
 	expiry := tr.Expiry
 	if tr.IDToken != "" {

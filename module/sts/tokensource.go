@@ -36,7 +36,8 @@ func NewFileTokenSource(path string) *FileTokenSource {
 }
 
 // Token reads the file, trims surrounding whitespace and reports the JWT's
-// `exp` as the expiry.
+// `exp` as the expiry. A JWT whose exp has passed is an error (the file is
+// stale), not a token to send.
 func (f *FileTokenSource) Token(ctx context.Context) (string, time.Time, error) {
 	if err := ctx.Err(); err != nil {
 		return "", time.Time{}, err
@@ -50,8 +51,13 @@ func (f *FileTokenSource) Token(ctx context.Context) (string, time.Time, error) 
 		return "", time.Time{}, fmt.Errorf("sts: the token file %s is empty; whatever writes it has not done so yet", f.path)
 	}
 	// The expiry is read WITHOUT verifying the signature: it only tells the
-	// cache when to stop reusing credentials. The STS verifies the token.
-	return tok, jwtExpiry(tok), nil
+	// cache when to stop reusing credentials, and keeps a stale token from
+	// being sent. The STS verifies the token.
+	exp := jwtExpiry(tok)
+	if !exp.IsZero() && !time.Now().Before(exp) {
+		return "", time.Time{}, fmt.Errorf("sts: the token in %s expired at %s; whatever rotates the file has stopped", f.path, exp.UTC().Format(time.RFC3339))
+	}
+	return tok, exp, nil
 }
 
 // ClientCredentialsConfig configures a ClientCredentialsSource.

@@ -1,7 +1,12 @@
 package token
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -52,4 +57,49 @@ func FuzzVerify(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzDecodeStrict checks the strict decoder against encoding/json: it
+// never panics, accepts only what encoding/json accepts as one object, and
+// when it accepts, both decode the same value (so a refused duplicate is
+// the only difference).
+func FuzzDecodeStrict(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `{"a":1}`, `{"a":1,"a":2}`, `{"sub":"a","SUB":"b"}`, `{"s\u0075b":1,"sub":2}`,
+		`{"\u017fub":1,"sub":2}`, `{"\u212a":1,"k":2}`, `{"a":{"b":1,"b":2}}`, `{"a":[{"b":1},{"b":2}]}`,
+		`{"a":[1,"x",true,null,{"c":[]}]}`, `{"a":1} {"a":1}`, `{"a":1}x`, `[1]`, `null`, `"x"`,
+		`{"a":1e999}`, `{"a":-0.5e-3}`, `{"a":"\ud800"}`, `{"a`, `{"a":}`, `{,}`, `{"a":1,}`,
+		`{"a":{"a":{"a":{"a":{}}}},"A":0}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := decodeStrict(b)
+		ref, ok := decodeReference(b)
+		if err == nil {
+			if !ok {
+				t.Fatalf("strict decoder accepted what encoding/json refuses: %q", b)
+			}
+			if !reflect.DeepEqual(got, ref) {
+				t.Fatalf("strict %v != encoding/json %v for %q", got, ref, b)
+			}
+		}
+		if err != nil && !errors.Is(err, errDuplicateMember) && ok {
+			t.Fatalf("strict decoder refused a valid object without duplicates: %v: %q", err, b)
+		}
+	})
+}
+
+// decodeReference is the plain encoding/json decode of one object.
+func decodeReference(b []byte) (map[string]any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false
+	}
+	return m, true
 }

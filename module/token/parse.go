@@ -1,10 +1,8 @@
 package token
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
-	"io"
+	"errors"
 )
 
 // DefaultMaxTokenSize is the largest token accepted (the STS limit for an
@@ -22,6 +20,8 @@ type parsed struct {
 	signingInput string // header.payload
 	sig          []byte
 	alg, kid     string
+	typ          string // the header's typ, as sent
+	hasTyp       bool
 	claims       map[string]any
 }
 
@@ -75,8 +75,11 @@ func parse(raw string, maxSize int) (*parsed, *Error) {
 	if !lossless(payload) {
 		return nil, invalid("malformed token: payload is not valid UTF-8 or has a lone surrogate escape")
 	}
-	claims, ok := decodeObject(payload)
-	if !ok {
+	claims, err := decodeStrict(payload)
+	if errors.Is(err, errDuplicateMember) {
+		return nil, invalid("malformed token: payload has a duplicate member name")
+	}
+	if err != nil {
 		return nil, invalid("malformed token: payload is not a JSON object")
 	}
 	p.claims = claims
@@ -88,8 +91,11 @@ func (p *parsed) parseHeader(h64 string) *Error {
 	if err != nil {
 		return invalid("malformed token: header is not base64url")
 	}
-	var hdr map[string]json.RawMessage
-	if err := json.Unmarshal(hb, &hdr); err != nil || hdr == nil {
+	hdr, err := decodeStrict(hb)
+	if errors.Is(err, errDuplicateMember) {
+		return invalid("malformed token: header has a duplicate member name")
+	}
+	if err != nil {
 		return invalid("malformed token: header is not a JSON object")
 	}
 	for _, name := range refusedHeaders {
@@ -104,28 +110,19 @@ func (p *parsed) parseHeader(h64 string) *Error {
 	if !ok {
 		return invalid("malformed token: header has no alg")
 	}
-	if err := json.Unmarshal(rawAlg, &p.alg); err != nil || p.alg == "" {
+	if p.alg, ok = rawAlg.(string); !ok || p.alg == "" {
 		return invalid("malformed token: header alg is not a string")
 	}
 	if rawKid, ok := hdr["kid"]; ok {
-		if err := json.Unmarshal(rawKid, &p.kid); err != nil {
+		if p.kid, ok = rawKid.(string); !ok {
 			return invalid("malformed token: header kid is not a string")
 		}
 	}
+	if rawTyp, ok := hdr["typ"]; ok {
+		if p.typ, ok = rawTyp.(string); !ok {
+			return invalid("malformed token: header typ is not a string")
+		}
+		p.hasTyp = true
+	}
 	return nil
-}
-
-// decodeObject decodes one JSON object with numbers as json.Number and
-// nothing after it.
-func decodeObject(b []byte) (map[string]any, bool) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil {
-		return nil, false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, false
-	}
-	return m, true
 }
