@@ -9,9 +9,11 @@ import (
 
 // End ends every session of issuer whose ID token had this sid or, when
 // sid is empty, this sub (OpenID Connect Back-Channel Logout 1.0 §2.7): it
-// deletes them from Redis, so every instance treats them as logged out. It
-// returns how many sessions were deleted. Sessions saved without a sid
-// claim can only be ended by subject.
+// replaces each of them in Redis by a tombstone that lasts as long as a
+// session may, so every instance treats them as logged out and a login or
+// refresh of one of them that is still in flight cannot store it again
+// (see put). It returns how many sessions were ended. Sessions saved
+// without a sid claim can only be ended by subject.
 func (s *Store) End(ctx context.Context, issuer, sid, sub string) (int, error) {
 	var idx string
 	switch {
@@ -31,9 +33,10 @@ func (s *Store) End(ctx context.Context, issuer, sid, sub string) (int, error) {
 		if len(members) == 0 {
 			return nil
 		}
+		ttl := s.endTTL().Milliseconds()
 		cmds, err := s.c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, m := range members {
-				p.Del(ctx, s.c.prefix+"session:"+m)
+				endScript.Eval(ctx, p, []string{s.c.prefix + "session:" + m}, tombstone, ttl)
 			}
 			// The set itself stays: entries added meanwhile by a session
 			// saved concurrently are not lost, and it expires with its TTL.
@@ -44,7 +47,7 @@ func (s *Store) End(ctx context.Context, issuer, sid, sub string) (int, error) {
 			return err
 		}
 		for i := range members {
-			n, err := cmds[i].(*redis.IntCmd).Result()
+			n, err := cmds[i].(*redis.Cmd).Int64()
 			if err != nil {
 				return err
 			}

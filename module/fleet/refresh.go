@@ -81,17 +81,39 @@ func (l *RefreshLock) Refresh(ctx context.Context, cur *session.Session, do func
 func (l *RefreshLock) refreshLocked(ctx context.Context, cur *session.Session, do func(ctx context.Context) (*session.Session, error), release func()) (*session.Session, error) {
 	defer release()
 	// Another instance may have finished between our look-up and the lock.
-	if stored, err := l.refreshedElsewhere(ctx, cur); stored != nil || err != nil {
-		return stored, err
-	}
-	ns, err := do(ctx)
+	// The raw value read here is what the write-back is conditional on.
+	stored, prev, err := l.store.getRaw(ctx, cur.ID)
 	if err != nil {
 		return nil, err
 	}
+	if refreshedFrom(stored, cur) {
+		return stored, nil
+	}
+	ns, err := do(ctx)
+	if err != nil {
+		// If our lock ran out and another instance refreshed meanwhile (our
+		// refresh token was then already rotated), its result stands.
+		if other, oerr := l.refreshedElsewhere(ctx, cur); other != nil || errors.Is(oerr, session.ErrNoSession) {
+			return other, oerr
+		}
+		return nil, err
+	}
 	// Store before releasing the lock, so that the next holder sees the
-	// new tokens and never refreshes with a rotated-out refresh token. If
-	// Redis fails here the flow's own Save tries again.
-	_ = l.store.put(ctx, ns)
+	// new tokens and never refreshes with a rotated-out refresh token; but
+	// only over the very value we refreshed: a logout or back-channel
+	// logout meanwhile stays, and so does a newer refresh by an instance
+	// that took over after our lock expired.
+	res, err := l.store.replace(ctx, ns, prev)
+	switch {
+	case err != nil:
+		// Redis failed after the refresh: this request gets the new tokens;
+		// Redis keeps the old ones (the next refresh may need a new login).
+		return ns, nil
+	case res == ended:
+		return nil, session.ErrNoSession
+	case res == changed:
+		return l.store.get(ctx, cur.ID)
+	}
 	return ns, nil
 }
 
@@ -110,8 +132,14 @@ func (l *RefreshLock) refreshedElsewhere(ctx context.Context, cur *session.Sessi
 	if err != nil {
 		return nil, err
 	}
-	if stored.RefreshToken != cur.RefreshToken || stored.AccessToken != cur.AccessToken || stored.Expiry.After(cur.Expiry) {
+	if refreshedFrom(stored, cur) {
 		return stored, nil
 	}
 	return nil, nil
+}
+
+// refreshedFrom reports whether stored is a refresh of cur (its tokens
+// differ or expire later).
+func refreshedFrom(stored, cur *session.Session) bool {
+	return stored.RefreshToken != cur.RefreshToken || stored.AccessToken != cur.AccessToken || stored.Expiry.After(cur.Expiry)
 }
