@@ -437,3 +437,47 @@ func TestBackChannelForgetsOnlyItsOwnJTI(t *testing.T) {
 		t.Fatal("a request could not forget its own jti record")
 	}
 }
+
+// afterRefresh runs a hook once the real RefreshLock has written the
+// refreshed session back, before the flow saves it (test only).
+type afterRefresh struct {
+	inner *RefreshLock
+	after func()
+}
+
+func (a afterRefresh) Refresh(ctx context.Context, cur *session.Session, do func(ctx context.Context) (*session.Session, error)) (*session.Session, error) {
+	ns, err := a.inner.Refresh(ctx, cur, do)
+	a.after()
+	return ns, err
+}
+
+// A logout that lands after the refresh was written back but before the
+// flow saves the refreshed session: the request is logged out and the
+// session stays gone.
+func TestFinding3LogoutBetweenWriteBackAndSave(t *testing.T) {
+	rs := startRedis(t)
+	te := newGatedTokenEndpoint(t)
+	close(te.release)
+	b := newLockedInstance(t, rs.addr(), te.srv.URL, RefreshLockConfig{})
+	st := newTestStore(t, newClient(t, rs.addr()))
+	cookie := save(t, st, nearExpirySession())
+	f, err := login.NewFlow(login.FlowConfig{
+		ClientID: "client-1", Scopes: []string{"openid"}, Provider: &testProvider{tokenURL: te.srv.URL},
+		IDTokens: noIDTokens{}, Store: st, Sealer: testSealer(t),
+		RefreshCoordinator: afterRefresh{inner: NewRefreshLock(st, RefreshLockConfig{}), after: func() {
+			if err := b.store.Clear(httptest.NewRecorder(), cookie.Clone(context.Background())); err != nil {
+				t.Errorf("logout: %v", err)
+			}
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &fleetInstance{store: st, flow: f}
+	res := waitResult(t, refreshInBackground(a, cookie))
+	if !errors.Is(res.err, session.ErrNoSession) {
+		t.Errorf("request whose session was logged out during its refresh: %q, %v; want ErrNoSession", accessToken(res.s), res.err)
+	}
+	a.flow = b.flow // the hook would log out again; later requests use a plain flow
+	assertGone(t, cookie, a, b)
+}
