@@ -239,7 +239,7 @@ func (b *BackChannel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, err)
 		return
 	}
-	n, err := b.store.End(r.Context(), lt.Issuer, lt.SessionID, lt.Subject)
+	n, err := b.store.EndIssuedBefore(r.Context(), lt.Issuer, lt.SessionID, lt.Subject, lt.IssuedAt)
 	if err != nil {
 		b.forgetJTI(r.Context(), lt)
 		b.fail(w, err)

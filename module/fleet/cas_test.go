@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -480,4 +481,67 @@ func TestFinding3LogoutBetweenWriteBackAndSave(t *testing.T) {
 	}
 	a.flow = b.flow // the hook would log out again; later requests use a plain flow
 	assertGone(t, cookie, a, b)
+}
+
+// A back-channel logout that arrives before a login in flight (its ID
+// token already issued) has indexed its session: the login must not store
+// a session of the ended sid, nor one of the logged-out subject issued
+// before the logout. A login issued after a logout by subject works.
+func TestFinding3BackChannelLogoutBeforeLoginIndexed(t *testing.T) {
+	rs := startRedis(t)
+	st := newTestStore(t, newClient(t, rs.addr()))
+	ctx := context.Background()
+	const iss = "https://op.example"
+	req := httptest.NewRequest("GET", "http://app.example.com/", nil)
+	logoutAt := time.Now().Truncate(time.Second)
+	withIat := func(s *session.Session, iat time.Time) *session.Session {
+		c := maps.Clone(s.Claims)
+		c["iat"] = json.Number(strconv.FormatInt(iat.Unix(), 10))
+		s.Claims = c
+		return s
+	}
+
+	if n, err := st.EndIssuedBefore(ctx, iss, "sid-1", "", logoutAt); err != nil || n != 0 {
+		t.Fatalf("End(sid) = %d, %v", n, err)
+	}
+	if err := st.Save(httptest.NewRecorder(), req, withIat(testSession(iss, "alice", "sid-1"), logoutAt.Add(-2*time.Second))); !errors.Is(err, ErrSessionEnded) {
+		t.Errorf("login with an ended sid: %v, want ErrSessionEnded", err)
+	}
+
+	if n, err := st.EndIssuedBefore(ctx, iss, "", "bob", logoutAt); err != nil || n != 0 {
+		t.Fatalf("End(sub) = %d, %v", n, err)
+	}
+	early := withIat(testSession(iss, "bob", "sid-2"), logoutAt.Add(-2*time.Second))
+	if err := st.Save(httptest.NewRecorder(), req, early); !errors.Is(err, ErrSessionEnded) {
+		t.Errorf("login of a logged-out subject issued before the logout: %v, want ErrSessionEnded", err)
+	}
+	if _, err := st.get(ctx, early.ID); !errors.Is(err, session.ErrNoSession) {
+		t.Errorf("the refused login is stored: %v", err)
+	}
+	later := withIat(testSession(iss, "bob", "sid-3"), logoutAt.Add(5*time.Second))
+	cookie := save(t, st, later)
+	if _, err := st.Load(cookie); err != nil {
+		t.Errorf("a login after the logout by subject: %v", err)
+	}
+
+	// A refresh whose new ID token names an ended sid ends the session.
+	s := withIat(testSession(iss, "carol", "sid-4"), logoutAt.Add(5*time.Second))
+	cookie = save(t, st, s)
+	if _, err := st.EndIssuedBefore(ctx, iss, "sid-5", "", logoutAt); err != nil {
+		t.Fatal(err)
+	}
+	_, prev, err := st.getRaw(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := s.Clone()
+	ns.Claims = maps.Clone(s.Claims)
+	ns.Claims["sid"] = "sid-5"
+	ns.AccessToken, ns.RefreshedAt = "at-new", time.Now()
+	if res, err := st.replace(ctx, ns, prev); err != nil || res != ended {
+		t.Fatalf("refresh into an ended sid: %v, %v; want ended", res, err)
+	}
+	if _, err := st.Load(cookie); !errors.Is(err, session.ErrNoSession) {
+		t.Errorf("the session whose refresh named an ended sid is still alive: %v", err)
+	}
 }

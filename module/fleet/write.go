@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 	"github.com/edgeauth/caddy-edgeauth/module/sts"
+	"github.com/edgeauth/caddy-edgeauth/module/token"
 )
 
 // Every write of a session to Redis is conditional (see
@@ -25,11 +26,16 @@ import (
 //     ended, and one replaced by another refresh is not overwritten by a
 //     stale one;
 //   - logout deletes, and back-channel logout writes a tombstone, without
-//     condition: ending a session always wins.
+//     condition: ending a session always wins. Back-channel logout first
+//     leaves a mark on the sid (or sub), and put checks the marks after
+//     indexing and before writing, so a login or refresh in flight either
+//     is found in the index and ended, or sees the mark and stores
+//     nothing.
 //
 // Each script touches one key, so every command works on Redis Cluster
-// without hash tags; the index sets are written before the session and
-// tidied after a refused write (see put).
+// without hash tags (the steps above are ordered by waiting for each
+// reply, which holds across slots); the index sets are written before the
+// session and tidied after a refused write (see put).
 
 // tombstone is the value back-channel logout leaves in place of a session
 // (for the session lifetime), so that a login or refresh that indexed the
@@ -147,16 +153,7 @@ func (s *Store) put(ctx context.Context, sess *session.Session, prev string) (wr
 	if s.beforeWrite != nil {
 		s.beforeWrite()
 	}
-	var n int64
-	err = s.c.call(ctx, "save session", func(ctx context.Context) error {
-		var e error
-		if prev == "" {
-			n, e = createScript.Run(ctx, s.c.rdb, []string{key}, sealed, ttl.Milliseconds(), tombstone).Int64()
-		} else {
-			n, e = replaceScript.Run(ctx, s.c.rdb, []string{key}, prev, sealed, ttl.Milliseconds(), tombstone).Int64()
-		}
-		return e
-	})
+	n, err := s.write(ctx, sess, key, sealed, ttl, prev)
 	if err != nil {
 		return ended, err
 	}
@@ -179,6 +176,37 @@ func (s *Store) put(ctx context.Context, sess *session.Session, prev string) (wr
 	return ended, nil
 }
 
+// write stores sealed under key (see put) unless a back-channel logout
+// mark ends sess. It returns 1 when stored, 0 when another value is there
+// and -1 when the session has ended.
+func (s *Store) write(ctx context.Context, sess *session.Session, key, sealed string, ttl time.Duration, prev string) (int64, error) {
+	gone, err := s.endedByMark(ctx, sess)
+	if err != nil {
+		return 0, err
+	}
+	if gone {
+		if prev != "" {
+			// The refresh tells us the session belongs to an ended sid (or
+			// predates a logout of its sub): end the stored one too.
+			err = s.c.call(ctx, "end session", func(ctx context.Context) error {
+				return endScript.Run(ctx, s.c.rdb, []string{key}, tombstone, s.endTTL().Milliseconds()).Err()
+			})
+		}
+		return -1, err
+	}
+	var n int64
+	err = s.c.call(ctx, "save session", func(ctx context.Context) error {
+		var e error
+		if prev == "" {
+			n, e = createScript.Run(ctx, s.c.rdb, []string{key}, sealed, ttl.Milliseconds(), tombstone).Int64()
+		} else {
+			n, e = replaceScript.Run(ctx, s.c.rdb, []string{key}, prev, sealed, ttl.Milliseconds(), tombstone).Int64()
+		}
+		return e
+	})
+	return n, err
+}
+
 // indexKeys are the back-channel logout index sets sess belongs to.
 func (s *Store) indexKeys(sess *session.Session) []string {
 	iss, _ := sess.Claims["iss"].(string)
@@ -191,6 +219,85 @@ func (s *Store) indexKeys(sess *session.Session) []string {
 		keys = append(keys, s.c.key("sub", iss, sess.Subject))
 	}
 	return keys
+}
+
+// endMarkScript records for ARGV[2] ms that the sessions of a sid or sub
+// whose ID token was issued at or before ARGV[1] (Unix seconds) have been
+// ended; a later time is never lowered and the mark never shortened.
+var endMarkScript = redis.NewScript(`
+local cur = tonumber(redis.call("GET", KEYS[1]) or "-1")
+if cur < tonumber(ARGV[1]) then
+	redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+elseif redis.call("PTTL", KEYS[1]) < tonumber(ARGV[2]) then
+	redis.call("PEXPIRE", KEYS[1], ARGV[2])
+end
+return 1`)
+
+// markKey is the end mark of the sessions of issuer with this sid or sub
+// (kind "sid" or "sub").
+func (s *Store) markKey(kind, issuer, value string) string {
+	return s.c.key("ended:"+kind, issuer, value)
+}
+
+// endedByMark reports whether a back-channel logout has ended sess's sid
+// (any session with that sid) or its sub (sessions whose ID token was
+// issued no later than the logout token). put checks it after indexing:
+// either the logout finds the index entry, or put finds its mark. A
+// session without a valid iat counts as issued at the epoch.
+func (s *Store) endedByMark(ctx context.Context, sess *session.Session) (bool, error) {
+	iss, _ := sess.Claims["iss"].(string)
+	sid, _ := sess.Claims["sid"].(string)
+	var sidKey, subKey string
+	if sid != "" {
+		sidKey = s.markKey("sid", iss, sid)
+	}
+	if sess.Subject != "" {
+		subKey = s.markKey("sub", iss, sess.Subject)
+	}
+	if sidKey == "" && subKey == "" {
+		return false, nil
+	}
+	var sidMark, subMark *redis.StringCmd
+	err := s.c.call(ctx, "check logouts", func(ctx context.Context) error {
+		cmds, err := s.c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if sidKey != "" {
+				sidMark = p.Get(ctx, sidKey)
+			}
+			if subKey != "" {
+				subMark = p.Get(ctx, subKey)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		for _, c := range cmds {
+			if c.Err() != nil && !errors.Is(c.Err(), redis.Nil) {
+				return c.Err()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if sidMark != nil && sidMark.Err() == nil {
+		return true, nil
+	}
+	if subMark != nil && subMark.Err() == nil {
+		mark, err := subMark.Int64()
+		if err != nil {
+			return true, nil // not ours to read: fail closed
+		}
+		var issued int64
+		if t, ok := token.NumericDate(sess.Claims["iat"]); ok {
+			issued = t.Unix()
+		}
+		if issued <= mark {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // endTTL is how long a tombstone stays: as long as any session may live.
