@@ -22,8 +22,10 @@ type RefreshLockConfig struct {
 
 // RefreshLock is a login.RefreshCoordinator on Redis: one instance takes a
 // short lock on the session (SET NX PX with a random token, released by a
-// compare-and-delete script), refreshes, stores the refreshed session and
-// releases the lock; the others wait and then use the stored session.
+// compare-and-delete script), refreshes, writes the refreshed session back
+// only over the very value it refreshed (compare-and-set: a logout or a
+// newer refresh meanwhile wins) and releases the lock; the others wait and
+// then use the stored session.
 type RefreshLock struct {
 	store *Store
 	cfg   RefreshLockConfig
@@ -49,7 +51,7 @@ var _ login.RefreshCoordinator = (*RefreshLock)(nil)
 
 // Refresh implements login.RefreshCoordinator. Errors: do's own (as
 // returned), session.ErrNoSession when the session is gone from Redis
-// (ended elsewhere), ErrUnavailable when Redis fails (under FallbackCookie
+// (ended elsewhere, also while do ran), ErrUnavailable when Redis fails (under FallbackCookie
 // the refresh then runs uncoordinated instead), ErrRefreshWait when ctx ends
 // while another instance holds the lock.
 func (l *RefreshLock) Refresh(ctx context.Context, cur *session.Session, do func(ctx context.Context) (*session.Session, error)) (*session.Session, error) {

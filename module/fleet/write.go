@@ -14,8 +14,8 @@ import (
 	"github.com/edgeauth/caddy-edgeauth/module/token"
 )
 
-// Every write of a session to Redis is conditional (see
-// docs/ARCHITECTURE.md, "Redis writes"):
+// Every write of a session to Redis is conditional (see the package doc,
+// "Conditional writes"):
 //
 //   - a new login is created with SET NX: it never overwrites anything,
 //     and a tombstone left by a back-channel logout makes it fail;
