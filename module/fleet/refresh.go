@@ -58,6 +58,9 @@ func (l *RefreshLock) Refresh(ctx context.Context, cur *session.Session, do func
 	lockKey := l.store.c.key("lock:refresh", cur.ID)
 	for {
 		stored, err := l.refreshedElsewhere(ctx, cur)
+		if errors.Is(err, ErrUnavailable) && ctx.Err() != nil {
+			return nil, ErrRefreshWait // gave up while asking Redis: Redis is not at fault
+		}
 		if l.degraded(err) {
 			return do(ctx)
 		}
@@ -65,6 +68,9 @@ func (l *RefreshLock) Refresh(ctx context.Context, cur *session.Session, do func
 			return stored, err
 		}
 		release, ok, err := l.store.c.tryLock(ctx, lockKey, l.cfg.LockTTL)
+		if errors.Is(err, ErrUnavailable) && ctx.Err() != nil {
+			return nil, ErrRefreshWait
+		}
 		if l.degraded(err) {
 			return do(ctx)
 		}
