@@ -524,6 +524,20 @@ func TestFinding3BackChannelLogoutBeforeLoginIndexed(t *testing.T) {
 		t.Errorf("a login after the logout by subject: %v", err)
 	}
 
+	// Without iat, the login time counts.
+	noIat := testSession(iss, "bob", "")
+	delete(noIat.Claims, "iat")
+	noIat.CreatedAt = logoutAt.Add(-time.Minute)
+	if err := st.Save(httptest.NewRecorder(), req, noIat); !errors.Is(err, ErrSessionEnded) {
+		t.Errorf("session without iat created before the logout by subject: %v, want ErrSessionEnded", err)
+	}
+	noIat = testSession(iss, "bob", "")
+	delete(noIat.Claims, "iat")
+	noIat.CreatedAt = logoutAt.Add(time.Minute)
+	if err := st.Save(httptest.NewRecorder(), req, noIat); err != nil {
+		t.Errorf("session without iat created after the logout by subject: %v", err)
+	}
+
 	// A refresh whose new ID token names an ended sid ends the session.
 	s := withIat(testSession(iss, "carol", "sid-4"), logoutAt.Add(5*time.Second))
 	cookie = save(t, st, s)

@@ -243,7 +243,8 @@ func (s *Store) markKey(kind, issuer, value string) string {
 // (any session with that sid) or its sub (sessions whose ID token was
 // issued no later than the logout token). put checks it after indexing:
 // either the logout finds the index entry, or put finds its mark. A
-// session without a valid iat counts as issued at the epoch.
+// session without a valid iat counts as issued at its login (CreatedAt,
+// by the gateway's clock; a zero CreatedAt is always refused).
 func (s *Store) endedByMark(ctx context.Context, sess *session.Session) (bool, error) {
 	iss, _ := sess.Claims["iss"].(string)
 	sid, _ := sess.Claims["sid"].(string)
@@ -289,7 +290,7 @@ func (s *Store) endedByMark(ctx context.Context, sess *session.Session) (bool, e
 		if err != nil {
 			return true, nil // not ours to read: fail closed
 		}
-		var issued int64
+		issued := sess.CreatedAt.Unix() // login time, for ID tokens without iat
 		if t, ok := token.NumericDate(sess.Claims["iat"]); ok {
 			issued = t.Unix()
 		}
