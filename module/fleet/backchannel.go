@@ -48,6 +48,10 @@ type LogoutToken struct {
 	Issuer, SessionID, Subject, ID string
 	// IssuedAt is `iat`.
 	IssuedAt time.Time
+
+	// mark is the random value recorded for the jti, so that only this
+	// request can forget it again (compare-and-delete).
+	mark string
 }
 
 // InvalidLogoutTokenError is a logout token that was refused. Description
@@ -135,10 +139,11 @@ func (b *BackChannel) VerifyLogoutToken(ctx context.Context, raw string, v Logou
 		return nil, err
 	}
 	jtiKey := b.store.c.key("jti", lt.Issuer, lt.ID)
+	lt.mark = randomToken()
 	var fresh bool
 	err = b.store.c.call(ctx, "record logout token", func(ctx context.Context) error {
 		var e error
-		fresh, e = b.store.c.rdb.SetNX(ctx, jtiKey, "1", b.cfg.MaxAge+2*b.cfg.ClockSkew).Result()
+		fresh, e = b.store.c.rdb.SetNX(ctx, jtiKey, lt.mark, b.cfg.MaxAge+2*b.cfg.ClockSkew).Result()
 		return e
 	})
 	if err != nil {
@@ -247,19 +252,25 @@ func (b *BackChannel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, err)
 		return
 	}
-	n, err := b.store.End(r.Context(), lt.Issuer, lt.SessionID, lt.Subject)
+	n, err := b.store.EndIssuedBefore(r.Context(), lt.Issuer, lt.SessionID, lt.Subject, lt.IssuedAt)
 	if err != nil {
-		// Let the provider retry: forget the jti (best effort).
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), releaseTimeout)
-		_ = b.store.c.call(rctx, "forget logout token", func(ctx context.Context) error {
-			return b.store.c.rdb.Del(ctx, b.store.c.key("jti", lt.Issuer, lt.ID)).Err()
-		})
-		cancel()
+		b.forgetJTI(r.Context(), lt)
 		b.fail(w, err)
 		return
 	}
 	b.cfg.Logger.Info("back-channel logout", zap.String("iss", lt.Issuer), zap.Bool("by_sid", lt.SessionID != ""), zap.Int("sessions_ended", n))
 	w.WriteHeader(http.StatusOK)
+}
+
+// forgetJTI lets the provider retry a logout that could not be carried
+// out: it deletes the jti record (best effort), but only the one this
+// request made (compare-and-delete on its random mark).
+func (b *BackChannel) forgetJTI(ctx context.Context, lt *LogoutToken) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	_ = b.store.c.call(rctx, "forget logout token", func(ctx context.Context) error {
+		return unlockScript.Run(ctx, b.store.c.rdb, []string{b.store.c.key("jti", lt.Issuer, lt.ID)}, lt.mark).Err()
+	})
 }
 
 func (b *BackChannel) fail(w http.ResponseWriter, err error) {

@@ -9,6 +9,7 @@
 //     of min(NotAfter − now, lifetime), and indexed by (iss, sid) and
 //     (iss, sub) in sets <prefix>sid:… and <prefix>sub:… with the same TTL.
 //     Clear deletes it, so a logout on one instance ends it on all.
+//     Writes are conditional (see "Conditional writes" below).
 //   - RefreshLock, a login.RefreshCoordinator: one refresh per session
 //     across the fleet (lock <prefix>lock:refresh:<sha256(id)>, SET NX PX,
 //     released by a compare-and-delete script).
@@ -19,6 +20,34 @@
 //   - BackChannel: OpenID Connect Back-Channel Logout 1.0, ending the
 //     sessions of a sid or sub on every instance; jti replay protection in
 //     <prefix>jti:… .
+//
+// # Conditional writes
+//
+// Nothing is written back unconditionally, so a logout always wins over a
+// refresh or login in flight, in every interleaving:
+//
+//   - a login is created only where no value is (SET-if-absent script);
+//   - a refresh is written back by the RefreshLock only if the key still
+//     holds exactly the sealed value the refresh started from
+//     (compare-and-set script; sealed values carry a random nonce, so the
+//     value is its own version). A session deleted meanwhile stays deleted,
+//     and one replaced by a newer refresh (after this holder's lock
+//     expired) is not overwritten. Store.Save of a refreshed session only
+//     checks that it still exists (ErrSessionEnded otherwise);
+//   - logout deletes the session; back-channel logout first marks the sid
+//     (<prefix>ended:sid:…; or the sub, with the logout token's iat, in
+//     <prefix>ended:sub:…), then replaces every indexed session by a
+//     tombstone. A login or refresh indexes its session before writing it
+//     and checks the marks in between, so it is either found by the logout
+//     or sees the mark, and then stores nothing;
+//   - the refresh and STS locks are released by compare-and-delete on the
+//     holder's random token; shared STS credentials replace stored ones
+//     only when they stay valid longer; a back-channel logout that failed
+//     forgets only the jti record it made.
+//
+// Every script touches a single key, so the store works on Redis Cluster
+// without hash tags; the cross-key order above holds because each step
+// waits for the previous reply.
 //
 // Keys never contain a raw session ID, subject, sid or jti (they are
 // SHA-256 hashed) and values never hold a usable token: a Redis dump is

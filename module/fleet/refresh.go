@@ -22,8 +22,10 @@ type RefreshLockConfig struct {
 
 // RefreshLock is a login.RefreshCoordinator on Redis: one instance takes a
 // short lock on the session (SET NX PX with a random token, released by a
-// compare-and-delete script), refreshes, stores the refreshed session and
-// releases the lock; the others wait and then use the stored session.
+// compare-and-delete script), refreshes, writes the refreshed session back
+// only over the very value it refreshed (compare-and-set: a logout or a
+// newer refresh meanwhile wins) and releases the lock; the others wait and
+// then use the stored session.
 type RefreshLock struct {
 	store *Store
 	cfg   RefreshLockConfig
@@ -49,13 +51,16 @@ var _ login.RefreshCoordinator = (*RefreshLock)(nil)
 
 // Refresh implements login.RefreshCoordinator. Errors: do's own (as
 // returned), session.ErrNoSession when the session is gone from Redis
-// (ended elsewhere), ErrUnavailable when Redis fails (under FallbackCookie
+// (ended elsewhere, also while do ran), ErrUnavailable when Redis fails (under FallbackCookie
 // the refresh then runs uncoordinated instead), ErrRefreshWait when ctx ends
 // while another instance holds the lock.
 func (l *RefreshLock) Refresh(ctx context.Context, cur *session.Session, do func(ctx context.Context) (*session.Session, error)) (*session.Session, error) {
 	lockKey := l.store.c.key("lock:refresh", cur.ID)
 	for {
 		stored, err := l.refreshedElsewhere(ctx, cur)
+		if errors.Is(err, ErrUnavailable) && ctx.Err() != nil {
+			return nil, ErrRefreshWait // gave up while asking Redis: Redis is not at fault
+		}
 		if l.degraded(err) {
 			return do(ctx)
 		}
@@ -63,6 +68,9 @@ func (l *RefreshLock) Refresh(ctx context.Context, cur *session.Session, do func
 			return stored, err
 		}
 		release, ok, err := l.store.c.tryLock(ctx, lockKey, l.cfg.LockTTL)
+		if errors.Is(err, ErrUnavailable) && ctx.Err() != nil {
+			return nil, ErrRefreshWait
+		}
 		if l.degraded(err) {
 			return do(ctx)
 		}
@@ -81,17 +89,39 @@ func (l *RefreshLock) Refresh(ctx context.Context, cur *session.Session, do func
 func (l *RefreshLock) refreshLocked(ctx context.Context, cur *session.Session, do func(ctx context.Context) (*session.Session, error), release func()) (*session.Session, error) {
 	defer release()
 	// Another instance may have finished between our look-up and the lock.
-	if stored, err := l.refreshedElsewhere(ctx, cur); stored != nil || err != nil {
-		return stored, err
-	}
-	ns, err := do(ctx)
+	// The raw value read here is what the write-back is conditional on.
+	stored, prev, err := l.store.getRaw(ctx, cur.ID)
 	if err != nil {
 		return nil, err
 	}
+	if refreshedFrom(stored, cur) {
+		return stored, nil
+	}
+	ns, err := do(ctx)
+	if err != nil {
+		// If our lock ran out and another instance refreshed meanwhile (our
+		// refresh token was then already rotated), its result stands.
+		if other, oerr := l.refreshedElsewhere(ctx, cur); other != nil || errors.Is(oerr, session.ErrNoSession) {
+			return other, oerr
+		}
+		return nil, err
+	}
 	// Store before releasing the lock, so that the next holder sees the
-	// new tokens and never refreshes with a rotated-out refresh token. If
-	// Redis fails here the flow's own Save tries again.
-	_ = l.store.put(ctx, ns)
+	// new tokens and never refreshes with a rotated-out refresh token; but
+	// only over the very value we refreshed: a logout or back-channel
+	// logout meanwhile stays, and so does a newer refresh by an instance
+	// that took over after our lock expired.
+	res, err := l.store.replace(ctx, ns, prev)
+	switch {
+	case err != nil:
+		// Redis failed after the refresh: this request gets the new tokens;
+		// Redis keeps the old ones (the next refresh may need a new login).
+		return ns, nil
+	case res == ended:
+		return nil, session.ErrNoSession
+	case res == changed:
+		return l.store.get(ctx, cur.ID)
+	}
 	return ns, nil
 }
 
@@ -110,8 +140,14 @@ func (l *RefreshLock) refreshedElsewhere(ctx context.Context, cur *session.Sessi
 	if err != nil {
 		return nil, err
 	}
-	if stored.RefreshToken != cur.RefreshToken || stored.AccessToken != cur.AccessToken || stored.Expiry.After(cur.Expiry) {
+	if refreshedFrom(stored, cur) {
 		return stored, nil
 	}
 	return nil, nil
+}
+
+// refreshedFrom reports whether stored is a refresh of cur (its tokens
+// differ or expire later).
+func refreshedFrom(stored, cur *session.Session) bool {
+	return stored.RefreshToken != cur.RefreshToken || stored.AccessToken != cur.AccessToken || stored.Expiry.After(cur.Expiry)
 }

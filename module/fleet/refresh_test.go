@@ -225,7 +225,8 @@ func TestRefreshWaitsForHolderAndGivesUp(t *testing.T) {
 	ns.AccessToken, ns.RefreshToken = "at-9", "rt-9"
 	go func() {
 		time.Sleep(100 * time.Millisecond)
-		_ = st.put(context.Background(), ns)
+		_, prev, _ := st.getRaw(context.Background(), s.ID)
+		_, _ = st.replace(context.Background(), ns, prev)
 	}()
 	got, err := NewRefreshLock(st, RefreshLockConfig{}).Refresh(context.Background(), s, func(context.Context) (*session.Session, error) {
 		return nil, errors.New("unexpected refresh")

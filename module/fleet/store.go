@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,8 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/edgeauth/caddy-edgeauth/module/session"
-
-	"github.com/edgeauth/caddy-edgeauth/module/sts"
 )
 
 // Fallback says what the store does while Redis is unavailable.
@@ -71,6 +68,10 @@ type Store struct {
 	cookies  *session.CookieStore
 	now      func() time.Time
 	opened   session.OpenedCache // sessions opened from stored values
+
+	// beforeWrite, when set (tests only), runs between indexing a session
+	// and writing it, to make a logout land in that window.
+	beforeWrite func()
 }
 
 // NewStore returns a Store on c.
@@ -152,19 +153,14 @@ func (s *Store) loadFallback(r *http.Request) (*session.Session, error) {
 
 // get loads the session with this ID from Redis.
 func (s *Store) get(ctx context.Context, id string) (*session.Session, error) {
-	key := s.sessionKey(id)
-	var val string
-	err := s.c.call(ctx, "load session", func(ctx context.Context) error {
-		var e error
-		val, e = s.c.rdb.Get(ctx, key).Result()
-		return e
-	})
-	if errors.Is(err, redis.Nil) {
-		return nil, session.ErrNoSession
-	}
-	if err != nil {
-		return nil, err
-	}
+	sess, _, err := s.getRaw(ctx, id)
+	return sess, err
+}
+
+// open opens and checks the stored value val of key, the session with
+// this ID. A value that does not open (a tombstone, a retired secret) or
+// has expired is no session.
+func (s *Store) open(key, id, val string) (*session.Session, error) {
 	now := s.now()
 	// Redis is read on every request, so that a logout anywhere counts at
 	// once; only opening and decoding the same stored value is saved.
@@ -174,7 +170,7 @@ func (s *Store) get(ctx context.Context, id string) (*session.Session, error) {
 	}
 	pt, err := s.sealer.OpenAt(val, valueAAD(key), now)
 	if err != nil {
-		return nil, session.ErrNoSession // sealed by a retired secret, or expired
+		return nil, session.ErrNoSession // a tombstone, sealed by a retired secret, or expired
 	}
 	sess, err := session.Decode(pt)
 	if err != nil || sess.ID != id {
@@ -192,8 +188,24 @@ func (s *Store) ttl(sess *session.Session, now time.Time) time.Duration {
 	return min(sess.NotAfter.Sub(now), s.lifetime)
 }
 
-// Save implements session.Store: it writes the session to Redis and the
-// sealed session ID to the cookie, which expires with the Redis entry.
+// ErrSessionEnded is returned (wrapping session.ErrNoSession) by Save for
+// a session that logout or back-channel logout ended before it could be
+// stored: the caller must treat the request as logged out.
+var ErrSessionEnded = fmt.Errorf("fleet: the session was ended by a logout: %w", session.ErrNoSession)
+
+// Save implements session.Store: it stores the session in Redis (see
+// below) and writes the sealed session ID to the cookie, which expires
+// with the Redis entry. Nothing is written unconditionally:
+//
+//   - a new login (RefreshedAt zero) is created and never overwrites a
+//     stored value; a back-channel logout that ended it first makes Save
+//     fail with ErrSessionEnded;
+//   - a refreshed session (RefreshedAt set) has already been written back
+//     by the RefreshLock, conditionally on Redis still holding the session
+//     it was refreshed from. Save then only checks that the session still
+//     exists and writes the cookie; when it has been ended meanwhile it
+//     returns ErrSessionEnded and writes nothing. Use this Store with a
+//     RefreshLock as the flow's RefreshCoordinator.
 func (s *Store) Save(w http.ResponseWriter, r *http.Request, sess *session.Session) error {
 	if sess == nil || sess.ID == "" {
 		return errors.New("fleet: refusing to save a session without an ID")
@@ -206,7 +218,20 @@ func (s *Store) Save(w http.ResponseWriter, r *http.Request, sess *session.Sessi
 	if ttl <= 0 {
 		return errors.New("fleet: refusing to save a session whose lifetime has ended")
 	}
-	if err := s.put(r.Context(), sess); err != nil {
+	var err error
+	if sess.RefreshedAt.IsZero() {
+		var res writeResult
+		res, err = s.create(r.Context(), sess)
+		switch {
+		case err == nil && res == ended:
+			err = ErrSessionEnded
+		case err == nil && res == changed:
+			err = errors.New("fleet: refusing to overwrite a stored session with a new login (session ID collision)")
+		}
+	} else if _, err = s.get(r.Context(), sess.ID); errors.Is(err, session.ErrNoSession) {
+		err = ErrSessionEnded
+	}
+	if err != nil {
 		if s.fallback == FallbackCookie && errors.Is(err, ErrUnavailable) {
 			return s.cookies.Save(w, r, sess)
 		}
@@ -226,46 +251,6 @@ if redis.call("PTTL", KEYS[1]) < tonumber(ARGV[2]) then
 	redis.call("PEXPIRE", KEYS[1], ARGV[2])
 end
 return 1`)
-
-// put writes sess to Redis (no cookie) with its TTL and indexes it by
-// (iss, sid) and (iss, sub).
-func (s *Store) put(ctx context.Context, sess *session.Session) error {
-	now := s.now()
-	ttl := s.ttl(sess, now)
-	if ttl <= 0 {
-		return errors.New("fleet: refusing to store a session whose lifetime has ended")
-	}
-	pt, err := json.Marshal(sess)
-	if err != nil {
-		return fmt.Errorf("fleet: encoding session: %w", err)
-	}
-	key := s.sessionKey(sess.ID)
-	sealed := s.sealer.SealUntil(pt, valueAAD(key), now.Add(ttl))
-	member := sts.Key(sess.ID)
-	iss, _ := sess.Claims["iss"].(string)
-	sid, _ := sess.Claims["sid"].(string)
-	return s.c.call(ctx, "save session", func(ctx context.Context) error {
-		cmds, err := s.c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, key, sealed, ttl)
-			if sid != "" {
-				indexScript.Eval(ctx, p, []string{s.c.key("sid", iss, sid)}, member, ttl.Milliseconds())
-			}
-			if sess.Subject != "" {
-				indexScript.Eval(ctx, p, []string{s.c.key("sub", iss, sess.Subject)}, member, ttl.Milliseconds())
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, c := range cmds {
-			if c.Err() != nil {
-				return c.Err()
-			}
-		}
-		return nil
-	})
-}
 
 // Clear implements session.Store: it expires the cookie and deletes the
 // session from Redis, which ends it on every instance. The cookie is

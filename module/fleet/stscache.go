@@ -84,8 +84,18 @@ func (s *STSStore) Get(ctx context.Context, key string) (*sts.Credentials, time.
 	}, time.UnixMilli(w.ValidUntil), nil
 }
 
+// setCredsScript stores credentials only when they stay valid longer than
+// what the key holds (its PTTL; -2 when absent): an instance whose exchange
+// finished late (its lock had expired) never replaces the newer
+// credentials another instance published meanwhile.
+var setCredsScript = redis.NewScript(`
+if redis.call("PTTL", KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+return 1`)
+
 // Set implements sts.SharedStore. Credentials already past validUntil (or
-// their Expiration) are not stored.
+// their Expiration) are not stored, nor are credentials that would expire
+// no later than those already stored under key (the stored ones are kept).
 func (s *STSStore) Set(ctx context.Context, key string, cr *sts.Credentials, validUntil time.Time) error {
 	if cr == nil {
 		return errors.New("fleet: no credentials to store")
@@ -109,7 +119,7 @@ func (s *STSStore) Set(ctx context.Context, key string, cr *sts.Credentials, val
 	rkey := s.c.key("sts", key)
 	sealed := s.sealer.SealUntil(pt, credsAAD(rkey), validUntil)
 	return s.c.call(ctx, "store credentials", func(ctx context.Context) error {
-		return s.c.rdb.Set(ctx, rkey, sealed, ttl).Err()
+		return setCredsScript.Run(ctx, s.c.rdb, []string{rkey}, sealed, ttl.Milliseconds()).Err()
 	})
 }
 

@@ -53,6 +53,11 @@ func (f *Flow) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e := f.cfg.Store.Save(w, r, s); e != nil {
+		if errors.Is(e, session.ErrNoSession) { // server-side store: a back-channel logout ended it first
+			f.log.Info("the new session was ended by a back-channel logout before it was stored")
+			errorPage(w, http.StatusBadRequest, "Sign-in failed", "You were signed out at the identity provider while this sign-in completed. Please sign in again.", f.cfg.Prefix+"start")
+			return
+		}
 		f.log.Error("cannot save the new session", zap.Error(e))
 		errorPage(w, http.StatusInternalServerError, "Sign-in failed", "The session could not be stored (it is too large for cookies; ask the administrator to request fewer scopes).", "")
 		return

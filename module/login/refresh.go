@@ -33,9 +33,10 @@ const refreshTimeout = 15 * time.Second
 // shortly afterwards get the refreshed session too. Every request that
 // obtains a refreshed session writes it to its own response. With
 // FlowConfig.RefreshCoordinator the refresh is also shared across instances;
-// a session ended elsewhere gives session.ErrNoSession, and a coordinator
-// failure once the tokens have expired is returned as is (503; the session
-// is kept).
+// a session ended elsewhere (also while it was being refreshed, which
+// Store.Save reports as session.ErrNoSession) gives session.ErrNoSession,
+// and a coordinator failure once the tokens have expired is returned as is
+// (503; the session is kept).
 func (f *Flow) Session(ctx context.Context, w http.ResponseWriter, r *http.Request) (*session.Session, error) {
 	s, err := f.cfg.Store.Load(r)
 	if err != nil {
@@ -78,6 +79,10 @@ func (f *Flow) Session(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return nil, fmt.Errorf("%w: %v", ErrLoginRequired, err)
 	}
 	if err := f.cfg.Store.Save(w, r, ns); err != nil {
+		if errors.Is(err, session.ErrNoSession) { // server-side store: ended by a logout meanwhile
+			_ = f.cfg.Store.Clear(w, r)
+			return nil, session.ErrNoSession
+		}
 		f.log.Error("cannot save the refreshed session", zap.Error(err))
 	}
 	return ns, nil
