@@ -249,3 +249,24 @@ func TestFinding9DottedClaimNameCannotShadowNested(t *testing.T) {
 		t.Errorf("nested org.role: X-Org-Role = %q", got.header("X-Org-Role"))
 	}
 }
+
+// TestFinding9ClaimPathsValidatedAtLoad: a claim path with an empty name
+// could never match under the nested-only rule, so a claim rule or a
+// role_from_claim with one does not load.
+func TestFinding9ClaimPathsValidatedAtLoad(t *testing.T) {
+	w := newSTSWorld(t, demoidp.Options{})
+	globals := w.globals(w.providerBlock("demo") + "\n" + w.stsBlock())
+	for body, want := range map[string]string{
+		"\t\tclaim /admin/* org..role admin":                                                 `claim path "org..role" has an empty name`,
+		"\t\tclaim /admin/* .role admin":                                                     `claim path ".role" has an empty name`,
+		"\t\tsts alibaba {\n\t\t\trole_from_claim org.role. admin " + w.adminARN + "\n\t\t}": `role_from_claim 1: claim path "org.role." has an empty name`,
+	} {
+		got := loadError(t, globals+w.site("edgeauth demo", body))
+		if !strings.Contains(got, want) {
+			t.Errorf("%s: load error %q, want it to contain %q", strings.TrimSpace(body), got, want)
+		}
+	}
+	if got := loadError(t, globals+w.site("edgeauth demo", "\t\tclaim /admin/* org.role admin")); got != "" {
+		t.Errorf("a nested claim path was refused: %s", got)
+	}
+}

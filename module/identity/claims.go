@@ -2,6 +2,7 @@ package identity
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -39,6 +40,22 @@ func LookupClaim(claims map[string]any, path string) (any, bool) {
 		}
 		path = rest
 	}
+}
+
+// ValidClaimPath checks a configured claim path (claim rules,
+// role_from_claim): a name, or names joined by single dots. A path with an
+// empty name (a leading, trailing or doubled dot) would never match, so it is
+// refused when the configuration loads.
+func ValidClaimPath(path string) error {
+	if path == "" {
+		return fmt.Errorf("empty claim name")
+	}
+	for name := range strings.SplitSeq(path, ".") {
+		if name == "" {
+			return fmt.Errorf("claim path %q has an empty name; a dot separates nested claims (org.role is member role of claim org), and a claim whose name contains a dot cannot be addressed", path)
+		}
+	}
+	return nil
 }
 
 // ClaimValue returns the claim at path (see LookupClaim) as an already
