@@ -206,7 +206,7 @@ func TestHTTP2CannotForgeOrRemoveIdentityHeaders(t *testing.T) {
 	// or a regular field before a pseudo-header, is malformed; a request that
 	// gets through is judged on the one :path it carries.
 	for name, fields := range map[string][]h2Field{
-		"duplicate :path": {{":method", "GET"}, {":scheme", "https"}, {":authority", addr}, {":path", "/public/x"}, {":path", "/orders"}},
+		"duplicate :path":      {{":method", "GET"}, {":scheme", "https"}, {":authority", addr}, {":path", "/public/x"}, {":path", "/orders"}},
 		"pseudo after regular": {{":method", "GET"}, {":scheme", "https"}, {":authority", addr}, {"x-auth-subject", "evil"}, {":path", "/orders"}},
 		"no :path":             {{":method", "GET"}, {":scheme", "https"}, {":authority", addr}, {"x-auth-subject", "evil"}},
 	} {
