@@ -147,6 +147,11 @@ func TestAuthenticationProvider(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 		t.Errorf("bad token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
+	// Two Authorization fields: refused, whatever the tokens.
+	resp, _ = e.get("/", alice, "Authorization: Bearer "+alice)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_request"`) {
+		t.Errorf("two Authorization fields: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
 }
 
 // TestReloadKeepsKeys reloads a changed config: the provider's keys are

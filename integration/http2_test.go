@@ -227,3 +227,62 @@ func h2Echo(t *testing.T, what string, body []byte) echo {
 	}
 	return got
 }
+
+// TestDuplicateAuthorizationIsRefused: a request with two Authorization
+// fields is refused (400 invalid_request, RFC 6750 §3.1) over HTTP/1.1 and
+// HTTP/2, so the gateway cannot authorize one token while the upstream, which
+// receives the original Authorization, reads the other.
+func TestDuplicateAuthorizationIsRefused(t *testing.T) {
+	e := newEnv(t, demoidp.Options{})
+	site, roots := e.tlsSite("\t\tscope /dns/* /acs/alidns")
+	e.start(e.globals(e.providerBlock("demo")) + site)
+	addr := fmt.Sprintf("127.0.0.1:%d", e.port)
+	alice := e.aliceToken() // holds /acs/alidns
+	bob, err := e.idp.MintFor("root", []string{"openid", "profile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(auth ...string) h2Answer {
+		f := []h2Field{{":method", "GET"}, {":scheme", "https"}, {":authority", addr}, {":path", "/dns/records"}}
+		for _, a := range auth {
+			f = append(f, h2Field{"authorization", a})
+		}
+		return h2Do(t, addr, roots, f)
+	}
+	waitFor(t, "the provider's keys", 10*time.Second, func() bool { return req("Bearer "+alice).status == http.StatusOK })
+
+	for _, auth := range [][]string{
+		{"Bearer " + alice, "Bearer " + bob},
+		{"Bearer " + alice, "Bearer " + alice},
+		{"Bearer " + alice, "Basic YTpi"},
+		{"Bearer " + alice, ""},
+	} {
+		a := req(auth...)
+		if a.status != http.StatusBadRequest || !strings.Contains(string(a.body), `"invalid_request"`) {
+			t.Errorf("HTTP/2 with %d Authorization fields: status %d %s %s, want 400 invalid_request", len(auth), a.status, a.reset, a.body)
+		}
+	}
+
+	// HTTP/1.1, with the second field spelled in lower case.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	tr.ForceAttemptHTTP2 = false
+	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	t.Cleanup(tr.CloseIdleConnections)
+	r, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/dns/records", nil)
+	r.Header["Authorization"] = []string{"Bearer " + alice}
+	r.Header["authorization"] = []string{"Bearer " + bob}
+	resp, err := (&http.Client{Transport: tr}).Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 1 {
+		t.Fatalf("want an HTTP/1.1 request, got %s", resp.Proto)
+	}
+	assertError(t, resp, body, http.StatusBadRequest, "invalid_request")
+	if got := resp.Header.Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_request"`) {
+		t.Errorf("WWW-Authenticate = %q", got)
+	}
+}

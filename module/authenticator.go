@@ -51,6 +51,10 @@ func (a *Authenticator) Provision(ctx caddy.Context) error {
 // have not loaded yet are an error (a technical failure), which Caddy exposes
 // as {http.auth.edgeauth.error}.
 func (a *Authenticator) Authenticate(w http.ResponseWriter, r *http.Request) (caddyauth.User, bool, error) {
+	if multipleAuthorization(r) {
+		w.Header().Set("WWW-Authenticate", "Bearer realm="+quote(r.Host)+`, error="invalid_request", error_description="more than one Authorization header"`)
+		return caddyauth.User{}, false, nil
+	}
 	raw, presented := bearerToken(r)
 	if !presented {
 		w.Header().Set("WWW-Authenticate", "Bearer realm="+quote(r.Host))
