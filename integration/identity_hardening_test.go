@@ -171,9 +171,6 @@ func TestFinding5ClaimRulesCompareRawValues(t *testing.T) {
 		tok := e.mint(map[string]any{"sub": "lookalike", "type": v})
 		resp, body := e.get("/billing/invoices", tok)
 		assertError(t, resp, body, http.StatusForbidden, "access_denied")
-		if resp.StatusCode == http.StatusOK {
-			t.Errorf("type %q passed `claim /billing/* type account`", v)
-		}
 		// As an array element too.
 		tok = e.mint(map[string]any{"sub": "lookalike", "type": []any{"user", v}})
 		resp, body = e.get("/billing/invoices", tok)
@@ -182,11 +179,6 @@ func TestFinding5ClaimRulesCompareRawValues(t *testing.T) {
 	got := e.upstreamSaw(e.get("/billing/invoices", e.mint(map[string]any{"sub": "owner", "type": "account"})))
 	if got.header("X-Auth-User-Type") != "account" {
 		t.Errorf("X-Auth-User-Type = %q", got.header("X-Auth-User-Type"))
-	}
-	// The header still shows a sanitized value where one is exported.
-	got = e.upstreamSaw(e.get("/orders", e.mint(map[string]any{"sub": "x", "type": "acc\tount"})))
-	if got.header("X-Auth-User-Type") != "account" {
-		t.Errorf("X-Auth-User-Type for acc\\tount = %q, want the sanitized text", got.header("X-Auth-User-Type"))
 	}
 }
 
