@@ -129,6 +129,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	// 1. No client-supplied copy of an identity header survives, on any route.
 	h.headers.Strip(r.Header)
+	h.headers.StripTrailers(r)
 
 	// 2. The login endpoints are the plugin's own.
 	if h.backchannel != nil && r.URL.Path == h.backchannelPath {
