@@ -80,3 +80,69 @@ func (h *Headers) namesStripped(v string, buf *[128]byte) bool {
 func trimOWS(s string) string {
 	return strings.Trim(s, " \t\r\n\v\f")
 }
+
+// connectionOptions are the Connection elements that are options of the
+// connection itself rather than names of other fields.
+var connectionOptions = []string{"close", "keep-alive", "upgrade", "te"}
+
+// KeepConnectionOptions removes from every Connection and Proxy-Connection
+// field of hdr each element that is not a connection option (close,
+// keep-alive, upgrade, te), so that no header set before a proxy can be
+// dropped because the caller named it there. It is for places that cannot
+// know which headers will be set (Caddy's authentication handler, followed by
+// an operator's request_header); a field left without elements is deleted.
+// Nothing is allocated when every element is an option.
+func KeepConnectionOptions(hdr http.Header) {
+	for k, vals := range hdr {
+		if !isConnectionField(k) || onlyOptions(vals) {
+			continue
+		}
+		kept := make([]string, 0, len(vals))
+		for _, v := range vals {
+			var b strings.Builder
+			for _, e := range strings.Split(v, ",") {
+				if e = trimOWS(e); !isConnectionOption(e) {
+					continue
+				}
+				if b.Len() > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(e)
+			}
+			if b.Len() > 0 {
+				kept = append(kept, b.String())
+			}
+		}
+		if len(kept) == 0 {
+			delete(hdr, k)
+		} else {
+			hdr[k] = kept
+		}
+	}
+}
+
+// onlyOptions reports whether every non-empty element of vals is a
+// connection option.
+func onlyOptions(vals []string) bool {
+	for _, v := range vals {
+		for v != "" {
+			e, rest, _ := strings.Cut(v, ",")
+			if e = trimOWS(e); e != "" && !isConnectionOption(e) {
+				return false
+			}
+			v = rest
+		}
+	}
+	return true
+}
+
+// isConnectionOption reports whether e is one of connectionOptions (case
+// insensitive).
+func isConnectionOption(e string) bool {
+	for _, o := range connectionOptions {
+		if strings.EqualFold(e, o) {
+			return true
+		}
+	}
+	return false
+}

@@ -102,3 +102,21 @@ func TestStripConnectionDoesNotAllocate(t *testing.T) {
 		t.Errorf("harmless Connection fields changed: %v", hdr)
 	}
 }
+
+// TestKeepConnectionOptions: only close, keep-alive, upgrade and te stay.
+func TestKeepConnectionOptions(t *testing.T) {
+	hdr := http.Header{
+		"Connection":       {"Keep-Alive, X-User-Id", " upgrade ,\tx_user", "close"},
+		"Proxy-Connection": {"X-User-Upn"},
+		"X-User-Id":        {"1"},
+	}
+	KeepConnectionOptions(hdr)
+	want := http.Header{"Connection": {"Keep-Alive", "upgrade", "close"}, "X-User-Id": {"1"}}
+	if !reflect.DeepEqual(hdr, want) {
+		t.Errorf("after KeepConnectionOptions: %v, want %v", hdr, want)
+	}
+	clean := http.Header{"Connection": {"keep-alive, TE"}}
+	if allocs := testing.AllocsPerRun(100, func() { KeepConnectionOptions(clean) }); allocs != 0 || clean.Get("Connection") != "keep-alive, TE" {
+		t.Errorf("options only: %v allocations, field %q", allocs, clean.Get("Connection"))
+	}
+}
