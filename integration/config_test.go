@@ -147,6 +147,17 @@ func TestAuthenticationProvider(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 		t.Errorf("bad token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
+	// The identity headers the operator sets from the placeholders before
+	// reverse_proxy cannot be dropped by naming them in Connection.
+	got = e.upstreamSaw(e.get("/", alice, "Connection: keep-alive, X-User-Id, x_user_upn", "Proxy-Connection: X-User-Upn"))
+	if got.header("X-User-Id") != "2000000000000002" || got.header("X-User-Upn") != "alice@example.onaliyun.com" {
+		t.Errorf("Connection dropped the operator's identity headers: id %q upn %q", got.header("X-User-Id"), got.header("X-User-Upn"))
+	}
+	// Two Authorization fields: refused, whatever the tokens.
+	resp, _ = e.get("/", alice, "Authorization: Bearer "+alice)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_request"`) {
+		t.Errorf("two Authorization fields: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
 }
 
 // TestReloadKeepsKeys reloads a changed config: the provider's keys are

@@ -49,8 +49,17 @@ func (a *Authenticator) Provision(ctx caddy.Context) error {
 // Authenticate verifies the request's bearer token. A missing or bad token is
 // not an error: it returns false and sets the RFC 6750 challenge. Keys that
 // have not loaded yet are an error (a technical failure), which Caddy exposes
-// as {http.auth.edgeauth.error}.
+// as {http.auth.edgeauth.error}. Connection and Proxy-Connection keep only
+// connection options (close, keep-alive, upgrade, te), so that a caller cannot
+// have the proxy drop identity headers the operator sets after this handler.
 func (a *Authenticator) Authenticate(w http.ResponseWriter, r *http.Request) (caddyauth.User, bool, error) {
+	// Headers set from {http.auth.user.*} after this handler (request_header)
+	// must not be droppable by naming them in Connection.
+	identity.KeepConnectionOptions(r.Header)
+	if multipleAuthorization(r) {
+		w.Header().Set("WWW-Authenticate", "Bearer realm="+quote(r.Host)+`, error="invalid_request", error_description="more than one Authorization header"`)
+		return caddyauth.User{}, false, nil
+	}
 	raw, presented := bearerToken(r)
 	if !presented {
 		w.Header().Set("WWW-Authenticate", "Bearer realm="+quote(r.Host))

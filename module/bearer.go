@@ -89,6 +89,20 @@ func (b *bearerAuth) accepts(name string) bool {
 	return false
 }
 
+// multipleAuthorization reports whether the request carries more than one
+// Authorization field (in any spelling of the name). Such a request is
+// refused rather than judged on one of them: the upstream receives the
+// original fields and might read another token than the one verified.
+func multipleAuthorization(r *http.Request) bool {
+	n := 0
+	for k, v := range r.Header {
+		if strings.EqualFold(k, "Authorization") {
+			n += len(v)
+		}
+	}
+	return n > 1
+}
+
 // bearerToken returns the token of an `Authorization: Bearer` header and
 // whether one was presented. Other schemes count as no credential; a token in
 // the query string is never read.

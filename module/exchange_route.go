@@ -69,6 +69,9 @@ func (h *Handler) provisionSTS() error {
 		if rc.Claim == "" || rc.Value == "" {
 			return fmt.Errorf("edgeauth: sts %s role_from_claim %d: needs a claim, a value and a role ARN", u.Name, i+1)
 		}
+		if err := identity.ValidClaimPath(rc.Claim); err != nil {
+			return fmt.Errorf("edgeauth: sts %s role_from_claim %d: %v", u.Name, i+1, err)
+		}
 		if err := svc.validRole(rc.RoleARN); err != nil {
 			return fmt.Errorf("edgeauth: sts %s role_from_claim %s=%s: %v", u.Name, rc.Claim, rc.Value, err)
 		}

@@ -129,6 +129,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	// 1. No client-supplied copy of an identity header survives, on any route.
 	h.headers.Strip(r.Header)
+	h.headers.StripTrailers(r)
 
 	// 2. The login endpoints are the plugin's own.
 	if h.backchannel != nil && r.URL.Path == h.backchannelPath {
@@ -196,6 +197,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // When it answers the request itself (401, 302 to login, 503) done is true
 // and err is what ServeHTTP returns.
 func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity.Identity, sess *session.Session, done bool, err error) {
+	if multipleAuthorization(r) {
+		h.decide(r, metrics.ReasonInvalidToken, h.bearer.soleProvider(), "malformed")
+		return nil, nil, true, writeChallenge(w, r, http.StatusBadRequest, challenge{errCode: "invalid_request", description: "more than one Authorization header", inHeader: true})
+	}
 	if raw, presented := bearerToken(r); presented {
 		id, err := h.bearer.authenticate(r.Context(), raw)
 		if err != nil {

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -13,37 +14,48 @@ import (
 // and are not exported.
 const maxExponent = 400
 
-// LookupClaim finds the raw claim value at path. path is a claim name or a
-// dotted path into nested objects ("address.country"). At every level a key
-// that literally equals the rest of the path wins over the nested reading, so
-// a top-level claim named "a.b" is found before claim "a"'s member "b".
+// LookupClaim finds the raw claim value at path. path is a claim name
+// without a dot, or a dotted path read through nested objects only:
+// "org.role" is claims["org"]["role"]. Every dot separates two names, so a
+// claim whose name itself contains a dot (a top-level "org.role", or a member
+// "y.z" of "x") is never used for a dotted path, whatever the order of the
+// JSON members; such claims cannot be addressed. An empty name (a leading,
+// trailing or doubled dot) finds nothing.
 func LookupClaim(claims map[string]any, path string) (any, bool) {
 	if claims == nil || path == "" {
 		return nil, false
 	}
 	m := claims
 	for {
-		if v, ok := m[path]; ok {
-			return v, true
-		}
-		// Descend through the first dot whose prefix names an object; no
-		// backtracking, so the cost stays linear in the path length.
-		next := map[string]any(nil)
-		rest := ""
-		for i := 0; i < len(path); i++ {
-			if path[i] != '.' {
-				continue
-			}
-			if sub, ok := m[path[:i]].(map[string]any); ok {
-				next, rest = sub, path[i+1:]
-				break
-			}
-		}
-		if next == nil || rest == "" {
+		name, rest, nested := strings.Cut(path, ".")
+		if name == "" {
 			return nil, false
 		}
-		m, path = next, rest
+		v, ok := m[name]
+		if !ok || !nested {
+			return v, ok
+		}
+		if m, ok = v.(map[string]any); !ok {
+			return nil, false
+		}
+		path = rest
 	}
+}
+
+// ValidClaimPath checks a configured claim path (claim rules,
+// role_from_claim): a name, or names joined by single dots. A path with an
+// empty name (a leading, trailing or doubled dot) would never match, so it is
+// refused when the configuration loads.
+func ValidClaimPath(path string) error {
+	if path == "" {
+		return fmt.Errorf("empty claim name")
+	}
+	for name := range strings.SplitSeq(path, ".") {
+		if name == "" {
+			return fmt.Errorf("claim path %q has an empty name; a dot separates nested claims (org.role is member role of claim org), and a claim whose name contains a dot cannot be addressed", path)
+		}
+	}
+	return nil
 }
 
 // ClaimValue returns the claim at path (see LookupClaim) as an already
@@ -74,23 +86,48 @@ func ClaimValue(claims map[string]any, path string) (string, bool) {
 }
 
 // ClaimHas reports whether the claim at path, or one element of it when it
-// is an array, equals one of want.
+// is an array of scalars, equals one of want exactly. It compares the raw
+// claim, never its sanitized header form: "acc\tount" or "account\r\n" does
+// not equal "account". Strings compare byte for byte; numbers in plain
+// decimal; booleans as "true" or "false". Empty strings, null, objects and
+// arrays holding objects or arrays match nothing.
 func ClaimHas(claims map[string]any, path string, want ...string) bool {
-	vals, ok := ClaimValues(claims, path)
+	v, ok := LookupClaim(claims, path)
 	if !ok {
 		return false
 	}
-	for _, v := range vals {
-		if slices.Contains(want, v) {
-			return true
+	switch a := v.(type) {
+	case []any:
+		return anyEqual(len(a), func(i int) any { return a[i] }, want)
+	case []string:
+		return anyEqual(len(a), func(i int) any { return a[i] }, want)
+	}
+	s, ok := rawScalar(v)
+	return ok && slices.Contains(want, s)
+}
+
+// anyEqual reports whether one of the n elements given by at equals one of
+// want (see ClaimHas); an element that is an object or array makes the whole
+// claim match nothing, as ClaimValues refuses it.
+func anyEqual(n int, at func(int) any, want []string) bool {
+	found := false
+	for i := 0; i < n; i++ {
+		e := at(i)
+		if isContainer(e) {
+			return false
+		}
+		if s, ok := rawScalar(e); ok && slices.Contains(want, s) {
+			found = true
 		}
 	}
-	return false
+	return found
 }
 
 // ClaimValues returns the claim at path as a list of sanitized strings: the
 // elements of an array claim, or the single value of a scalar claim. It
-// gives false for what ClaimValue does not export.
+// gives false for what ClaimValue does not export. The strings are for
+// output; to compare a claim with a value use ClaimHas, which compares the
+// raw claim.
 func ClaimValues(claims map[string]any, path string) ([]string, bool) {
 	v, ok := LookupClaim(claims, path)
 	if !ok {
@@ -169,9 +206,23 @@ func isContainer(v any) bool {
 	return false
 }
 
-// scalarString formats a scalar claim; false for containers, null, empty
-// strings and numbers that cannot be written in plain decimal.
+// scalarString formats a scalar claim as a sanitized header value; false
+// for containers, null, empty strings, numbers that cannot be written in plain
+// decimal and strings that are empty once sanitized.
 func scalarString(v any) (string, bool) {
+	s, ok := rawScalar(v)
+	if !ok {
+		return "", false
+	}
+	s = Sanitize(s)
+	return s, s != ""
+}
+
+// rawScalar formats a scalar claim without sanitizing it: strings as they
+// are, numbers in plain decimal, booleans as "true" or "false". It gives
+// false for containers, null, empty strings and numbers that cannot be
+// written in plain decimal.
+func rawScalar(v any) (string, bool) {
 	var s string
 	switch x := v.(type) {
 	case string:
@@ -209,7 +260,6 @@ func scalarString(v any) (string, bool) {
 	default:
 		return "", false
 	}
-	s = Sanitize(s)
 	return s, s != ""
 }
 

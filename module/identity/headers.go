@@ -170,11 +170,19 @@ func (h *Headers) Names() []string {
 // Strip deletes every header that a client may have sent to impersonate the
 // plugin: any header whose name, lower-cased and with '_' and '.' read as '-', starts
 // with a strip prefix or equals a header name the plugin sets or strips. Keys
-// need not be canonical. It does not allocate when nothing matches.
+// need not be canonical.
+//
+// It also removes, from every Connection and Proxy-Connection field, each
+// element that names such a header (in the same spelling-insensitive way), so
+// that a proxy after the plugin, which deletes the headers these fields name,
+// cannot be made to drop what Inject sets (see cleanConnection). It does not
+// allocate when nothing matches.
 func (h *Headers) Strip(hdr http.Header) {
 	var buf [128]byte
 	for k := range hdr {
-		if h.matches(k, &buf) {
+		if isConnectionField(k) {
+			h.cleanConnection(hdr, k, &buf)
+		} else if h.matches(k, &buf) {
 			delete(hdr, k)
 		}
 	}

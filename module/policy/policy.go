@@ -9,6 +9,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/edgeauth/caddy-edgeauth/module/identity"
 )
 
 // Policy is a compiled Config. It is safe for concurrent use.
@@ -100,6 +102,9 @@ func New(cfg Config) (*Policy, error) {
 		}
 		if r.Claim == "" {
 			return nil, fmt.Errorf("%s: needs a claim name, e.g. claim %s type account", name, strings.Join(r.Paths, " "))
+		}
+		if err := identity.ValidClaimPath(r.Claim); err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
 		}
 		if len(r.Values) == 0 {
 			return nil, fmt.Errorf("%s %s: needs at least one value the claim may have", name, r.Claim)

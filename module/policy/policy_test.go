@@ -236,6 +236,8 @@ func TestNewErrors(t *testing.T) {
 		{Config{Claims: []ClaimRule{{Paths: []string{"/billing/*"}, Values: []string{"account"}}}}, "claim /billing/*: needs a claim name"},
 		{Config{Claims: []ClaimRule{{Paths: []string{"/billing/*"}, Claim: "type"}}}, "claim /billing/* type: needs at least one value"},
 		{Config{Claims: []ClaimRule{{Claim: "type", Values: []string{"x"}}}}, `claim rule for "type": needs at least one path`},
+		{Config{Claims: []ClaimRule{{Paths: []string{"/x"}, Claim: "org..role", Values: []string{"a"}}}}, `claim /x: claim path "org..role" has an empty name`},
+		{Config{Claims: []ClaimRule{{Paths: []string{"/x"}, Claim: "org.", Values: []string{"a"}}}}, `claim path "org." has an empty name`},
 	}
 	for _, tt := range tests {
 		_, err := New(tt.cfg)

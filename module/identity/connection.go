@@ -1,0 +1,148 @@
+package identity
+
+import (
+	"net/http"
+	"strings"
+)
+
+// isConnectionField reports whether the request field k lists header names
+// that a proxy deletes before forwarding: Connection (RFC 9110 §7.6.1), and
+// the old, non-standard Proxy-Connection that some clients still send and
+// some proxies still honour. Caddy's reverse_proxy deletes every header that
+// Connection names; the HTTP/1.0 form `Connection: keep-alive, X-…` is the
+// same field.
+func isConnectionField(k string) bool {
+	return strings.EqualFold(k, "Connection") || strings.EqualFold(k, "Proxy-Connection")
+}
+
+// cleanConnection removes from the field k of hdr every list element that
+// names a header Strip deletes (every header Inject may set is one), so that
+// no proxy after the plugin drops an injected header because the caller
+// listed it. Elements are split at commas and trimmed of white space as
+// proxies read them; the others (keep-alive, close, Upgrade, other header
+// names) are kept in order, and a field left without elements is deleted.
+// Nothing is allocated unless an element is removed.
+//
+// Removing the elements rather than refusing the request keeps HTTP/1.0
+// keep-alive clients and clients that list their own hop-by-hop headers
+// working.
+func (h *Headers) cleanConnection(hdr http.Header, k string, buf *[128]byte) {
+	vals := hdr[k]
+	offending := false
+	for _, v := range vals {
+		if h.namesStripped(v, buf) {
+			offending = true
+			break
+		}
+	}
+	if !offending {
+		return
+	}
+	kept := make([]string, 0, len(vals))
+	for _, v := range vals {
+		var b strings.Builder
+		for _, e := range strings.Split(v, ",") {
+			if e = trimOWS(e); e == "" || h.matches(e, buf) {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(e)
+		}
+		if b.Len() > 0 {
+			kept = append(kept, b.String())
+		}
+	}
+	if len(kept) == 0 {
+		delete(hdr, k)
+		return
+	}
+	hdr[k] = kept
+}
+
+// namesStripped reports whether one element of the comma-separated list v
+// names a header that Strip deletes.
+func (h *Headers) namesStripped(v string, buf *[128]byte) bool {
+	for v != "" {
+		e, rest, _ := strings.Cut(v, ",")
+		if e = trimOWS(e); e != "" && h.matches(e, buf) {
+			return true
+		}
+		v = rest
+	}
+	return false
+}
+
+// trimOWS trims ASCII white space (space, tab, CR, LF, VT, FF) from both
+// ends of a list element: at least what any proxy trims before reading the
+// element as a header name.
+func trimOWS(s string) string {
+	return strings.Trim(s, " \t\r\n\v\f")
+}
+
+// connectionOptions are the Connection elements that are options of the
+// connection itself rather than names of other fields.
+var connectionOptions = []string{"close", "keep-alive", "upgrade", "te"}
+
+// KeepConnectionOptions removes from every Connection and Proxy-Connection
+// field of hdr each element that is not a connection option (close,
+// keep-alive, upgrade, te), so that no header set before a proxy can be
+// dropped because the caller named it there. It is for places that cannot
+// know which headers will be set (Caddy's authentication handler, followed by
+// an operator's request_header); a field left without elements is deleted.
+// Nothing is allocated when every element is an option.
+func KeepConnectionOptions(hdr http.Header) {
+	for k, vals := range hdr {
+		if !isConnectionField(k) || onlyOptions(vals) {
+			continue
+		}
+		kept := make([]string, 0, len(vals))
+		for _, v := range vals {
+			var b strings.Builder
+			for _, e := range strings.Split(v, ",") {
+				if e = trimOWS(e); !isConnectionOption(e) {
+					continue
+				}
+				if b.Len() > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(e)
+			}
+			if b.Len() > 0 {
+				kept = append(kept, b.String())
+			}
+		}
+		if len(kept) == 0 {
+			delete(hdr, k)
+		} else {
+			hdr[k] = kept
+		}
+	}
+}
+
+// onlyOptions reports whether every non-empty element of vals is a
+// connection option.
+func onlyOptions(vals []string) bool {
+	for _, v := range vals {
+		for v != "" {
+			e, rest, _ := strings.Cut(v, ",")
+			if e = trimOWS(e); e != "" && !isConnectionOption(e) {
+				return false
+			}
+			v = rest
+		}
+	}
+	return true
+}
+
+// isConnectionOption reports whether e is one of connectionOptions (case
+// insensitive).
+func isConnectionOption(e string) bool {
+	for _, o := range connectionOptions {
+		if strings.EqualFold(e, o) {
+			return true
+		}
+	}
+	return false
+}
