@@ -211,9 +211,10 @@ func TestFinding5RoleFromClaimComparesRawValues(t *testing.T) {
 	}
 }
 
-// TestFinding9DottedClaimNameCannotShadowNested: a top-level claim literally
-// named "org.role" neither satisfies `claim … org.role admin` nor shows in
-// the header built from {http.auth.user.org.role}; the nested value does.
+// TestFinding9DottedClaimNameCannotShadowNested: where a claim "org" exists,
+// a top-level claim literally named "org.role" neither satisfies
+// `claim … org.role admin` nor shows in the header built from
+// {http.auth.user.org.role}; the nested value does.
 func TestFinding9DottedClaimNameCannotShadowNested(t *testing.T) {
 	e := newEnv(t, demoidp.Options{})
 	e.start(e.globals(e.providerBlock("demo")) + e.site("edgeauth demo", `		claim /admin/* org.role admin
@@ -225,7 +226,6 @@ func TestFinding9DottedClaimNameCannotShadowNested(t *testing.T) {
 	})
 	for _, claims := range []map[string]any{
 		{"sub": "shadow", "org.role": "admin", "org": map[string]any{"role": "user"}},
-		{"sub": "shadow", "org.role": "admin"},
 		{"sub": "shadow", "org.role": "admin", "org": map[string]any{}},
 		{"sub": "shadow", "org.role": "admin", "org": "admin"},
 	} {
@@ -240,10 +240,16 @@ func TestFinding9DottedClaimNameCannotShadowNested(t *testing.T) {
 	if got.header("X-Org-Role") != "admin" {
 		t.Errorf("nested org.role: X-Org-Role = %q", got.header("X-Org-Role"))
 	}
+	// With no claim named "org", the whole path is one top-level name
+	// (namespaced claims such as "https://example.com/roles" stay usable).
+	namespaced := e.mint(map[string]any{"sub": "namespaced", "org.role": "admin"})
+	if resp, body := e.get("/admin/x", namespaced); resp.StatusCode != http.StatusOK {
+		t.Errorf("namespaced org.role claim: %d %s", resp.StatusCode, body)
+	}
 }
 
 // TestFinding9ClaimPathsValidatedAtLoad: a claim path with an empty name
-// could never match under the nested-only rule, so a claim rule or a
+// could never match, so a claim rule or a
 // role_from_claim with one does not load.
 func TestFinding9ClaimPathsValidatedAtLoad(t *testing.T) {
 	w := newSTSWorld(t, demoidp.Options{})

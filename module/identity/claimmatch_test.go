@@ -77,8 +77,16 @@ func TestFinding9DottedPathIsNestedOnly(t *testing.T) {
 			t.Errorf("%s: ClaimValue(org.role) = %q, want the nested value", js, v)
 		}
 	}
+	// A namespaced claim (no claim named like the path's first name) is
+	// reachable under its full name; a URL-named claim is the usual case.
+	namespaced := decodeClaims(t, `{"org.role": "admin", "https://example.com/roles": ["a", "b"]}`)
+	if v, ok := ClaimValue(namespaced, "org.role"); !ok || v != "admin" {
+		t.Errorf("namespaced org.role = %q, %v; want admin", v, ok)
+	}
+	if !ClaimHas(namespaced, "https://example.com/roles", "b") {
+		t.Error("the URL-named claim is not reachable")
+	}
 	for _, js := range []string{
-		`{"org.role": "admin"}`,
 		`{"org.role": "admin", "org": {}}`,
 		`{"org": {"role.x": "admin"}, "org.role": {"x": "admin"}}`,
 		`{"org": "admin", "org.role": "admin"}`,
@@ -86,7 +94,7 @@ func TestFinding9DottedPathIsNestedOnly(t *testing.T) {
 		claims := decodeClaims(t, js)
 		for _, path := range []string{"org.role", "org.role.x"} {
 			if v, ok := LookupClaim(claims, path); ok {
-				t.Errorf("%s: LookupClaim(%s) = %v; only nested objects may answer a dotted path", js, path, v)
+				t.Errorf("%s: LookupClaim(%s) = %v; when the first name is a claim, only nested objects answer a dotted path", js, path, v)
 			}
 		}
 	}

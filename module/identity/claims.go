@@ -14,17 +14,31 @@ import (
 // and are not exported.
 const maxExponent = 400
 
-// LookupClaim finds the raw claim value at path. path is a claim name
-// without a dot, or a dotted path read through nested objects only:
-// "org.role" is claims["org"]["role"]. Every dot separates two names, so a
-// claim whose name itself contains a dot (a top-level "org.role", or a member
-// "y.z" of "x") is never used for a dotted path, whatever the order of the
-// JSON members; such claims cannot be addressed. An empty name (a leading,
-// trailing or doubled dot) finds nothing.
+// LookupClaim finds the raw claim value at path. path is a claim name, or a
+// dotted path read through nested objects: "org.role" is
+// claims["org"]["role"]. Whenever the path's first name ("org") is a claim,
+// the nested reading is the only one, so a top-level claim literally named
+// "org.role" can never shadow the nested claim, whatever the order of the
+// JSON members. Only when no claim has that first name is the whole path
+// looked up as one top-level name, which keeps namespaced claims such as
+// "https://example.com/roles" reachable. An empty name (a leading, trailing
+// or doubled dot) finds nothing.
 func LookupClaim(claims map[string]any, path string) (any, bool) {
 	if claims == nil || path == "" {
 		return nil, false
 	}
+	if first, _, dotted := strings.Cut(path, "."); dotted && first != "" {
+		if _, ok := claims[first]; !ok {
+			v, ok := claims[path]
+			return v, ok
+		}
+	}
+	return lookupNested(claims, path)
+}
+
+// lookupNested reads path through nested objects, every dot separating two
+// member names.
+func lookupNested(claims map[string]any, path string) (any, bool) {
 	m := claims
 	for {
 		name, rest, nested := strings.Cut(path, ".")
@@ -52,7 +66,7 @@ func ValidClaimPath(path string) error {
 	}
 	for name := range strings.SplitSeq(path, ".") {
 		if name == "" {
-			return fmt.Errorf("claim path %q has an empty name; a dot separates nested claims (org.role is member role of claim org), and a claim whose name contains a dot cannot be addressed", path)
+			return fmt.Errorf("claim path %q has an empty name; a dot separates nested claims (org.role is member role of claim org)", path)
 		}
 	}
 	return nil
