@@ -127,7 +127,9 @@ func Reasons() []Reason {
 }
 
 // ReasonForTokenError maps an error from token verification to
-// ReasonKeysUnavailable (the token could not be checked yet) or
+// ReasonKeysUnavailable (the token could not be checked yet: keys not
+// loaded, or an opaque token's provider unreachable or past opaque_rate;
+// TokenErrorDetail tells these apart) or
 // ReasonInvalidToken (everything else, so that an unknown error fails
 // closed).
 func ReasonForTokenError(err error) Reason {
@@ -158,6 +160,18 @@ func ReasonForSTSError(err error) Reason {
 // codes. Descriptions are written by the token package; a test there-by
 // proxy (reason_test.go) runs the real verifier to keep this table honest.
 var tokenDetails = []struct{ prefix, code string }{
+	{"token type", "wrong_type"},
+	{"token has no typ", "wrong_type"},
+	{"token is a security event token", "wrong_type"},
+	{"not an access token", "wrong_type"},
+	{"sender-constrained token", "wrong_type"},
+	{"malformed token: payload has a duplicate member", "duplicate_member"},
+	{"malformed token: header has a duplicate member", "duplicate_member"},
+	{"too many unknown tokens", "rate_limited"},
+	{"token was issued to another client", "audience_not_accepted"},
+	{"the provider's answer names no audience", "audience_not_accepted"},
+	{"token rejected by the provider", "rejected_by_provider"},
+	{"the provider could not check", "provider_unavailable"},
 	{"token expired", "expired"},
 	{"token not yet valid", "not_yet_valid"},
 	{"token issued in the future", "issued_in_future"},
@@ -182,8 +196,9 @@ var tokenDetails = []struct{ prefix, code string }{
 // verification error, finer than its Reason: expired, not_yet_valid,
 // issued_in_future, too_old, too_large, bad_signature, unknown_key,
 // issuer_not_trusted, audience_not_accepted, algorithm_not_allowed,
-// malformed, header_not_allowed, missing_claim, invalid_claim,
-// keys_unavailable, or other. It is meant for the decision log; it never
+// malformed, duplicate_member, header_not_allowed, missing_claim,
+// invalid_claim, wrong_type, keys_unavailable, rate_limited (opaque tokens
+// past opaque_rate), rejected_by_provider, provider_unavailable, or other. It is meant for the decision log; it never
 // returns text taken from the token.
 func TokenErrorDetail(err error) string {
 	var te *token.Error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"sync"
@@ -145,6 +146,9 @@ func TestTokenErrorDetailsFromTheRealVerifier(t *testing.T) {
 		{"two parts", "abc.def", loaded, "malformed", ReasonInvalidToken},
 		{"too large", strings.Repeat("a", 20001), loaded, "too_large", ReasonInvalidToken},
 		{"keys not loaded", good, keySource{}, "keys_unavailable", ReasonKeysUnavailable},
+		{"logout token", signTyped(t, key, claims(nil), "logout+jwt"), loaded, "wrong_type", ReasonInvalidToken},
+		{"events claim", sign(claims(func(c jwt.MapClaims) { c["events"] = map[string]any{"x": map[string]any{}} }), "k1"), loaded, "wrong_type", ReasonInvalidToken},
+		{"duplicate member", withDuplicateSub(t, good), loaded, "duplicate_member", ReasonInvalidToken},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -163,5 +167,48 @@ func TestTokenErrorDetailsFromTheRealVerifier(t *testing.T) {
 	}
 	if TokenErrorDetail(errors.New("x")) != "other" || ReasonForTokenError(errors.New("x")) != ReasonInvalidToken {
 		t.Error("a foreign error does not map to other / invalid_token")
+	}
+}
+
+// signTyped signs claims with kid k1 and the given typ header.
+func signTyped(t *testing.T, key *rsa.PrivateKey, c jwt.MapClaims, typ string) string {
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	tok.Header["kid"], tok.Header["typ"] = "k1", typ
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// withDuplicateSub rewrites a token's payload to repeat "sub" (the
+// signature no longer matters: the parser refuses the payload first).
+func withDuplicateSub(t *testing.T, raw string) string {
+	parts := strings.Split(raw, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup := `{"sub":"other",` + string(payload[1:])
+	return parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(dup)) + "." + parts[2]
+}
+
+// TestOpaqueTokenErrorDetails: the descriptions the opaque-token path writes
+// (module/opaque.go, opaquebind.go) map to their own detail codes, not to
+// "other" or keys_unavailable. The strings are the ones those files use; a
+// rewording there shows here as "other".
+func TestOpaqueTokenErrorDetails(t *testing.T) {
+	for desc, want := range map[string]string{
+		"too many unknown tokens for this provider; try again shortly": "rate_limited",
+		"token was issued to another client":                           "audience_not_accepted",
+		"the provider's answer names no audience or client":            "audience_not_accepted",
+		"token rejected by the provider":                               "rejected_by_provider",
+		"the provider could not check the token":                       "provider_unavailable",
+		"not an access token":                                          "wrong_type",
+		"sender-constrained token presented as a bearer token":         "wrong_type",
+	} {
+		if got := TokenErrorDetail(&token.Error{Kind: token.Invalid, Description: desc}); got != want {
+			t.Errorf("TokenErrorDetail(%q) = %s, want %s", desc, got, want)
+		}
 	}
 }
