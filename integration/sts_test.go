@@ -274,6 +274,23 @@ func TestSTSWorkloadIdentityWithRotatingTokenFile(t *testing.T) {
 	}
 }
 
+// TestSTSWorkloadTokenRefusedIsMisconfiguration: when the STS refuses the
+// gateway's own workload token (here: an audience the RAM identity provider
+// does not list), the caller's credential is not at fault: the answer is 502
+// sts_misconfigured, not a 401 that would send the client to sign in again.
+func TestSTSWorkloadTokenRefusedIsMisconfiguration(t *testing.T) {
+	w := newSTSWorld(t, demoidp.Options{})
+	tokenFile := writeFile(t, "oidc-token", w.mint(map[string]any{"sub": "gateway", "aud": "not-registered"})+"\n")
+	w.startSTS("\t\tsts alibaba {\n\t\t\tsource workload\n\t\t}", "token_file "+tokenFile)
+	resp, body := w.get("/", w.aliceToken())
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "sts_misconfigured") || !strings.Contains(string(body), "AudienceNotMatch") {
+		t.Fatalf("workload token refused by the STS: %d %s; want 502 sts_misconfigured with the STS code", resp.StatusCode, body)
+	}
+	if resp.Header.Get("WWW-Authenticate") != "" {
+		t.Errorf("a configuration error challenges the caller: %q", resp.Header.Get("WWW-Authenticate"))
+	}
+}
+
 // TestSTSSecretsNeverLogged writes Caddy's logs (debug level, with the
 // README's filter for reverse_proxy's header dump) to a file through a run
 // with exchanges, STS errors and a bad token, and checks that no token or

@@ -124,7 +124,8 @@ func (rx *routeExchange) credentials(ctx context.Context, id *identity.Identity,
 			if err != nil {
 				return nil, &sts.Error{Kind: sts.Unavailable, Code: "edgeauth.WorkloadToken", Message: "the gateway's own token could not be obtained", RetryAfter: 5 * time.Second}
 			}
-			return rx.exchange(ctx, sts.Request{Token: tok, RoleARN: role, ProviderARN: svc.providerARN, SessionName: key.SessionName, Duration: svc.duration, Policy: svc.policy})
+			creds, err := rx.exchange(ctx, sts.Request{Token: tok, RoleARN: role, ProviderARN: svc.providerARN, SessionName: key.SessionName, Duration: svc.duration, Policy: svc.policy})
+			return creds, workloadRefusal(err)
 		})
 		return creds, role, err
 	}
@@ -222,4 +223,19 @@ func (h *Handler) denySTS(w http.ResponseWriter, r *http.Request, err error) err
 	default:
 		return writeUnavailable(w, "sts_unavailable", "the security token service is unavailable", se.RetryAfter, extra)
 	}
+}
+
+// workloadRefusal turns the STS refusing the gateway's own token (invalid
+// token, or a role that does not trust it) into a configuration error: the
+// caller's credential is not at fault, so the answer is 502
+// sts_misconfigured with an error log, never a 401 or 403 that would send a
+// client to sign in again.
+func workloadRefusal(err error) error {
+	var se *sts.Error
+	if !errors.As(err, &se) || (se.Kind != sts.InvalidToken && se.Kind != sts.Forbidden) {
+		return err
+	}
+	cp := *se
+	cp.Kind = sts.Misconfigured
+	return &cp
 }
