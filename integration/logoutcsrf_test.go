@@ -1,0 +1,138 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"testing"
+
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
+)
+
+var (
+	logoutFormAction = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+	logoutCSRFField  = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+)
+
+// confirmForm returns where the logout confirm page's form posts and the
+// values it sends, failing the test unless h is that page.
+func confirmForm(t *testing.T, what string, h hop) (string, url.Values) {
+	t.Helper()
+	action := logoutFormAction.FindSubmatch(h.Body)
+	csrf := logoutCSRFField.FindSubmatch(h.Body)
+	if h.Status != http.StatusOK || action == nil || csrf == nil {
+		t.Fatalf("%s: %d %.400s, want the logout confirm page with a guarded POST form", what, h.Status, h.Body)
+	}
+	u, err := h.URL.Parse(html.UnescapeString(string(action[1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.String(), url.Values{"csrf": {html.UnescapeString(string(csrf[1]))}}
+}
+
+// TestFinding8LogoutCSRFByCrossSitePost: a logout that another site (or a
+// sibling subdomain) makes the browser send, by POST or GET, shows the
+// confirm page and leaves the session alone; only same-origin requests and
+// requests from non-browser clients (no Origin, Referer or Sec-Fetch-Site)
+// log out silently. The confirm page's button logs out, also in a browser
+// that sends `Origin: null` (the page's no-referrer policy) and no
+// Sec-Fetch-Site, and its guard cannot be replayed from another session.
+func TestFinding8LogoutCSRFByCrossSitePost(t *testing.T) {
+	e := newEnv(t, demoidp.Options{AutoApprove: true})
+	e.startLogin(loginOpts{login: "param login_hint alice"})
+	self := fmt.Sprintf("http://127.0.0.1:%d", e.port)
+	logout := e.url("/oauth2/logout")
+
+	b := e.newBrowser("")
+	b.login("/")
+	refused := []struct {
+		method  string
+		headers []string
+	}{
+		{http.MethodPost, []string{"Sec-Fetch-Site: cross-site", "Origin: https://evil.example"}},
+		{http.MethodPost, []string{"Sec-Fetch-Site: cross-site"}},
+		{http.MethodPost, []string{"Sec-Fetch-Site: same-site", "Origin: http://other.127.0.0.1.nip.io"}},
+		{http.MethodPost, []string{"Origin: https://evil.example"}},
+		{http.MethodPost, []string{"Origin: null"}},
+		{http.MethodPost, []string{"Origin: " + self + ".evil.example"}},
+		{http.MethodPost, []string{"Referer: https://evil.example/page"}},
+		{http.MethodPost, []string{"Sec-Fetch-Site: same-origin", "Origin: https://evil.example"}},
+		{http.MethodGet, []string{"Sec-Fetch-Site: cross-site"}},
+		{http.MethodGet, []string{"Sec-Fetch-Site: same-site"}},
+		{http.MethodGet, []string{"Origin: https://evil.example"}},
+		{http.MethodGet, []string{"Referer: https://evil.example/page"}},
+	}
+	for _, c := range refused {
+		var form url.Values
+		if c.method == http.MethodPost {
+			form = url.Values{}
+		}
+		h := b.do(c.method, logout, form, c.headers...)
+		what := fmt.Sprintf("%s logout with %q", c.method, c.headers)
+		confirmForm(t, what, h)
+		if setsSession(h) || len(b.sessionCookies()) == 0 {
+			t.Errorf("%s touched the session cookies", what)
+		}
+		if status, _ := b.userinfo(); status != http.StatusOK {
+			t.Fatalf("%s logged the user out: userinfo %d", what, status)
+		}
+	}
+
+	// Another session's guard does not log this browser out.
+	other := e.newBrowser("")
+	other.login("/")
+	_, foreign := confirmForm(t, "the other browser's confirm page", other.do(http.MethodPost, logout, url.Values{}, "Sec-Fetch-Site: cross-site"))
+	h := b.do(http.MethodPost, logout, foreign, "Sec-Fetch-Site: cross-site", "Origin: https://evil.example")
+	confirmForm(t, "a cross-site POST with another session's guard", h)
+	if status, _ := b.userinfo(); status != http.StatusOK {
+		t.Fatalf("another session's guard logged the user out: userinfo %d", status)
+	}
+	// Nor does a guard without the session cookie that it belongs to.
+	h = b.do(http.MethodPost, logout, url.Values{"csrf": {"garbage"}}, "Origin: null")
+	confirmForm(t, "a POST with a forged guard", h)
+
+	// The confirm page's button works: the page is no-referrer, so a
+	// browser without fetch metadata posts it with Origin: null.
+	h = b.do(http.MethodPost, logout, url.Values{}, "Sec-Fetch-Site: cross-site", "Origin: https://evil.example")
+	action, form := confirmForm(t, "the cross-site POST", h)
+	h = b.do(http.MethodPost, action, form, "Origin: null")
+	if h.Status != http.StatusFound || len(b.sessionCookies()) != 0 {
+		t.Fatalf("the confirm button: %d, %d session cookies left; want 302 and a logout", h.Status, len(b.sessionCookies()))
+	}
+	if status, _ := b.userinfo(); status != http.StatusUnauthorized {
+		t.Errorf("userinfo after the confirmed logout: %d, want 401", status)
+	}
+	// The other browser's session was never touched.
+	if status, _ := other.userinfo(); status != http.StatusOK {
+		t.Errorf("the other browser's session: userinfo %d, want 200", status)
+	}
+
+	// Same-origin and non-browser logouts stay silent.
+	allowed := []struct {
+		method  string
+		headers []string
+	}{
+		{http.MethodPost, []string{"Sec-Fetch-Site: same-origin", "Origin: " + self}},
+		{http.MethodPost, []string{"Origin: " + self}},
+		{http.MethodPost, []string{"Referer: " + self + "/account"}},
+		{http.MethodPost, nil}, // curl, scripts
+		{http.MethodGet, []string{"Sec-Fetch-Site: same-origin"}},
+		{http.MethodGet, []string{"Sec-Fetch-Site: none"}}, // typed into the address bar
+		{http.MethodGet, nil},
+	}
+	for _, c := range allowed {
+		b := e.newBrowser("")
+		b.login("/")
+		var form url.Values
+		if c.method == http.MethodPost {
+			form = url.Values{}
+		}
+		h := b.do(c.method, logout, form, c.headers...)
+		if h.Status != http.StatusFound || bytes.Contains(h.Body, []byte(`name="csrf"`)) || len(b.sessionCookies()) != 0 {
+			t.Errorf("%s logout with %q: %d, %d session cookies left; want 302 and a logout", c.method, c.headers, h.Status, len(b.sessionCookies()))
+		}
+	}
+}
