@@ -3,23 +3,26 @@ package login
 import (
 	"net/http"
 	"net/url"
-	"strings"
 
 	"go.uber.org/zap"
+
+	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
 
-// logout clears the session (all chunks) and any pending logins. POST always
-// logs out; GET does too unless Sec-Fetch-Site says cross-site, in which
-// case a page asks for confirmation with a POST form (no drive-by logouts).
+// logout clears the session (all chunks) and any pending logins, but only
+// for a request the browser's own pages sent (see logoutSilently) or the
+// confirm page's button (see confirmedLogout); anything else (another site,
+// a sibling subdomain, Origin: null) gets a page that asks for confirmation
+// with a guarded POST form (no drive-by logouts).
 // With an end_session_endpoint the browser is sent there (RP-initiated
 // logout with id_token_hint, post_logout_redirect_uri, client_id, state);
 // otherwise to the rd parameter (validated) or "/".
 func (f *Flow) logout(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost && strings.EqualFold(strings.TrimSpace(r.Header.Get("Sec-Fetch-Site")), "cross-site") {
-		f.logoutConfirmPage(w, r)
+	s, _ := f.cfg.Store.Load(r)
+	if !f.logoutSilently(r) && !f.confirmedLogout(w, r, s) {
+		f.logoutConfirmPage(w, r, s)
 		return
 	}
-	s, _ := f.cfg.Store.Load(r)
 	if err := f.cfg.Store.Clear(w, r); err != nil {
 		f.log.Error("cannot clear the session", zap.Error(err))
 	}
@@ -48,8 +51,9 @@ func (f *Flow) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, rd, http.StatusFound)
 }
 
-// logoutConfirmPage asks a cross-site visitor to confirm the logout.
-func (f *Flow) logoutConfirmPage(w http.ResponseWriter, r *http.Request) {
+// logoutConfirmPage asks a visitor sent by another site to confirm the
+// logout. The form carries a guard bound to this browser's session.
+func (f *Flow) logoutConfirmPage(w http.ResponseWriter, r *http.Request, s *session.Session) {
 	action := f.cfg.Prefix + "logout"
 	if rd, ok := SafeReturnPath(r.URL.Query().Get("rd")); ok {
 		action += "?rd=" + url.QueryEscape(rd)
@@ -58,6 +62,8 @@ func (f *Flow) logoutConfirmPage(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Sign out</title></head><body>" +
 		"<h1>Sign out?</h1><p>Another site sent you here to sign out. Do you want to sign out?</p>" +
-		"<form method=\"post\" action=\"" + htmlEscape(action) + "\"><button type=\"submit\">Sign out</button></form>" +
+		"<form method=\"post\" action=\"" + htmlEscape(action) + "\">" +
+		"<input type=\"hidden\" name=\"" + logoutGuardField + "\" value=\"" + htmlEscape(f.logoutGuard(s)) + "\">" +
+		"<button type=\"submit\">Sign out</button></form>" +
 		"</body></html>\n"))
 }
