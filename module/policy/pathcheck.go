@@ -38,8 +38,7 @@ var (
 // 8.3 short names), decoding twice, decoding overlong UTF-8, or resolving
 // dot segments after an empty segment. CheckPath refuses every path on which
 // such readings can disagree with the rules' reading, in the decoded path
-// (u.Path) and in the escaped form that is sent upstream (u.EscapedPath and
-// u.RawPath). Paths that browsers and ordinary clients send pass: browsers
+// (u.Path) and in the escaped form that is sent upstream (u.RawPath). Paths that browsers and ordinary clients send pass: browsers
 // resolve dot segments and never send control bytes unescaped.
 func CheckPath(u *url.URL) *PathError {
 	p := u.Path
@@ -67,12 +66,13 @@ func CheckPath(u *url.URL) *PathError {
 			}
 		}
 	}
-	for _, raw := range [2]string{u.RawPath, u.EscapedPath()} {
-		if hasEncodedSeparator(raw) {
-			return errPathEncodedSep
-		}
+	// The escaped form sent upstream is RawPath when set; otherwise it is
+	// Path escaped by Go, which never yields %2F, and %5C only for a
+	// backslash, refused above.
+	if hasEncodedSeparator(u.RawPath) {
+		return errPathEncodedSep
 	}
-	if strings.IndexByte(p, '~') >= 0 && caddyhttp.HasWindowsShortName(p) {
+	if hasTildeDigit(p) && caddyhttp.HasWindowsShortName(p) {
 		return errPathShortName
 	}
 	return nil
@@ -100,6 +100,22 @@ func hasEncodedSeparator(s string) bool {
 			return true
 		}
 		next := strings.IndexByte(s[i+1:], '%')
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	return false
+}
+
+// hasTildeDigit reports whether p has "~" followed by a digit, as every 8.3
+// short name does.
+func hasTildeDigit(p string) bool {
+	for i := strings.IndexByte(p, '~'); i >= 0 && i+1 < len(p); {
+		if '0' <= p[i+1] && p[i+1] <= '9' {
+			return true
+		}
+		next := strings.IndexByte(p[i+1:], '~')
 		if next < 0 {
 			break
 		}

@@ -159,3 +159,13 @@ func FuzzCheckPathAgreesWithOtherReadings(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckPathDoesNotAllocate: the check runs on every request.
+func TestCheckPathDoesNotAllocate(t *testing.T) {
+	for _, target := range []string{"/dns/records/a.json", "/dns/caf%C3%A9/a%20b;v=1", "/~user/x"} {
+		u, _ := parseTarget(t, target)
+		if n := testing.AllocsPerRun(100, func() { _ = CheckPath(u) }); n != 0 {
+			t.Errorf("CheckPath(%q) allocates %v times", target, n)
+		}
+	}
+}
