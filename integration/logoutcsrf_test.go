@@ -38,8 +38,9 @@ func confirmForm(t *testing.T, what string, h hop) (string, url.Values) {
 // confirm page and leaves the session alone; only same-origin requests and
 // requests from non-browser clients (no Origin, Referer or Sec-Fetch-Site)
 // log out silently. The confirm page's button logs out, also in a browser
-// that sends `Origin: null` (the page's no-referrer policy) and no
-// Sec-Fetch-Site, and its guard cannot be replayed from another session.
+// that sends `Origin: null` and no Sec-Fetch-Site (the guard and its
+// SameSite=Strict cookie vouch for it), and a guard from another browser
+// does not.
 func TestFinding8LogoutCSRFByCrossSitePost(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	e.startLogin(loginOpts{login: "param login_hint alice"})
@@ -81,21 +82,21 @@ func TestFinding8LogoutCSRFByCrossSitePost(t *testing.T) {
 		}
 	}
 
-	// Another session's guard does not log this browser out.
+	// Another browser's guard does not log this browser out.
 	other := e.newBrowser("")
 	other.login("/")
 	_, foreign := confirmForm(t, "the other browser's confirm page", other.do(http.MethodPost, logout, url.Values{}, "Sec-Fetch-Site: cross-site"))
 	h := b.do(http.MethodPost, logout, foreign, "Sec-Fetch-Site: cross-site", "Origin: https://evil.example")
-	confirmForm(t, "a cross-site POST with another session's guard", h)
+	confirmForm(t, "a cross-site POST with another browser's guard", h)
 	if status, _ := b.userinfo(); status != http.StatusOK {
-		t.Fatalf("another session's guard logged the user out: userinfo %d", status)
+		t.Fatalf("another browser's guard logged the user out: userinfo %d", status)
 	}
-	// Nor does a guard without the session cookie that it belongs to.
+	// Nor does a forged guard.
 	h = b.do(http.MethodPost, logout, url.Values{"csrf": {"garbage"}}, "Origin: null")
 	confirmForm(t, "a POST with a forged guard", h)
 
-	// The confirm page's button works: the page is no-referrer, so a
-	// browser without fetch metadata posts it with Origin: null.
+	// The confirm page's button works, also from a browser that sends
+	// Origin: null and no fetch metadata.
 	h = b.do(http.MethodPost, logout, url.Values{}, "Sec-Fetch-Site: cross-site", "Origin: https://evil.example")
 	action, form := confirmForm(t, "the cross-site POST", h)
 	h = b.do(http.MethodPost, action, form, "Origin: null")

@@ -5,8 +5,6 @@ import (
 	"net/url"
 
 	"go.uber.org/zap"
-
-	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
 
 // logout clears the session (all chunks) and any pending logins, but only
@@ -18,11 +16,12 @@ import (
 // logout with id_token_hint, post_logout_redirect_uri, client_id, state);
 // otherwise to the rd parameter (validated) or "/".
 func (f *Flow) logout(w http.ResponseWriter, r *http.Request) {
-	s, _ := f.cfg.Store.Load(r)
-	if !f.logoutSilently(r) && !f.confirmedLogout(w, r, s) {
-		f.logoutConfirmPage(w, r, s)
+	if !f.logoutSilently(r) && !f.confirmedLogout(w, r) {
+		f.logoutConfirmPage(w, r)
 		return
 	}
+	f.expireLogoutCookie(w, r)
+	s, _ := f.cfg.Store.Load(r)
 	if err := f.cfg.Store.Clear(w, r); err != nil {
 		f.log.Error("cannot clear the session", zap.Error(err))
 	}
@@ -52,18 +51,22 @@ func (f *Flow) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // logoutConfirmPage asks a visitor sent by another site to confirm the
-// logout. The form carries a guard bound to this browser's session.
-func (f *Flow) logoutConfirmPage(w http.ResponseWriter, r *http.Request, s *session.Session) {
+// logout. The form carries a guard bound to this browser (logoutGuard). The
+// page's referrer policy is same-origin, so that browsers send the form with
+// the gateway's Origin and Referer.
+func (f *Flow) logoutConfirmPage(w http.ResponseWriter, r *http.Request) {
 	action := f.cfg.Prefix + "logout"
 	if rd, ok := SafeReturnPath(r.URL.Query().Get("rd")); ok {
 		action += "?rd=" + url.QueryEscape(rd)
 	}
+	guard := f.logoutGuard(w, r)
 	setPageHeaders(w, "text/html; charset=utf-8")
+	w.Header().Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Sign out</title></head><body>" +
 		"<h1>Sign out?</h1><p>Another site sent you here to sign out. Do you want to sign out?</p>" +
 		"<form method=\"post\" action=\"" + htmlEscape(action) + "\">" +
-		"<input type=\"hidden\" name=\"" + logoutGuardField + "\" value=\"" + htmlEscape(f.logoutGuard(s)) + "\">" +
+		"<input type=\"hidden\" name=\"" + logoutGuardField + "\" value=\"" + htmlEscape(guard) + "\">" +
 		"<button type=\"submit\">Sign out</button></form>" +
 		"</body></html>\n"))
 }

@@ -4,11 +4,8 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
 
 // logoutGuardField is the confirm form's field that carries the guard.
@@ -16,6 +13,13 @@ const logoutGuardField = "csrf"
 
 // logoutGuardTTL is how long a confirm page's button works.
 const logoutGuardTTL = 10 * time.Minute
+
+// logoutNonceBytes is the size of the confirm-page nonce; logoutNonceLen
+// its length in base64url.
+const (
+	logoutNonceBytes = 18
+	logoutNonceLen   = logoutNonceBytes * 4 / 3
+)
 
 // maxLogoutForm bounds the body read from a logout POST.
 const maxLogoutForm = 8 << 10
@@ -95,18 +99,50 @@ func canonicalOrigin(scheme, host string) string {
 	return scheme + "://" + host
 }
 
-// logoutGuard returns a guard for the confirm form: the session's binding,
-// sealed with the session secrets and valid for logoutGuardTTL. Another
-// site can neither read it from the page nor use one made for another
-// session.
-func (f *Flow) logoutGuard(s *session.Session) string {
-	return f.cfg.Sealer.SealUntil([]byte(guardBinding(s)), logoutGuardAAD, f.cfg.Now().Add(logoutGuardTTL))
+// logoutCookieName is the name of the cookie that binds a confirm page's
+// guard to the browser: "<cookie name>_logout", with __Host- when Secure.
+func (f *Flow) logoutCookieName(r *http.Request) string {
+	name := f.cfg.CookieName + "_logout"
+	if f.cfg.Secure(r) {
+		name = "__Host-" + name
+	}
+	return name
 }
 
-// confirmedLogout reports whether r is a POST of the confirm form with a
-// guard made for the session r carries (or for no session, when it carries
-// none).
-func (f *Flow) confirmedLogout(w http.ResponseWriter, r *http.Request, s *session.Session) bool {
+// isLogoutCookie reports whether a cookie name is the confirm-page cookie.
+func (f *Flow) isLogoutCookie(name string) bool {
+	return strings.TrimPrefix(name, "__Host-") == f.cfg.CookieName+"_logout"
+}
+
+// logoutGuard returns a guard for the confirm form and sets the cookie it is
+// bound to: a random nonce, in an HttpOnly SameSite=Strict cookie (which
+// browsers store from a top-level navigation, also a cross-site one, but send
+// only on same-site requests) and, sealed with the session secrets, in the
+// guard. Another site can neither read the guard from the page nor make the
+// browser send the cookie, and a guard from another browser does not match
+// this browser's nonce.
+//
+// A nonce the browser already sends is reused, so that a second confirm
+// page (another tab) does not void the first one's button.
+func (f *Flow) logoutGuard(w http.ResponseWriter, r *http.Request) string {
+	name := f.logoutCookieName(r)
+	var nonce string
+	if c, err := r.Cookie(name); err == nil && len(c.Value) == logoutNonceLen {
+		nonce = c.Value
+	} else {
+		nonce = randomToken(logoutNonceBytes)
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: nonce, Path: "/", MaxAge: int(logoutGuardTTL / time.Second),
+		Secure: f.cfg.Secure(r), HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	})
+	return f.cfg.Sealer.SealUntil([]byte(nonce), logoutGuardAAD, f.cfg.Now().Add(logoutGuardTTL))
+}
+
+// confirmedLogout reports whether r is a POST of the confirm form whose
+// guard (from the body, never the query) opens and matches the browser's
+// confirm-page cookie.
+func (f *Flow) confirmedLogout(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodPost {
 		return false
 	}
@@ -118,19 +154,28 @@ func (f *Flow) confirmedLogout(w http.ResponseWriter, r *http.Request, s *sessio
 	if len(guard) != 1 {
 		return false
 	}
-	pt, err := f.cfg.Sealer.OpenAt(guard[0], logoutGuardAAD, f.cfg.Now())
-	return err == nil && subtle.ConstantTimeCompare(pt, []byte(guardBinding(s))) == 1
+	nonce, err := f.cfg.Sealer.OpenAt(guard[0], logoutGuardAAD, f.cfg.Now())
+	if err != nil || len(nonce) == 0 {
+		return false
+	}
+	name := f.logoutCookieName(r)
+	for _, c := range r.Cookies() {
+		if c.Name == name && subtle.ConstantTimeCompare(nonce, []byte(c.Value)) == 1 {
+			return true
+		}
+	}
+	return false
 }
 
-// guardBinding names the session a guard belongs to: its random ID (never
-// shown, since guards are sealed), or for a session without one its
-// provider, subject and login time; "none" without a session.
-func guardBinding(s *session.Session) string {
-	switch {
-	case s == nil:
-		return "none"
-	case s.ID != "":
-		return "id:" + s.ID
+// expireLogoutCookie deletes the confirm-page cookie when r carries it.
+func (f *Flow) expireLogoutCookie(w http.ResponseWriter, r *http.Request) {
+	for _, c := range r.Cookies() {
+		if f.isLogoutCookie(c.Name) {
+			http.SetCookie(w, &http.Cookie{
+				Name: c.Name, Value: "", Path: "/", MaxAge: -1,
+				Secure: f.cfg.Secure(r) || strings.HasPrefix(c.Name, "__Host-"), HttpOnly: true, SameSite: http.SameSiteStrictMode,
+			})
+			return
+		}
 	}
-	return "sub:" + s.Provider + "\x00" + s.Subject + "\x00" + strconv.FormatInt(s.CreatedAt.Unix(), 10)
 }

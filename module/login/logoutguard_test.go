@@ -56,39 +56,63 @@ func TestFinding8LogoutSilentlyOnlyForOwnOrigin(t *testing.T) {
 	}
 }
 
-func TestFinding8LogoutGuardIsBoundToTheSession(t *testing.T) {
+func TestFinding8LogoutGuardIsBoundToTheBrowser(t *testing.T) {
 	sealer, err := session.NewSealer([][]byte{session.RandomSecret()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	f := &Flow{cfg: FlowConfig{Sealer: sealer, Now: func() time.Time { return now }}}
-	alice := &session.Session{ID: "alice-session"}
-	bob := &session.Session{ID: "bob-session"}
-	post := func(guard string) *http.Request {
+	f := &Flow{cfg: FlowConfig{Sealer: sealer, Now: func() time.Time { return now }, CookieName: "edgeauth",
+		Secure: func(r *http.Request) bool { return r.TLS != nil }}, pending: &pendingCookies{base: "edgeauth_login_"}}
+	// page renders a confirm page for a browser and returns its guard and cookie.
+	page := func() (string, *http.Cookie) {
+		w := httptest.NewRecorder()
+		g := f.logoutGuard(w, httptest.NewRequest(http.MethodPost, "/oauth2/logout", nil))
+		cs := w.Result().Cookies()
+		if len(cs) != 1 || cs[0].Name != "edgeauth_logout" || cs[0].SameSite != http.SameSiteStrictMode || !cs[0].HttpOnly {
+			t.Fatalf("confirm page cookies %+v, want one HttpOnly SameSite=Strict edgeauth_logout", cs)
+		}
+		return g, cs[0]
+	}
+	post := func(guard string, cookies ...*http.Cookie) *http.Request {
 		r := httptest.NewRequest(http.MethodPost, "/oauth2/logout", nil)
 		r.PostForm = map[string][]string{logoutGuardField: {guard}}
+		for _, c := range cookies {
+			r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		}
 		return r
 	}
-	g := f.logoutGuard(alice)
-	if !f.confirmedLogout(httptest.NewRecorder(), post(g), alice) {
-		t.Error("alice's guard does not confirm alice's logout")
+	alice, aliceCookie := page()
+	bob, bobCookie := page()
+	if !f.confirmedLogout(httptest.NewRecorder(), post(alice, aliceCookie)) {
+		t.Error("alice's guard with alice's cookie does not confirm")
 	}
-	if f.confirmedLogout(httptest.NewRecorder(), post(g), bob) || f.confirmedLogout(httptest.NewRecorder(), post(g), nil) {
-		t.Error("alice's guard confirms another session's logout")
+	if f.confirmedLogout(httptest.NewRecorder(), post(bob, aliceCookie)) || f.confirmedLogout(httptest.NewRecorder(), post(alice, bobCookie)) {
+		t.Error("a guard confirms with another browser's cookie")
 	}
-	if f.confirmedLogout(httptest.NewRecorder(), post(f.logoutGuard(nil)), alice) {
-		t.Error("a guard made without a session confirms alice's logout")
+	if f.confirmedLogout(httptest.NewRecorder(), post(alice)) {
+		t.Error("a guard confirms without its cookie (a cross-site POST does not carry a Strict cookie)")
 	}
-	if f.confirmedLogout(httptest.NewRecorder(), post(sealer.Seal([]byte("id:alice-session"), []byte("another purpose"))), alice) {
-		t.Error("a value sealed for another purpose confirms a logout")
+	if f.confirmedLogout(httptest.NewRecorder(), post(aliceCookie.Value, aliceCookie)) {
+		t.Error("the bare nonce confirms")
+	}
+	if f.confirmedLogout(httptest.NewRecorder(), post(sealer.Seal([]byte(aliceCookie.Value), []byte("another purpose")), aliceCookie)) {
+		t.Error("a value sealed for another purpose confirms")
+	}
+	empty := &http.Cookie{Name: "edgeauth_logout", Value: ""}
+	if f.confirmedLogout(httptest.NewRecorder(), post(sealer.Seal(nil, logoutGuardAAD), empty)) {
+		t.Error("an empty nonce confirms")
+	}
+	get := httptest.NewRequest(http.MethodGet, "/oauth2/logout?csrf="+alice, nil)
+	get.AddCookie(&http.Cookie{Name: aliceCookie.Name, Value: aliceCookie.Value})
+	if f.confirmedLogout(httptest.NewRecorder(), get) {
+		t.Error("a guard in a GET query confirms")
 	}
 	now = now.Add(logoutGuardTTL + time.Second)
-	if f.confirmedLogout(httptest.NewRecorder(), post(g), alice) {
-		t.Error("an expired guard confirms a logout")
+	if f.confirmedLogout(httptest.NewRecorder(), post(alice, aliceCookie)) {
+		t.Error("an expired guard confirms")
 	}
-	get := httptest.NewRequest(http.MethodGet, "/oauth2/logout?csrf="+f.logoutGuard(alice), nil)
-	if f.confirmedLogout(httptest.NewRecorder(), get, alice) {
-		t.Error("a guard in a GET query confirms a logout")
+	if !f.IsOwnCookie("edgeauth_logout") || !f.IsOwnCookie("__Host-edgeauth_logout") {
+		t.Error("the confirm-page cookie is not stripped before proxying")
 	}
 }
