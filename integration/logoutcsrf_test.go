@@ -2,12 +2,19 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"html"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 )
@@ -135,5 +142,93 @@ func TestFinding8LogoutCSRFByCrossSitePost(t *testing.T) {
 		if h.Status != http.StatusFound || bytes.Contains(h.Body, []byte(`name="csrf"`)) || len(b.sessionCookies()) != 0 {
 			t.Errorf("%s logout with %q: %d, %d session cookies left; want 302 and a logout", c.method, c.headers, h.Status, len(b.sessionCookies()))
 		}
+	}
+}
+
+// TestFinding8CrossSiteLogoutInChromium: in a real headless chromium signed
+// in at the gateway, a page on another site that auto-submits a logout form
+// lands on the confirm page and the session survives; the confirm page's
+// button then logs out. It fails (never skips) without chromium.
+func TestFinding8CrossSiteLogoutInChromium(t *testing.T) {
+	exe := chromiumPath()
+	if _, err := os.Stat(exe); err != nil {
+		t.Fatalf("chromium is needed for this test and was not found at %s (%v); install it with `apt-get install chromium` or set EDGEAUTH_CHROMIUM", exe, err)
+	}
+	e := newEnv(t, demoidp.Options{})
+	e.startLogin(loginOpts{})
+
+	// The attacker's site: localhost is another site than 127.0.0.1.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!DOCTYPE html><html><body><p id="evil">win a prize</p>`+
+			`<form id="f" method="post" action="%s"></form>`+
+			`<script>document.getElementById("f").submit()</script></body></html>`, e.url("/oauth2/logout"))
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = evil.Serve(ln) }()
+	t.Cleanup(func() { _ = evil.Close() })
+	evilURL := fmt.Sprintf("http://localhost:%d/", ln.Addr().(*net.TCPAddr).Port)
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.DisableGPU, chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("ignore-certificate-errors", true),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(bctx, actions...); err != nil {
+			t.Fatalf("%s: %v%s", step, err, screenshot(bctx))
+		}
+	}
+	run("sign in as alice",
+		chromedp.Navigate(e.url("/hello")),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "alice"),
+		chromedp.SendKeys(chromedp.ID("password"), "alice-pass"),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("allow")),
+	)
+	if _, err := chromedp.RunResponse(bctx, chromedp.Click(chromedp.ID("allow"))); err != nil {
+		t.Fatalf("consent: %v%s", err, screenshot(bctx))
+	}
+	if n := sessionCookieCount(bctx, t, e.url("/")); n == 0 {
+		t.Fatal("chromium holds no session cookie after login")
+	}
+
+	run("visit the other site, which posts a logout form to the gateway",
+		chromedp.Navigate(evilURL),
+		chromedp.WaitVisible(chromedp.CSS(`button[type="submit"]`)),
+	)
+	if loc := get(t, bctx, chromedp.Location()); !strings.HasPrefix(loc, e.url("/oauth2/logout")) {
+		t.Fatalf("after the other site's form the browser is at %s, want the gateway's confirm page", loc)
+	}
+	if n := sessionCookieCount(bctx, t, e.url("/")); n == 0 {
+		t.Fatal("the other site's POST logged the user out")
+	}
+
+	cctx, ccancel := context.WithTimeout(bctx, 10*time.Second)
+	err = chromedp.Do(cctx, chromedp.Click(chromedp.CSS(`button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("title")))
+	ccancel()
+	if err != nil {
+		loc := get(t, bctx, chromedp.Location())
+		body := get(t, bctx, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("press the confirm page's button: %v; the browser is at %s showing %.300q", err, redactURL(loc), body)
+	}
+	if after := get(t, bctx, chromedp.Text(chromedp.ID("title"))); after != "Signed out" {
+		t.Errorf("after the confirm button the browser shows %q, want the provider's Signed out page", after)
+	}
+	if n := sessionCookieCount(bctx, t, e.url("/")); n != 0 {
+		t.Errorf("%d session cookies left after the confirmed logout", n)
 	}
 }

@@ -62,6 +62,13 @@ func (f *Flow) logoutConfirmPage(w http.ResponseWriter, r *http.Request) {
 	guard := f.logoutGuard(w, r)
 	setPageHeaders(w, "text/html; charset=utf-8")
 	w.Header().Set("Referrer-Policy", "same-origin")
+	// form-action also governs the redirect that answers the form, which
+	// goes to the end_session_endpoint when there is one.
+	formAction := "'self'"
+	if o := f.endSessionOrigin(); o != "" {
+		formAction += " " + o
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action "+formAction+"; frame-ancestors 'none'")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Sign out</title></head><body>" +
 		"<h1>Sign out?</h1><p>Another site sent you here to sign out. Do you want to sign out?</p>" +
@@ -69,4 +76,24 @@ func (f *Flow) logoutConfirmPage(w http.ResponseWriter, r *http.Request) {
 		"<input type=\"hidden\" name=\"" + logoutGuardField + "\" value=\"" + htmlEscape(guard) + "\">" +
 		"<button type=\"submit\">Sign out</button></form>" +
 		"</body></html>\n"))
+}
+
+// endSessionOrigin is the scheme://host of the provider's
+// end_session_endpoint, or "" when there is none or it holds a byte that
+// does not belong in a CSP source expression.
+func (f *Flow) endSessionOrigin() string {
+	meta, ok := f.cfg.Provider.Metadata()
+	if !ok || meta.EndSessionEndpoint == "" {
+		return ""
+	}
+	u, err := url.Parse(meta.EndSessionEndpoint)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	for _, c := range u.Host {
+		if !(c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')) {
+			return ""
+		}
+	}
+	return u.Scheme + "://" + u.Host
 }
