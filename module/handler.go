@@ -131,6 +131,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	h.headers.Strip(r.Header)
 	h.headers.StripTrailers(r)
 
+	// Paths that an upstream may read otherwise than the rules do are
+	// refused, on every route and before the login endpoints.
+	if err := policy.CheckPath(r.URL); err != nil {
+		h.decide(r, metrics.ReasonInvalidPath, "", err.Code())
+		return writeJSONError(w, http.StatusBadRequest, errorBody{Error: "invalid_request", Description: err.Error()})
+	}
+
 	// 2. The login endpoints are the plugin's own.
 	if h.backchannel != nil && r.URL.Path == h.backchannelPath {
 		h.backchannel.ServeHTTP(w, r)

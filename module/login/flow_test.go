@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -670,10 +672,27 @@ func TestFlowLogout(t *testing.T) {
 	if _, err := e.sessionOf(c); err != nil {
 		t.Fatal("cross-site GET logged out without confirmation")
 	}
-	// POST (the confirm button, or any client): logged out.
+	// A cross-site POST: the confirmation page too.
 	resp, _ = navigate(t, c, "POST", e.srv.URL+"/oauth2/logout?rd=/after", "Sec-Fetch-Site", "cross-site")
-	if resp.StatusCode != 302 {
-		t.Fatalf("POST logout: %d", resp.StatusCode)
+	if resp.StatusCode != 200 {
+		t.Fatalf("cross-site POST logout: %d", resp.StatusCode)
+	}
+	if _, err := e.sessionOf(c); err != nil {
+		t.Fatal("cross-site POST logged out without confirmation")
+	}
+	// The confirm button (a same-origin POST with the page's guard, from a
+	// no-referrer page, so with Origin: null): logged out.
+	guard := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	if guard == nil {
+		t.Fatalf("confirm page without a guard: %s", body)
+	}
+	req, _ := http.NewRequest("POST", e.srv.URL+"/oauth2/logout?rd=/after", strings.NewReader(url.Values{"csrf": {html.UnescapeString(guard[1])}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "null")
+	if resp, err := c.Do(req); err != nil || resp.StatusCode != 302 {
+		t.Fatalf("confirmed POST logout: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	if _, err := e.sessionOf(c); err == nil {
 		t.Fatal("session survived POST logout")

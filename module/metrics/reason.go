@@ -76,6 +76,9 @@ const (
 	// ReasonStoreUnavailable (unavailable): the session store (Redis) could
 	// not be reached.
 	ReasonStoreUnavailable
+	// ReasonInvalidPath (deny): the request path has bytes or segments that
+	// an upstream may read otherwise than the rules (policy.CheckPath).
+	ReasonInvalidPath
 
 	numReasons = iota
 )
@@ -99,6 +102,7 @@ var reasonInfo = [numReasons]struct {
 	ReasonLoginRedirect:     {"login_redirect", OutcomeRedirect},
 	ReasonRefreshFailed:     {"refresh_failed", OutcomeDeny},
 	ReasonStoreUnavailable:  {"store_unavailable", OutcomeUnavailable},
+	ReasonInvalidPath:       {"invalid_path", OutcomeDeny},
 }
 
 // String returns the label value, e.g. "invalid_token".
