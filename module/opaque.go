@@ -134,7 +134,7 @@ func askProvider(ctx context.Context, p *provider, raw string) (*identity.Identi
 	}
 	var scopes []string
 	if s, ok := claims["scope"].(string); ok {
-		scopes = strings.Fields(s)
+		scopes = token.SplitScopes(s)
 	}
 	return &identity.Identity{
 		Provider: p.name,
