@@ -1,7 +1,10 @@
 package integration
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +61,46 @@ func TestRedTeamScopesSplitOnSpaceOnly(t *testing.T) {
 	got := e.upstreamSaw(e.get("/dns/x", good))
 	if s := got.header("X-Auth-Scopes"); s != "openid /acs/alidns" {
 		t.Errorf("X-Auth-Scopes = %q", s)
+	}
+}
+
+// TestRedTeamConnectionCannotDropOperatorHeaders: headers the operator sets
+// from {http.auth.user.*} with request_header after the directive cannot be
+// dropped by naming them in Connection or Proxy-Connection (reverse_proxy
+// deletes what Connection names); the caller's own copies of the headers it
+// named never reach the upstream either.
+func TestRedTeamConnectionCannotDropOperatorHeaders(t *testing.T) {
+	e := newEnv(t, demoidp.Options{})
+	e.start(e.globals(e.providerBlock("demo")) + fmt.Sprintf(`http://127.0.0.1:%d {
+	edgeauth demo
+	request_header X-Remote-User {http.auth.user.id}
+	reverse_proxy %s
+}
+`, e.port, e.upstream))
+	tok := e.mint(map[string]any{"sub": "alice"})
+	waitFor(t, "the provider's keys", 10*time.Second, func() bool {
+		resp, _ := e.get("/x", tok)
+		return resp.StatusCode == http.StatusOK
+	})
+	for _, conn := range []string{
+		"Connection: X-Remote-User",
+		"Connection: keep-alive, x-remote-user",
+		"Proxy-Connection: X-Remote-User",
+		"Connection: close\r\nConnection: X-Client-Hop",
+	} {
+		answers := e.rawRequests(fmt.Sprintf("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nX-Client-Hop: mine\r\n%s", tok, conn))
+		if answers[0].status != http.StatusOK {
+			t.Fatalf("%q: status %d %s", conn, answers[0].status, answers[0].body)
+		}
+		var got echo
+		if err := json.Unmarshal(answers[0].body, &got); err != nil {
+			t.Fatalf("%q: %v", conn, err)
+		}
+		if v := got.header("X-Remote-User"); v != "alice" {
+			t.Errorf("%q: upstream X-Remote-User = %q, want alice", conn, v)
+		}
+		if strings.Contains(conn, "X-Client-Hop") && got.header("X-Client-Hop") != "" {
+			t.Errorf("%q: the caller's hop-by-hop header reached the upstream", conn)
+		}
 	}
 }
