@@ -104,3 +104,20 @@ func TestRedTeamConnectionCannotDropOperatorHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestRedTeamSubjectWithControlBytesRefused: sanitizing "bob\x00" would give
+// bob's X-Auth-Subject to another token; a subject with control characters,
+// or an empty one, is refused instead, and nothing reaches the upstream.
+func TestRedTeamSubjectWithControlBytesRefused(t *testing.T) {
+	e := newEnv(t, demoidp.Options{})
+	e.start(e.globals(e.providerBlock("demo")) + e.site("edgeauth demo", ""))
+	bob := e.mint(map[string]any{"sub": "2000000000000003"})
+	waitFor(t, "the provider's keys", 10*time.Second, func() bool {
+		resp, _ := e.get("/x", bob)
+		return resp.StatusCode == http.StatusOK
+	})
+	for _, sub := range []string{"2000000000000003\u0000", "2000000000000003\r\n", "\u0000", "", "2000000000000003\u0085"} {
+		resp, body := e.get("/x", e.mint(map[string]any{"sub": sub}))
+		assertError(t, resp, body, http.StatusUnauthorized, "invalid_token")
+	}
+}

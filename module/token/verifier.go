@@ -166,8 +166,11 @@ func (v *Verifier) verifyParsed(ctx context.Context, raw string, p *parsed) (*id
 		Token:    raw,
 	}
 	if sub, present := p.claims["sub"]; present {
+		// A subject names one caller: an empty one, or one with control
+		// characters (which no header could carry as it is), is refused
+		// rather than exported as another value.
 		s, ok := sub.(string)
-		if !ok {
+		if !ok || s == "" || !identity.Clean(s) {
 			return nil, invalid("invalid sub claim")
 		}
 		id.Subject = s
