@@ -97,6 +97,23 @@ func TestDemo(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// The dashboard and the alert rules query names a real Caddy exports
+	// (labels and values are checked against the registry in module/metrics).
+	for _, file := range []string{"../docs/grafana/edgeauth.json", "../docs/prometheus/edgeauth-alerts.yml"} {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := regexp.MustCompile(`caddy_edgeauth_[a-z0-9_]+`).FindAllString(string(raw), -1)
+		if len(names) == 0 {
+			t.Fatalf("%s names no metric", file)
+		}
+		for _, name := range names {
+			if !strings.Contains(metrics, "\n"+name+"{") {
+				t.Errorf("%s queries %s; the demo's /metrics has no such series", file, name)
+			}
+		}
+	}
 	aliceSub := got.header("X-Auth-Subject")
 	waitFor(t, "alice's user_id in the access log", 10*time.Second, func() bool {
 		raw, _ := os.ReadFile(d.AccessLog)
