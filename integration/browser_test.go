@@ -131,7 +131,7 @@ func TestBrowserLoginAndLogout(t *testing.T) {
 	}
 	// The provider's Signed out page stays at the end_session URL, so that
 	// URL is in the browser's history: it must carry no token
-	// (TestFinding4LogoutURLCarriesNoIDToken).
+	// (TestRedTeamLogoutURLCarriesNoIDToken).
 	history, err := chromedp.Run(bctx, func(ctx context.Context, tg *chromedp.Target) (cdppage.GetNavigationHistoryResult, error) {
 		return cdp.Call(ctx, tg, cdppage.GetNavigationHistory, cdp.Empty{})
 	})

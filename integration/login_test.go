@@ -1051,7 +1051,7 @@ func TestLoginLogout(t *testing.T) {
 		t.Fatalf("logout: %d → %q, want 302 to the end_session_endpoint", h.Status, h.Location)
 	}
 	loc, _ := url.Parse(h.Location)
-	// No id_token_hint by default: TestFinding4LogoutURLCarriesNoIDToken.
+	// No id_token_hint by default: TestRedTeamLogoutURLCarriesNoIDToken.
 	if loc.Query().Has("id_token_hint") || loc.Query().Get("client_id") != demoidp.DefaultClientID || loc.Query().Get("post_logout_redirect_uri") != postLogout {
 		t.Errorf("end_session parameters: id_token_hint present=%v, client_id=%q, post_logout_redirect_uri=%q",
 			loc.Query().Has("id_token_hint"), loc.Query().Get("client_id"), loc.Query().Get("post_logout_redirect_uri"))

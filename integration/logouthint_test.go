@@ -39,14 +39,14 @@ func jwtsIn(h hop) []string {
 	return out
 }
 
-// TestFinding4LogoutURLCarriesNoIDToken: RP-initiated logout must not put in
+// TestRedTeamLogoutURLCarriesNoIDToken: RP-initiated logout must not put in
 // a URL (or in the 302's body) a token this gateway accepts as a bearer
 // credential. By default the ID token is a bearer token here (typ JWT, aud
 // the client ID), so the logout redirect names the client with client_id
 // instead of sending id_token_hint; the provider still ends its session and
 // returns the browser to post_logout_redirect_uri. Each logout is checked by
 // GET (Go writes the URL into the 302's HTML body) and by POST.
-func TestFinding4LogoutURLCarriesNoIDToken(t *testing.T) {
+func TestRedTeamLogoutURLCarriesNoIDToken(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	postLogout := fmt.Sprintf("http://127.0.0.1:%d/bye", e.port)
 	e.startLogin(loginOpts{login: "param login_hint alice\n\t\t\tpost_logout_redirect_uri " + postLogout, rules: "\t\tpublic /bye\n"})
@@ -92,13 +92,13 @@ func TestFinding4LogoutURLCarriesNoIDToken(t *testing.T) {
 	}
 }
 
-// TestFinding4LogoutIDTokenHintOnlyWhereNotABearer: `logout_id_token_hint`
+// TestRedTeamLogoutIDTokenHintOnlyWhereNotABearer: `logout_id_token_hint`
 // sends the ID token to the end_session_endpoint, which is only safe when
 // this gateway refuses that token as a bearer credential. It is refused at
 // load while the provider accepts its ID tokens (default token_types and
 // audiences); with `token_types at+jwt` (or an API audience) it loads, the
 // provider gets a valid hint, and the hinted token gets 401 here.
-func TestFinding4LogoutIDTokenHintOnlyWhereNotABearer(t *testing.T) {
+func TestRedTeamLogoutIDTokenHintOnlyWhereNotABearer(t *testing.T) {
 	cfg := func(provider string) string {
 		return "{\n\tadmin off\n\tedgeauth {\n\t\tprovider corp {\n\t\t\tissuer https://idp.example.com\n\t\t\tclient_id gw\n\t\t\tclient_secret s3cret\n\t\t\tscopes openid\n" + provider +
 			"\n\t\t}\n\t\tsession {\n\t\t\tsecret " + secretNew + "\n\t\t}\n\t}\n}\nhttp://127.0.0.1:9 {\n\tedgeauth corp {\n\t\tlogin {\n\t\t\tlogout_id_token_hint\n\t\t}\n\t}\n\trespond \"unreachable\"\n}\n"

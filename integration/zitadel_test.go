@@ -369,7 +369,7 @@ func TestZitadelRefreshAndLogout(t *testing.T) {
 
 	// Logout: the session cookie is cleared and the OP's end_session
 	// endpoint accepts client_id alone (no id_token_hint by default:
-	// TestFinding4LogoutURLCarriesNoIDToken). The example OP keeps no login
+	// TestRedTeamLogoutURLCarriesNoIDToken). The example OP keeps no login
 	// session of its own, so it ends the client's session without a user; a
 	// real ZITADEL finds the user from its own session cookie.
 	h := b.do(http.MethodGet, e.url("/oauth2/logout"), nil, "Sec-Fetch-Site: same-origin")
