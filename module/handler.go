@@ -165,7 +165,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return err
 	}
 	// The caller is known from here on, allowed or not: the access log's
-	// user_id and the decision log name it (docs/ARCHITECTURE.md).
+	// user_id and the decision log name it (docs/ARCHITECTURE.md, "module
+	// (handler decisions)").
 	repl := h.provide(r, id)
 
 	// 5. Scope and claim rules.
