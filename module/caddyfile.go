@@ -378,6 +378,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 func (lc *LoginConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		lc.Prefix = d.Val()
+		if err := checkLoginPrefix(lc.Prefix); err != nil {
+			return d.Errf("%v", err)
+		}
 		if d.NextArg() {
 			return d.Errf("login: takes at most one prefix, e.g. `login /auth/`")
 		}
@@ -396,6 +399,9 @@ func (lc *LoginConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			case "post_logout_redirect_uri":
 				lc.PostLogoutRedirectURI = v
 			default:
+				if err := checkAuthMethod(v); err != nil {
+					return d.Errf("%v", err)
+				}
 				lc.AuthMethod = v
 			}
 		case "param":
