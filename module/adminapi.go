@@ -164,8 +164,9 @@ func adminHandleProviders(w http.ResponseWriter, _ *http.Request) error {
 	}
 	ps := a.adminSortedProviders()
 	out := struct {
+		Version   string          `json:"version"` // the plugin's, from build info
 		Providers []adminProvider `json:"providers"`
-	}{Providers: make([]adminProvider, len(ps))}
+	}{Version: ModuleVersion(), Providers: make([]adminProvider, len(ps))}
 	for i, p := range ps {
 		out.Providers[i] = adminDescribe(p)
 	}

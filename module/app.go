@@ -143,6 +143,11 @@ func (a *App) provisionProvider(name string, configured *ProviderConfig) (*provi
 	if err != nil {
 		return nil, fmt.Errorf("edgeauth: provider %s: %w", name, err)
 	}
+	if presetIssuer, ok := configured.presetIssuerOverridden(); ok {
+		a.logger.Warn("provider issuer differs from its preset's; the preset's userinfo endpoint and scopes follow the issuer set here; drop `issuer` to use the preset's, or `preset` for another provider",
+			zap.String("provider", name), zap.String("preset", configured.Preset),
+			zap.String("preset_issuer", presetIssuer), zap.String("issuer", configured.Issuer))
+	}
 	oc, rules, err := pc.compile()
 	if err != nil {
 		return nil, fmt.Errorf("edgeauth: provider %s: %w", name, err)

@@ -3,11 +3,15 @@ package edgeauth
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/edgeauth/caddy-edgeauth/module/policy"
+	"github.com/edgeauth/caddy-edgeauth/module/session"
+	"github.com/edgeauth/caddy-edgeauth/module/sts"
+	"github.com/edgeauth/caddy-edgeauth/module/token"
 )
 
 // UnmarshalCaddyfile sets up the app from the `edgeauth` global option.
@@ -227,14 +231,24 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			*strs[opt] = v
+			if opt == "preset" {
+				if err := checkPreset(v); err != nil {
+					return d.Errf("%v", err)
+				}
+			}
 		case lists[opt] != nil:
 			vals := d.RemainingArgs()
 			if len(vals) == 0 {
 				return d.Errf("%s: at least one value is required", opt)
 			}
 			*lists[opt] = append(*lists[opt], vals...)
-			if opt == "token_types" {
+			switch opt {
+			case "token_types":
 				if _, err := tokenTypes(*lists[opt]); err != nil {
+					return d.Errf("%v", err)
+				}
+			case "algorithms":
+				if err := token.ValidateAlgorithms(vals); err != nil {
 					return d.Errf("%v", err)
 				}
 			}
@@ -365,6 +379,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 func (lc *LoginConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		lc.Prefix = d.Val()
+		if err := checkLoginPrefix(lc.Prefix); err != nil {
+			return d.Errf("%v", err)
+		}
 		if d.NextArg() {
 			return d.Errf("login: takes at most one prefix, e.g. `login /auth/`")
 		}
@@ -383,6 +400,9 @@ func (lc *LoginConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			case "post_logout_redirect_uri":
 				lc.PostLogoutRedirectURI = v
 			default:
+				if err := checkAuthMethod(v); err != nil {
+					return d.Errf("%v", err)
+				}
 				lc.AuthMethod = v
 			}
 		case "param":
@@ -439,6 +459,11 @@ func (sc *STSConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case durations[opt] != nil:
 			if err := durationArg(d, durations[opt]); err != nil {
 				return err
+			}
+			if opt == "duration" {
+				if err := sts.ValidateDuration(time.Duration(sc.Duration)); err != nil {
+					return d.Errf("sts %v", err)
+				}
 			}
 		case opt == "region":
 			args := d.RemainingArgs()
@@ -570,7 +595,14 @@ func (sc *SessionConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
 			if len(secrets) == 0 {
 				return d.Errf("session secret: at least one secret is required (the first seals, all open)")
 			}
-			sc.Secrets = append(sc.Secrets, secrets...)
+			for _, secret := range secrets {
+				sc.Secrets = append(sc.Secrets, secret)
+				// A literal secret is checked here, with the line; one
+				// with placeholders is checked once they are resolved.
+				if !strings.Contains(secret, "{") && len(secret) < session.MinSecretLen {
+					return d.Errf("session secret %d: it is %d bytes, at least %d are needed (e.g. `openssl rand -base64 48`)", len(sc.Secrets), len(secret), session.MinSecretLen)
+				}
+			}
 		case "lifetime":
 			if err := durationArg(d, &sc.Lifetime); err != nil {
 				return err

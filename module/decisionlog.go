@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -28,11 +29,39 @@ func parseDecisionLogLevel(s string) (zapcore.Level, error) {
 	return zapcore.DebugLevel, fmt.Errorf("decision_log_level: %q is not a level; use debug, info, warn or error", s)
 }
 
+// decisionLevel is the level of a decision's log line: allowed requests at
+// debug; a verified caller refused with 403 (a scope or claim rule, or the
+// STS role) at info, or the operator's decision_log_level when higher, since
+// a known user being refused is worth seeing; every other refusal (401s,
+// 400s, 503s: bots knock all day) at decision_log_level, debug by default.
+func decisionLevel(reason metrics.Reason, configured zapcore.Level) zapcore.Level {
+	switch {
+	case reason.Outcome() == metrics.OutcomeAllow:
+		return zapcore.DebugLevel
+	case verifiedRefusal(reason):
+		return max(configured, zapcore.InfoLevel)
+	default:
+		return configured
+	}
+}
+
+// verifiedRefusal reports whether a reason is a 403 for a caller whose
+// credential verified.
+func verifiedRefusal(reason metrics.Reason) bool {
+	switch reason {
+	case metrics.ReasonInsufficientScope, metrics.ReasonClaimMismatch, metrics.ReasonSTSForbidden:
+		return true
+	}
+	return false
+}
+
 // logDecision writes one structured line for a decision at the given level:
 // the outcome and reason code, a finer detail code (e.g. "expired", from
-// metrics.TokenErrorDetail), the provider, the method, host and path, and
-// Caddy's client IP. It never logs the query string, the Authorization
-// header, cookies, the token or any claim value. Nothing is allocated when
+// metrics.TokenErrorDetail), the provider, the subject of a caller whose
+// credential verified (the {http.auth.user.id} placeholder, which Caddy's
+// access log shows as user_id), the method, host and path, and Caddy's
+// client IP. It never logs the query string, the Authorization header,
+// cookies, the token or any other claim value. Nothing is allocated when
 // the level is disabled.
 func logDecision(logger *zap.Logger, level zapcore.Level, r *http.Request, reason metrics.Reason, provider, detail string) {
 	if logger == nil {
@@ -52,6 +81,11 @@ func logDecision(logger *zap.Logger, level zapcore.Level, r *http.Request, reaso
 	}
 	if provider != "" {
 		fields = append(fields, zap.String("provider", provider))
+	}
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		if sub, _ := repl.GetString("http.auth.user.id"); sub != "" {
+			fields = append(fields, zap.String("subject", sub))
+		}
 	}
 	fields = append(fields,
 		zap.String("method", r.Method),

@@ -67,3 +67,28 @@ func TestDecisionLogNeverHoldsSecrets(t *testing.T) {
 	}
 	logDecision(nil, zapcore.ErrorLevel, r, metrics.ReasonPublic, "", "") // no logger: no panic
 }
+
+// TestDecisionLevel: a verified caller's 403 is at info by default (or the
+// operator's level when higher); 401s and other refusals stay at the
+// operator's level (debug by default); allowed requests at debug.
+func TestDecisionLevel(t *testing.T) {
+	for _, tc := range []struct {
+		reason     metrics.Reason
+		configured zapcore.Level
+		want       zapcore.Level
+	}{
+		{metrics.ReasonInsufficientScope, zapcore.DebugLevel, zapcore.InfoLevel},
+		{metrics.ReasonClaimMismatch, zapcore.DebugLevel, zapcore.InfoLevel},
+		{metrics.ReasonSTSForbidden, zapcore.DebugLevel, zapcore.InfoLevel},
+		{metrics.ReasonClaimMismatch, zapcore.WarnLevel, zapcore.WarnLevel},
+		{metrics.ReasonNoCredential, zapcore.DebugLevel, zapcore.DebugLevel},
+		{metrics.ReasonInvalidToken, zapcore.DebugLevel, zapcore.DebugLevel},
+		{metrics.ReasonInvalidToken, zapcore.WarnLevel, zapcore.WarnLevel},
+		{metrics.ReasonSTSInvalidToken, zapcore.DebugLevel, zapcore.DebugLevel},
+		{metrics.ReasonAuthorized, zapcore.ErrorLevel, zapcore.DebugLevel},
+	} {
+		if got := decisionLevel(tc.reason, tc.configured); got != tc.want {
+			t.Errorf("decisionLevel(%s, %v) = %v, want %v", tc.reason, tc.configured, got, tc.want)
+		}
+	}
+}

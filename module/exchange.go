@@ -155,7 +155,7 @@ func (c *STSConfig) build(name string, shared sts.SharedStore) (*exchangeService
 		duration = sts.DefaultDuration
 	}
 	if err := sts.ValidateDuration(duration); err != nil {
-		return nil, fmt.Errorf("duration: %w", err)
+		return nil, err // it names the duration
 	}
 	if c.Policy != "" {
 		if err := sts.ValidatePolicy(c.Policy); err != nil {

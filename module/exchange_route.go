@@ -196,9 +196,9 @@ func (rx *routeExchange) injectCredentials(r *http.Request, repl *caddy.Replacer
 
 // denySTS answers an exchange that failed, as DESIGN.md's table says. Bodies
 // carry the STS code and request ID, never a token or a secret.
-func (h *Handler) denySTS(w http.ResponseWriter, r *http.Request, err error) error {
+func (h *Handler) denySTS(w http.ResponseWriter, r *http.Request, provider string, err error) error {
 	if errors.Is(err, errNoRole) {
-		h.decide(r, metrics.ReasonSTSForbidden, "", "no_role")
+		h.decide(r, metrics.ReasonSTSForbidden, provider, "no_role")
 		return writeChallenge(w, r, http.StatusForbidden, challenge{errCode: "access_denied", description: errNoRole.Error(), headerError: "insufficient_scope"})
 	}
 	var se *sts.Error
@@ -206,7 +206,7 @@ func (h *Handler) denySTS(w http.ResponseWriter, r *http.Request, err error) err
 		se = &sts.Error{Kind: sts.Unavailable, Code: "edgeauth.ExchangeFailed", Message: "the exchange failed"}
 	}
 	extra := &errorBody{Code: se.Code, RequestID: se.RequestID}
-	h.decide(r, metrics.ReasonForSTSError(se), "", "")
+	h.decide(r, metrics.ReasonForSTSError(se), provider, "")
 	switch se.Kind {
 	case sts.InvalidToken:
 		desc := "the security token service refused the token"

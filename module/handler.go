@@ -62,7 +62,9 @@ type Handler struct {
 
 	// DecisionLogLevel is the level of the log line written for each
 	// refused request (debug, info, warn or error). Default: debug.
-	// Allowed requests are logged at debug.
+	// A verified caller refused with 403 (scope, claim or STS role) is
+	// logged at info, or at this level when it is higher. Allowed requests
+	// are logged at debug.
 	DecisionLogLevel string `json:"decision_log_level,omitempty"`
 
 	bearer bearerAuth
@@ -166,6 +168,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if done {
 		return err
 	}
+	// The caller is known from here on, allowed or not: the access log's
+	// user_id and the decision log name it (docs/ARCHITECTURE.md, "module
+	// (handler decisions)").
+	repl := h.provide(r, id)
 
 	// 5. Scope and claim rules.
 	if d := need.Authorize(id); d.Outcome != policy.Allow {
@@ -185,22 +191,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return writeForbidden(w, r, d)
 	}
+	allowed := metrics.ReasonAuthorized
 	if sess != nil {
-		h.decide(r, metrics.ReasonSession, id.Provider, "")
-	} else {
-		h.decide(r, metrics.ReasonAuthorized, id.Provider, "")
+		allowed = metrics.ReasonSession
 	}
 
-	// 6. Identity (and temporary credentials) to the upstream.
+	// 6. Identity (and temporary credentials) to the upstream. A request
+	// refused by the STS is counted once, with the STS's reason.
 	h.stripOwnCookies(r)
-	repl := h.inject(r, id)
+	h.headers.Inject(r.Header, id, repl)
 	if h.exchange != nil {
 		creds, role, err := h.exchange.credentials(r.Context(), id, repl)
 		if err != nil {
-			return h.denySTS(w, r, err)
+			return h.denySTS(w, r, id.Provider, err)
 		}
 		h.exchange.injectCredentials(r, repl, creds, role)
 	}
+	h.decide(r, allowed, id.Provider, "")
 	return next.ServeHTTP(w, r)
 }
 
@@ -234,7 +241,9 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 			h.decide(r, metrics.ReasonLoginRedirect, "", "")
 			h.flow.StartLogin(w, r, r.URL.RequestURI(), nil)
 			return nil, nil, true, nil
-		case login.IsLoginRequired(err):
+		case errors.Is(err, login.ErrLoginRequired):
+			// A session that existed and could not be refreshed; no
+			// session at all stays no_credential.
 			reason = metrics.ReasonRefreshFailed
 		}
 	}
@@ -250,15 +259,15 @@ func (h *Handler) stripOwnCookies(r *http.Request) {
 	}
 }
 
-// inject sets the identity headers and placeholders on the request and
-// returns the request's replacer.
-func (h *Handler) inject(r *http.Request, id *identity.Identity) *caddy.Replacer {
+// provide sets the {http.auth.user.*} placeholders for a verified caller
+// (Caddy's access log takes user_id from {http.auth.user.id}) and returns
+// the request's replacer.
+func (h *Handler) provide(r *http.Request, id *identity.Identity) *caddy.Replacer {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {
 		repl = caddy.NewReplacer()
 	}
 	identity.Provide(repl, id)
-	h.headers.Inject(r.Header, id, repl)
 	return repl
 }
 
@@ -278,16 +287,12 @@ func (h *Handler) denyToken(w http.ResponseWriter, r *http.Request, err error) e
 	return writeChallenge(w, r, http.StatusUnauthorized, challenge{errCode: "invalid_token", description: desc, inHeader: true})
 }
 
-// decide counts a decision and logs it: refusals at the operator's
-// decision_log_level, allowed requests at debug. reason is a fixed code;
-// detail is a fixed code too (metrics.TokenErrorDetail), never request data.
+// decide counts a decision and logs it at decisionLevel. reason is a fixed
+// code; detail is a fixed code too (metrics.TokenErrorDetail), never
+// request data.
 func (h *Handler) decide(r *http.Request, reason metrics.Reason, provider, detail string) {
 	h.bearer.app.metrics.Decision(provider, reason)
-	level := zapcore.DebugLevel
-	if reason.Outcome() != metrics.OutcomeAllow {
-		level = h.denyLevel
-	}
-	logDecision(h.logger, level, r, reason, provider, detail)
+	logDecision(h.logger, decisionLevel(reason, h.denyLevel), r, reason, provider, detail)
 }
 
 // Interface guards.

@@ -66,17 +66,15 @@ func (h *Handler) provisionLogin() error {
 	if prefix == "" {
 		prefix = "/oauth2/"
 	}
-	if prefix == "/" || !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || strings.ContainsAny(prefix, "*?#{} ") {
-		return fmt.Errorf("edgeauth: login prefix %q: must be a path below the root that starts and ends with /, e.g. /oauth2/", prefix)
+	if err := checkLoginPrefix(prefix); err != nil {
+		return fmt.Errorf("edgeauth: %v", err)
 	}
 	p := h.bearer.providers[0]
 	if p.clientID == "" || p.idTokens == nil {
 		return fmt.Errorf("edgeauth: login: provider %s has no client_id; set `client_id` in its provider block", p.name)
 	}
-	switch lc.AuthMethod {
-	case "", login.AuthClientSecretBasic, login.AuthClientSecretPost:
-	default:
-		return fmt.Errorf("edgeauth: login auth_method %q: use client_secret_basic or client_secret_post", lc.AuthMethod)
+	if err := checkAuthMethod(lc.AuthMethod); err != nil {
+		return fmt.Errorf("edgeauth: %v", err)
 	}
 	if lc.LogoutIDTokenHint && p.verifier.AcceptsIDTokens(p.clientID) {
 		return fmt.Errorf("edgeauth: login logout_id_token_hint: provider %s accepts its ID tokens as bearer tokens, so the logout URL would carry a working credential; "+
@@ -124,6 +122,24 @@ func (h *Handler) provisionLogin() error {
 		h.backchannel, h.backchannelPath = bc, prefix+"backchannel_logout"
 	}
 	return nil
+}
+
+// checkLoginPrefix refuses a login prefix that is not a path below the root
+// starting and ending with /; the Caddyfile parser and Provision both use it.
+func checkLoginPrefix(prefix string) error {
+	if prefix == "/" || !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || strings.ContainsAny(prefix, "*?#{} ") {
+		return fmt.Errorf("login prefix %q: must be a path below the root that starts and ends with /, e.g. /oauth2/", prefix)
+	}
+	return nil
+}
+
+// checkAuthMethod refuses a token endpoint auth method the flow cannot use.
+func checkAuthMethod(m string) error {
+	switch m {
+	case "", login.AuthClientSecretBasic, login.AuthClientSecretPost:
+		return nil
+	}
+	return fmt.Errorf("login auth_method %q: use client_secret_basic or client_secret_post", m)
 }
 
 // forbiddenPage answers a browser whose session lacks what a route needs

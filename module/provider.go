@@ -137,16 +137,36 @@ var presets = map[string]string{
 	"aliyun_intl": "https://oauth.alibabacloud.com",
 }
 
+// checkPreset refuses a preset name that is not known.
+func checkPreset(name string) error {
+	if _, ok := presets[name]; !ok {
+		return fmt.Errorf("preset %q is unknown; use aliyun or aliyun_intl", name)
+	}
+	return nil
+}
+
+// presetIssuerOverridden returns the preset's issuer when the operator also
+// set an issuer that differs from it: almost always a mistake (the preset's
+// userinfo endpoint and scopes then follow the other issuer), so it is
+// logged as a warning.
+func (pc ProviderConfig) presetIssuerOverridden() (string, bool) {
+	want, ok := presets[pc.Preset]
+	if !ok || pc.Issuer == "" || strings.TrimRight(pc.Issuer, "/") == strings.TrimRight(want, "/") {
+		return "", false
+	}
+	return want, true
+}
+
 // withPreset returns the settings with the preset's values filled in where
 // the operator left them empty.
 func (pc ProviderConfig) withPreset() (ProviderConfig, error) {
 	if pc.Preset == "" {
 		return pc, nil
 	}
-	issuer, ok := presets[pc.Preset]
-	if !ok {
-		return pc, fmt.Errorf("preset %q is unknown; use aliyun or aliyun_intl", pc.Preset)
+	if err := checkPreset(pc.Preset); err != nil {
+		return pc, err
 	}
+	issuer := presets[pc.Preset]
 	if pc.Issuer == "" {
 		pc.Issuer = issuer
 	}
@@ -233,7 +253,7 @@ func (pc *ProviderConfig) compile() (oidc.Config, token.Rules, error) {
 		}
 	}
 	if err := token.ValidateAlgorithms(pc.Algorithms); err != nil {
-		return oidc.Config{}, token.Rules{}, fmt.Errorf("algorithms: %w", err)
+		return oidc.Config{}, token.Rules{}, err // it names `algorithms`
 	}
 
 	types, err := tokenTypes(pc.TokenTypes)

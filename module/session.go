@@ -3,6 +3,8 @@ package edgeauth
 import (
 	"fmt"
 	"net/http"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,7 +71,7 @@ func (a *App) provisionSessions() error {
 	for i, s := range cfg.Secrets {
 		v := repl.ReplaceKnown(s, "")
 		if len(v) < session.MinSecretLen {
-			return fmt.Errorf("edgeauth: session secret %d: it is %d bytes, at least %d are needed (e.g. `openssl rand -base64 48`)", i+1, len(v), session.MinSecretLen)
+			return secretTooShort(i+1, s, v)
 		}
 		secrets = append(secrets, []byte(v))
 	}
@@ -129,3 +131,26 @@ func (a *App) provisionSessions() error {
 
 // isHTTPS decides whether cookies get Secure and the __Host- prefix.
 func isHTTPS(r *http.Request) bool { return r.TLS != nil }
+
+// envPlaceholder finds {env.NAME} placeholders in a configured value.
+var envPlaceholder = regexp.MustCompile(`\{env\.([^{}]+)\}`)
+
+// secretTooShort explains a session secret (number n, configured as raw,
+// resolved to v) that is too short, naming the environment variables it
+// came from so that an unset one is not reported as "0 bytes". It never
+// includes the secret.
+func secretTooShort(n int, raw, v string) error {
+	var names []string
+	for _, m := range envPlaceholder.FindAllStringSubmatch(raw, -1) {
+		names = append(names, m[1])
+	}
+	switch {
+	case len(names) > 0 && v == "":
+		return fmt.Errorf("edgeauth: session secret %d: the environment variable %s is unset or empty; set it to a random secret of at least %d bytes (e.g. `openssl rand -base64 48`)",
+			n, strings.Join(names, ", "), session.MinSecretLen)
+	case len(names) > 0:
+		return fmt.Errorf("edgeauth: session secret %d (from the environment variable %s): it is %d bytes, at least %d are needed (e.g. `openssl rand -base64 48`)",
+			n, strings.Join(names, ", "), len(v), session.MinSecretLen)
+	}
+	return fmt.Errorf("edgeauth: session secret %d: it is %d bytes, at least %d are needed (e.g. `openssl rand -base64 48`)", n, len(v), session.MinSecretLen)
+}

@@ -3,10 +3,11 @@
 // upstream and Caddy with the edgeauth plugin in front of it. It prints the
 // URL to open and ready-made curl lines with fresh bearer tokens.
 //
-//	go run ./cmd/edgeauth-demo [-listen 127.0.0.1:8080] [-idp 127.0.0.1:9443]
+//	go run ./cmd/edgeauth-demo [-listen 127.0.0.1:8080] [-idp 127.0.0.1:9443] [-admin 127.0.0.1:0]
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -20,14 +21,28 @@ import (
 	"github.com/edgeauth/caddy-edgeauth/integration/demo"
 )
 
+// flagFor maps a demo.Options field to the flag that sets it.
+var flagFor = map[string]string{"Listen": "-listen", "IdP": "-idp", "Admin": "-admin"}
+
 func main() {
-	listen := flag.String("listen", "127.0.0.1:8080", "loopback address where Caddy listens")
-	idp := flag.String("idp", "127.0.0.1:9443", "loopback address of the demo OpenID provider")
+	listen := flag.String("listen", "127.0.0.1:8080", "loopback `address` where Caddy (the gateway) listens")
+	idp := flag.String("idp", "127.0.0.1:9443", "loopback `address` of the demo OpenID provider")
+	admin := flag.String("admin", "127.0.0.1:0", "loopback `address` of Caddy's admin API (port 0: any free port)")
 	printConfig := flag.Bool("print-caddyfile", false, "print the Caddyfile the demo runs")
+	flag.Usage = func() {
+		out := flag.CommandLine.Output()
+		fmt.Fprintf(out, "Usage: edgeauth-demo [flags]\n\nRuns the demo provider, the STS emulator, an upstream and Caddy with edgeauth on loopback.\nEvery address must be on loopback; pick other ports with the flags when these are taken.\n\nFlags:\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 
-	d, err := demo.Start(demo.Options{Listen: *listen, IdP: *idp})
+	d, err := demo.Start(demo.Options{Listen: *listen, IdP: *idp, Admin: *admin})
 	if err != nil {
+		var busy *demo.AddrInUseError
+		if errors.As(err, &busy) {
+			f := flagFor[busy.Option]
+			log.Fatalf("edgeauth-demo: %s (%s) is already in use by another program; pick a free one with %s, e.g. %s 127.0.0.1:18080", busy.Addr, f, f, f)
+		}
 		log.Fatalf("edgeauth-demo: %v", err)
 	}
 	defer d.Close()

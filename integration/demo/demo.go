@@ -9,12 +9,14 @@ package demo
 import (
 	"bytes"
 	_ "embed"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/template"
 
 	"github.com/caddyserver/caddy/v2"
@@ -70,8 +72,9 @@ type settings struct {
 	STSEndpoint, ProviderARN, RoleARN      string
 }
 
-// Start starts every part and loads Caddy. Close stops them.
-func Start(opts Options) (d *Demo, err error) {
+// Start starts every part and loads Caddy. Close stops them. A busy
+// address is an *AddrInUseError; on any error, what had started is stopped.
+func Start(opts Options) (*Demo, error) {
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:8080"
 	}
@@ -86,28 +89,39 @@ func Start(opts Options) (d *Demo, err error) {
 			return nil, err
 		}
 	}
+	if err := checkFree(opts); err != nil {
+		return nil, err
+	}
+	var err error
 	if opts.Admin, err = pickPort(opts.Admin); err != nil {
 		return nil, err
 	}
-	d = &Demo{URL: "http://" + opts.Listen}
-	defer func() {
-		if err != nil {
-			d.Close()
-		}
-	}()
-
-	if d.IdP, err = demoidp.New(demoidp.Options{Addr: opts.IdP}); err != nil {
+	d := &Demo{URL: "http://" + opts.Listen}
+	if err := d.start(opts); err != nil {
+		d.Close()
 		return nil, err
+	}
+	return d, nil
+}
+
+// start starts the parts one by one, recording each in d so that Close
+// stops what started.
+func (d *Demo) start(opts Options) (err error) {
+	if d.IdP, err = demoidp.New(demoidp.Options{Addr: opts.IdP}); err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return &AddrInUseError{Option: "IdP", Addr: opts.IdP}
+		}
+		return err
 	}
 	if err = d.IdP.Start(); err != nil {
-		return nil, fmt.Errorf("starting the demo OpenID provider on %s: %v", opts.IdP, err)
+		return fmt.Errorf("starting the demo OpenID provider on %s: %v", opts.IdP, err)
 	}
 	if d.dir, err = os.MkdirTemp("", "edgeauth-demo-"); err != nil {
-		return nil, err
+		return err
 	}
 	caFile, err := d.IdP.WriteCAFile(d.dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d.caFile = caFile
 	d.AccessLog = filepath.Join(d.dir, "access.log")
@@ -123,16 +137,16 @@ func Start(opts Options) (d *Demo, err error) {
 		Description:  "the demo OpenID provider, registered as a RAM OIDC identity provider",
 	})
 	if err != nil {
-		return nil, fmt.Errorf("registering the demo provider at the STS emulator: %v", err)
+		return fmt.Errorf("registering the demo provider at the STS emulator: %v", err)
 	}
 	role, err := d.STS.CreateRole("demo-app-reader", stsemu.OIDCTrust(prov.Arn, d.IdP.Issuer(), demoidp.DefaultClientID, ""), 0)
 	if err != nil {
-		return nil, fmt.Errorf("creating the demo role: %v", err)
+		return fmt.Errorf("creating the demo role: %v", err)
 	}
 
 	var upstream string
 	if d.upstream, upstream, err = whoami.StartWith("127.0.0.1:0", whoami.Options{LogoutPath: "/oauth2/logout"}); err != nil {
-		return nil, err
+		return err
 	}
 
 	d.Caddyfile, err = render(settings{
@@ -152,20 +166,31 @@ func Start(opts Options) (d *Demo, err error) {
 		AccessLog:     d.AccessLog,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(d.Caddyfile), map[string]any{"filename": "Caddyfile"})
 	if err != nil {
-		return nil, fmt.Errorf("adapting the embedded Caddyfile: %v", err)
+		return fmt.Errorf("adapting the embedded Caddyfile: %v", err)
 	}
 	if err := caddy.Load(cfgJSON, true); err != nil {
-		return nil, fmt.Errorf("starting Caddy: %v", err)
+		// Caddy flattens the listener's error into text; the port may have
+		// been taken since checkFree.
+		if msg := err.Error(); strings.Contains(msg, "address already in use") {
+			if strings.Contains(msg, opts.Admin) {
+				return &AddrInUseError{Option: "Admin", Addr: opts.Admin}
+			}
+			return &AddrInUseError{Option: "Listen", Addr: opts.Listen}
+		}
+		return fmt.Errorf("starting Caddy: %v", err)
 	}
-	return d, nil
+	return nil
 }
 
-// Close stops Caddy and every part of the demo.
+// Close stops Caddy and every part of the demo. It is safe on a nil Demo.
 func (d *Demo) Close() {
+	if d == nil {
+		return
+	}
 	_ = caddy.Stop()
 	if d.upstream != nil {
 		_ = d.upstream.Close()
