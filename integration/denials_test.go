@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -179,4 +181,114 @@ const jsonShapeBlock = "\thandle_errors {\n\t\trespond `{\"status\":{http.error.
 type errorShape struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description"`
+}
+
+// withHandleErrors puts a handle_errors block into a Caddyfile's first site,
+// before its reverse_proxy line.
+func withHandleErrors(caddyfile, block string) string {
+	return strings.Replace(caddyfile, "\treverse_proxy", block+"\n\treverse_proxy", 1)
+}
+
+// TestBrowserForbiddenPage: a signed-in browser refused by a claim rule gets
+// edgeauth's 403 page by default, byte for byte as before, and the
+// operator's page (file_server and templates, as in the README) when a
+// handle_errors route takes 403s.
+func TestBrowserForbiddenPage(t *testing.T) {
+	e := newEnv(t, demoidp.Options{AutoApprove: true})
+	cfg := e.loginConfig(loginOpts{rules: "\t\tclaim /billing/* type account\n"})
+	e.start(cfg)
+	e.waitReady()
+	alice := e.newBrowser("alice")
+	alice.login("/")
+
+	const defaultPage = `<!doctype html><html><head><meta charset="utf-8"><title>Access denied</title></head><body><h1>Access denied</h1><p>Your sign-in does not grant this page.</p><p><a href="/">Home</a></p></body></html>`
+	hops := alice.navigate(e.url("/billing/invoices"))
+	end := last(hops)
+	if len(hops) != 1 || end.Status != http.StatusForbidden || string(end.Body) != defaultPage ||
+		end.Header.Get("Content-Type") != "text/html; charset=utf-8" || end.Header.Get("Content-Security-Policy") != "default-src 'none'" {
+		t.Errorf("default: %s %q %q, want edgeauth's page", describeHops(hops), end.Header, end.Body)
+	}
+
+	dir := t.TempDir()
+	page := `<!doctype html><title>Acme</title><h1>Acme: no entry</h1><p>{{placeholder "http.auth.error_description"}}</p><p>{{placeholder "http.auth.reason"}} {{placeholder "http.error.status_code"}}</p>`
+	if err := os.WriteFile(filepath.Join(dir, "403.html"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.start(withHandleErrors(cfg, fmt.Sprintf("\thandle_errors 403 {\n\t\troot * %s\n\t\trewrite * /403.html\n\t\ttemplates\n\t\tfile_server\n\t}", dir)))
+	hops = alice.navigate(e.url("/billing/invoices"))
+	end = last(hops)
+	want := `<!doctype html><title>Acme</title><h1>Acme: no entry</h1><p>the caller's claims do not allow this route</p><p>claim_mismatch 403</p>`
+	if len(hops) != 1 || end.Status != http.StatusForbidden || string(end.Body) != want || !strings.HasPrefix(end.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("branded: %s %q %q\nwant 403 %q", describeHops(hops), end.Header, end.Body, want)
+	}
+	if end.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("the branded refusal may be cached: Cache-Control %q", end.Header.Get("Cache-Control"))
+	}
+	// The session still opens what the rules allow.
+	e.upstreamSaw(alice.api("/"))
+}
+
+// TestHandleErrorsSTSAndUnavailable: STS refusals expose the STS code and
+// request ID; a 503 keeps its Retry-After under the operator's body.
+func TestHandleErrorsSTSAndUnavailable(t *testing.T) {
+	w := newSTSWorld(t, demoidp.Options{})
+	w.startSTS("\t\tsts alibaba")
+	// A role whose trust policy does not name this subject → 403.
+	cfg := w.globals(w.providerBlock("demo")+"\n"+strings.Replace(w.stsBlock(), w.readerARN, w.adminARN, 1)) + w.site("edgeauth demo", "\t\tsts alibaba")
+	resp, body := w.get("/", w.aliceToken())
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the reader role: %d %s", resp.StatusCode, body)
+	}
+	w.start(withHandleErrors(cfg, "\thandle_errors {\n\t\trespond \"{http.auth.error}|{http.auth.sts.code}|{http.auth.sts.request_id}|{http.auth.reason}\"\n\t}"))
+	resp, body = w.get("/", w.aliceToken())
+	parts := strings.Split(string(body), "|")
+	if resp.StatusCode != http.StatusForbidden || len(parts) != 4 || parts[0] != "access_denied" || parts[1] != "AuthenticationFail.NoPermission" || parts[2] == "" || parts[3] != "sts_forbidden" {
+		t.Errorf("STS refusal: %d %q, want 403 access_denied|AuthenticationFail.NoPermission|<request id>|sts_forbidden", resp.StatusCode, body)
+	}
+	if !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
+		t.Errorf("STS refusal: WWW-Authenticate %q", resp.Header.Get("WWW-Authenticate"))
+	}
+
+	// Keys not loaded: 503 with Retry-After, the operator's body.
+	e := newEnv(t, demoidp.Options{})
+	e.idp.SetDown(true)
+	e.start(brandedSite(e, "\thandle_errors 503 {\n\t\trespond \"busy: {http.auth.error}, {http.auth.reason}\"\n\t}"))
+	resp, body = e.get("/", e.aliceToken())
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || string(body) != "busy: temporarily_unavailable, keys_unavailable" {
+		t.Errorf("keys not loaded: %d Retry-After %q %q", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+}
+
+// TestHandleErrorsPlaceholdersEchoNothing: whatever a caller sends — a
+// token, a claim value with control bytes and markup, a hostile header
+// value — the refusal placeholders carry only the gateway's own codes and
+// prose.
+func TestHandleErrorsPlaceholdersEchoNothing(t *testing.T) {
+	e, _ := startBearer(t, demoidp.Options{})
+	e.start(brandedSite(e, "\thandle_errors {\n\t\trespond \"{http.auth.error}|{http.auth.error_description}|{http.error.message}|{http.auth.reason}|{http.auth.required_scopes}|{http.auth.sts.code}|{http.auth.sts.request_id}\"\n\t}"))
+	hostileClaim := e.aliceToken(demoidp.WithClaims(map[string]any{"type": "account\r\nX-Evil: 1<script>\"", "name": "<img src=x>"}))
+	hdr, _ := json.Marshal(map[string]any{"alg": "<script>\"\r\n", "typ": "JWT", "kid": "<b>"})
+	payload, _ := json.Marshal(map[string]any{"iss": e.idp.Issuer(), "sub": "x<y>"})
+	hostileAlg := b64(hdr) + "." + b64(payload) + ".c2ln"
+	cases := []struct{ path, tok string }{
+		{"/billing/x", hostileClaim},
+		{"/", hostileAlg},
+		{"/", strings.Repeat("A", 30000)},
+		{"/", e.aliceToken(demoidp.WithClaims(map[string]any{"iss": "https://evil.example/<x>\"", "exp": nil}))},
+	}
+	for _, c := range cases {
+		resp, body := e.get(c.path, c.tok)
+		if resp.StatusCode < 400 {
+			t.Fatalf("%s: %d, want a refusal", c.path, resp.StatusCode)
+		}
+		for _, bad := range []string{c.tok[:20], "<", ">", "\"", "\r", "\n", "Evil", "evil.example", "img"} {
+			if strings.Contains(string(body), bad) {
+				t.Errorf("%s: the placeholders carry %q: %q", c.path, bad, body)
+			}
+		}
+		t.Logf("%s: %q", c.path, body)
+		if f := strings.Split(string(body), "|"); len(f) != 7 || f[0] == "" || f[1] == "" || f[1] != f[2] || f[3] == "" {
+			t.Errorf("%s: placeholders %q, want code|description|same description|reason|…", c.path, body)
+		}
+	}
 }
