@@ -174,8 +174,8 @@ func TestHandleErrorsJSONShape(t *testing.T) {
 	}
 }
 
-// jsonShapeBlock is the README's JSON error shape.
-const jsonShapeBlock = "\thandle_errors {\n\t\trespond `{\"status\":{http.error.status_code},\"code\":\"{http.auth.error}\",\"message\":\"{http.auth.error_description}\",\"reason\":\"{http.auth.reason}\",\"scope\":\"{http.auth.required_scopes}\",\"trace_id\":\"{http.error.id}\"}`\n\t}"
+// jsonShapeBlock is the README's JSON error shape, word for word.
+const jsonShapeBlock = "\thandle_errors 4xx 503 {\n\t\trespond `{\"status\":{http.error.status_code},\"code\":\"{http.auth.error}\",\"message\":\"{http.auth.error_description}\",\"reason\":\"{http.auth.reason}\",\"scope\":\"{http.auth.required_scopes}\",\"trace_id\":\"{http.error.id}\"}`\n\t}"
 
 // errorShape is edgeauth's default JSON body.
 type errorShape struct {
