@@ -199,29 +199,30 @@ func (rx *routeExchange) injectCredentials(r *http.Request, repl *caddy.Replacer
 func (h *Handler) denySTS(w http.ResponseWriter, r *http.Request, provider string, err error) error {
 	if errors.Is(err, errNoRole) {
 		h.decide(r, metrics.ReasonSTSForbidden, provider, "no_role")
-		return writeChallenge(w, r, http.StatusForbidden, challenge{errCode: "access_denied", description: errNoRole.Error(), headerError: "insufficient_scope"})
+		return refuse(w, r, challengeDenial(r, http.StatusForbidden, metrics.ReasonSTSForbidden, challenge{errCode: "access_denied", description: errNoRole.Error(), headerError: "insufficient_scope"}, nil))
 	}
 	var se *sts.Error
 	if !errors.As(err, &se) {
 		se = &sts.Error{Kind: sts.Unavailable, Code: "edgeauth.ExchangeFailed", Message: "the exchange failed"}
 	}
 	extra := &errorBody{Code: se.Code, RequestID: se.RequestID}
-	h.decide(r, metrics.ReasonForSTSError(se), provider, "")
+	reason := metrics.ReasonForSTSError(se)
+	h.decide(r, reason, provider, "")
 	switch se.Kind {
 	case sts.InvalidToken:
 		desc := "the security token service refused the token"
 		if strings.HasPrefix(se.Code, "edgeauth.") {
 			desc = se.Message // the gateway's own refusal, before any exchange
 		}
-		return writeChallengeExtra(w, r, http.StatusUnauthorized, challenge{errCode: "invalid_token", description: desc, inHeader: true}, extra)
+		return refuse(w, r, challengeDenial(r, http.StatusUnauthorized, reason, challenge{errCode: "invalid_token", description: desc, inHeader: true}, extra))
 	case sts.Forbidden:
-		return writeChallengeExtra(w, r, http.StatusForbidden, challenge{errCode: "access_denied", description: "the security token service denied the role", headerError: "insufficient_scope"}, extra)
+		return refuse(w, r, challengeDenial(r, http.StatusForbidden, reason, challenge{errCode: "access_denied", description: "the security token service denied the role", headerError: "insufficient_scope"}, extra))
 	case sts.Misconfigured:
 		h.logger.Error("the security token service refused the gateway's request: check the sts settings",
 			zap.String("sts", h.exchange.svc.name), zap.String("code", se.Code), zap.String("request_id", se.RequestID), zap.String("message", se.Message))
-		return writeJSONError(w, http.StatusBadGateway, errorBody{Error: "sts_misconfigured", Description: "the gateway's STS settings were refused", Code: se.Code, RequestID: se.RequestID})
+		return refuse(w, r, jsonDenial(http.StatusBadGateway, reason, errorBody{Error: "sts_misconfigured", Description: "the gateway's STS settings were refused"}, extra))
 	default:
-		return writeUnavailable(w, "sts_unavailable", "the security token service is unavailable", se.RetryAfter, extra)
+		return refuse(w, r, unavailableDenial(reason, "sts_unavailable", "the security token service is unavailable", se.RetryAfter, extra))
 	}
 }
 

@@ -141,7 +141,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// refused, on every route and before the login endpoints.
 	if err := policy.CheckPath(r.URL); err != nil {
 		h.decide(r, metrics.ReasonInvalidPath, "", err.Code())
-		return writeJSONError(w, http.StatusBadRequest, errorBody{Error: "invalid_request", Description: err.Error()})
+		return refuse(w, r, jsonDenial(http.StatusBadRequest, metrics.ReasonInvalidPath, errorBody{Error: "invalid_request", Description: err.Error()}, nil))
 	}
 
 	// 2. The login endpoints are the plugin's own.
@@ -187,9 +187,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 					return nil
 				}
 			}
-			return forbiddenPage(w, d.Scopes)
+			den := forbiddenDenial(r, reason, d)
+			den.page, den.scopes = true, d.Scopes
+			return refuse(w, r, den)
 		}
-		return writeForbidden(w, r, d)
+		return refuse(w, r, forbiddenDenial(r, reason, d))
 	}
 	allowed := metrics.ReasonAuthorized
 	if sess != nil {
@@ -217,7 +219,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity.Identity, sess *session.Session, done bool, err error) {
 	if multipleAuthorization(r) {
 		h.decide(r, metrics.ReasonInvalidToken, h.bearer.soleProvider(), "malformed")
-		return nil, nil, true, writeChallenge(w, r, http.StatusBadRequest, challenge{errCode: "invalid_request", description: "more than one Authorization header", inHeader: true})
+		return nil, nil, true, refuse(w, r, challengeDenial(r, http.StatusBadRequest, metrics.ReasonInvalidToken, challenge{errCode: "invalid_request", description: "more than one Authorization header", inHeader: true}, nil))
 	}
 	if raw, presented := bearerToken(r); presented {
 		id, err := h.bearer.authenticate(r.Context(), raw)
@@ -236,7 +238,7 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 			h.decide(r, metrics.ReasonStoreUnavailable, "", "")
 			h.logger.Error("session store failed", zap.Error(err))
 			retry, _ := fleet.RetryAfter(err)
-			return nil, nil, true, writeUnavailable(w, "temporarily_unavailable", "the session store is unavailable", retry, nil)
+			return nil, nil, true, refuse(w, r, unavailableDenial(metrics.ReasonStoreUnavailable, "temporarily_unavailable", "the session store is unavailable", retry, nil))
 		case login.IsBrowserNavigation(r):
 			h.decide(r, metrics.ReasonLoginRedirect, "", "")
 			h.flow.StartLogin(w, r, r.URL.RequestURI(), nil)
@@ -248,7 +250,7 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 		}
 	}
 	h.decide(r, reason, "", "")
-	return nil, nil, true, writeChallenge(w, r, http.StatusUnauthorized, challenge{errCode: "unauthorized", description: "authentication required"})
+	return nil, nil, true, refuse(w, r, challengeDenial(r, http.StatusUnauthorized, reason, challenge{errCode: "unauthorized", description: "authentication required"}, nil))
 }
 
 // stripOwnCookies removes the plugin's session and login cookies from the
@@ -277,14 +279,14 @@ func (h *Handler) denyToken(w http.ResponseWriter, r *http.Request, err error) e
 	var te *token.Error
 	if errors.As(err, &te) && te.Kind == token.Unavailable {
 		h.decide(r, metrics.ReasonKeysUnavailable, h.bearer.soleProvider(), metrics.TokenErrorDetail(err))
-		return writeUnavailable(w, "temporarily_unavailable", te.Description, te.RetryAfter, nil)
+		return refuse(w, r, unavailableDenial(metrics.ReasonKeysUnavailable, "temporarily_unavailable", te.Description, te.RetryAfter, nil))
 	}
 	desc := "token is not valid"
 	if te != nil {
 		desc = te.Description
 	}
 	h.decide(r, metrics.ReasonInvalidToken, h.bearer.soleProvider(), metrics.TokenErrorDetail(err))
-	return writeChallenge(w, r, http.StatusUnauthorized, challenge{errCode: "invalid_token", description: desc, inHeader: true})
+	return refuse(w, r, challengeDenial(r, http.StatusUnauthorized, metrics.ReasonInvalidToken, challenge{errCode: "invalid_token", description: desc, inHeader: true}, nil))
 }
 
 // decide counts a decision and logs it at decisionLevel. reason is a fixed

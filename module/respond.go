@@ -3,10 +3,10 @@ package edgeauth
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 	"github.com/edgeauth/caddy-edgeauth/module/policy"
 )
 
@@ -27,16 +27,10 @@ type errorBody struct {
 	RequestID   string `json:"request_id,omitempty"`
 }
 
-// writeChallenge answers with status, a `WWW-Authenticate: Bearer` challenge
-// whose realm is the request's host, and a JSON body. It returns nil: the
-// answer is complete, and Caddy's error handling must not add another.
-func writeChallenge(w http.ResponseWriter, r *http.Request, status int, c challenge) error {
-	return writeChallengeExtra(w, r, status, c, nil)
-}
-
-// writeChallengeExtra is writeChallenge with the STS code and request ID
-// added to the body when extra is set.
-func writeChallengeExtra(w http.ResponseWriter, r *http.Request, status int, c challenge, extra *errorBody) error {
+// challengeDenial is a refusal with a `WWW-Authenticate: Bearer` challenge
+// whose realm is the request's host. extra, when set, adds the STS code and
+// request ID to the body.
+func challengeDenial(r *http.Request, status int, reason metrics.Reason, c challenge, extra *errorBody) *denial {
 	var b strings.Builder
 	b.WriteString(`Bearer realm=`)
 	b.WriteString(quote(r.Host))
@@ -56,48 +50,44 @@ func writeChallengeExtra(w http.ResponseWriter, r *http.Request, status int, c c
 		b.WriteString(`, scope=`)
 		b.WriteString(quote(c.scope))
 	}
-	w.Header().Set("WWW-Authenticate", b.String())
-	body := errorBody{Error: c.errCode, Description: c.description}
-	if extra != nil {
-		body.Code, body.RequestID = extra.Code, extra.RequestID
-	}
-	return writeJSON(w, status, body)
+	d := jsonDenial(status, reason, errorBody{Error: c.errCode, Description: c.description}, extra)
+	d.challenge = b.String()
+	return d
 }
 
-// writeForbidden answers a 403 for a scope or claim rule that failed.
-func writeForbidden(w http.ResponseWriter, r *http.Request, d policy.Decision) error {
+// forbiddenDenial is the 403 for a scope or claim rule that failed.
+func forbiddenDenial(r *http.Request, reason metrics.Reason, d policy.Decision) *denial {
 	if d.Outcome == policy.InsufficientScope {
-		return writeChallenge(w, r, http.StatusForbidden, challenge{
+		den := challengeDenial(r, http.StatusForbidden, reason, challenge{
 			errCode:     "insufficient_scope",
 			description: "the token lacks a scope this route needs",
 			inHeader:    true,
 			scope:       strings.Join(d.Scopes, " "),
-		})
+		}, nil)
+		den.scopes = d.Scopes
+		return den
 	}
-	return writeChallenge(w, r, http.StatusForbidden, challenge{
+	return challengeDenial(r, http.StatusForbidden, reason, challenge{
 		errCode:     "access_denied",
 		description: "the caller's claims do not allow this route",
 		headerError: "insufficient_scope",
-	})
+	}, nil)
 }
 
-// writeUnavailable answers 503 with Retry-After (at least one second).
-func writeUnavailable(w http.ResponseWriter, errCode, description string, retryAfter time.Duration, extra *errorBody) error {
-	secs := int((retryAfter + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	body := errorBody{Error: errCode, Description: description}
+// unavailableDenial is a 503 with Retry-After (at least one second).
+func unavailableDenial(reason metrics.Reason, errCode, description string, retryAfter time.Duration, extra *errorBody) *denial {
+	d := jsonDenial(http.StatusServiceUnavailable, reason, errorBody{Error: errCode, Description: description}, extra)
+	d.retryAfter = max(retryAfter, time.Second)
+	return d
+}
+
+// jsonDenial is a refusal with a JSON error body and no challenge; extra,
+// when set, adds the STS code and request ID to the body.
+func jsonDenial(status int, reason metrics.Reason, body errorBody, extra *errorBody) *denial {
 	if extra != nil {
 		body.Code, body.RequestID = extra.Code, extra.RequestID
 	}
-	return writeJSON(w, http.StatusServiceUnavailable, body)
-}
-
-// writeJSONError answers status with an error body and no challenge.
-func writeJSONError(w http.ResponseWriter, status int, body errorBody) error {
-	return writeJSON(w, status, body)
+	return &denial{status: status, reason: reason, body: body}
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) error {
