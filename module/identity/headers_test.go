@@ -48,7 +48,7 @@ func TestNewHeadersNames(t *testing.T) {
 		{Name: "X-User", Value: "{http.auth.user.upn}"},
 	}, nil)
 	got := strings.Join(h.Names(), ",")
-	want := "X-Auth-Subject,X-Auth-Issuer,X-Auth-Scopes,X-Auth-Account-Id,X-Auth-User-Id,X-Auth-User-Type,X-Auth-Login-Name,X-Auth-Upn,X-Auth-Name,X-User"
+	want := "X-Auth-Subject,X-Auth-Issuer,X-Auth-Scopes,X-Auth-Account-Id,X-Auth-User-Id,X-Auth-User-Type,X-Auth-Login-Name,X-Auth-Upn,X-Auth-Name,X-Auth-Groups,X-User"
 	if got != want {
 		t.Errorf("Names() = %s\nwant      %s", got, want)
 	}
@@ -195,6 +195,7 @@ func TestInjectDefaults(t *testing.T) {
 		"X-Auth-Login-Name": "alice",
 		"X-Auth-Upn":        "alice@corp.onaliyun.com",
 		"X-Auth-Name":       "AliceX-Evil: 1",
+		"X-Auth-Groups":     "dev ops",
 	}
 	for k, v := range want {
 		if got := hdr[k]; len(got) != 1 || got[0] != v {
