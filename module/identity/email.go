@@ -33,20 +33,20 @@ type EmailPattern struct {
 // compare byte for byte, with no Unicode case folding and no IDNA mapping.
 func CompileEmailPattern(s string) (EmailPattern, error) {
 	if s == "" {
-		return EmailPattern{}, fmt.Errorf(`"": an empty value never matches; write an e-mail pattern such as *@example.com`)
+		return EmailPattern{}, fmt.Errorf("an empty value never matches; write an e-mail pattern such as *@example.com")
 	}
 	local, domain, ok := strings.Cut(s, "@")
 	if !ok {
-		return EmailPattern{}, fmt.Errorf("%q is not an e-mail pattern: it needs an @, e.g. *@%s for every address at that domain", s, s)
+		return EmailPattern{}, fmt.Errorf("%s is not an e-mail pattern: it needs an @, e.g. *@%s for every address at that domain", quoteValue(s), s)
 	}
 	if strings.Contains(domain, "@") {
-		return EmailPattern{}, fmt.Errorf("%q has more than one @; an e-mail pattern is <local part>@<domain>, e.g. *@example.com", s)
+		return EmailPattern{}, fmt.Errorf("%s has more than one @; an e-mail pattern is <local part>@<domain>, e.g. *@example.com", quoteValue(s))
 	}
 	if local == "" || domain == "" {
-		return EmailPattern{}, fmt.Errorf("%q needs a local part and a domain around the @, e.g. *@example.com", s)
+		return EmailPattern{}, fmt.Errorf("%s needs a local part and a domain around the @, e.g. *@example.com", quoteValue(s))
 	}
 	if strings.HasSuffix(domain, ".") {
-		return EmailPattern{}, fmt.Errorf("%q: the domain ends with a dot, which no accepted address has; write it without the dot", s)
+		return EmailPattern{}, fmt.Errorf("%s: the domain ends with a dot, which no accepted address has; write it without the dot", quoteValue(s))
 	}
 	lp, err := compilePattern(local, true)
 	if err != nil {

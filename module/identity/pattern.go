@@ -2,6 +2,7 @@ package identity
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -45,7 +46,7 @@ func CompilePattern(s string) (Pattern, error) {
 // case-insensitively (the literals are stored lower-cased).
 func compilePattern(s string, fold bool) (Pattern, error) {
 	if s == "" {
-		return Pattern{}, fmt.Errorf(`"": an empty value never matches; remove it`)
+		return Pattern{}, fmt.Errorf("an empty value never matches; remove it")
 	}
 	p := Pattern{text: s, fold: fold}
 	var lit strings.Builder
@@ -61,11 +62,11 @@ func compilePattern(s string, fold bool) (Pattern, error) {
 		switch c {
 		case '\\':
 			if i+1 == len(s) {
-				return Pattern{}, fmt.Errorf("%q ends with a lone backslash; write \\\\ for a literal backslash", s)
+				return Pattern{}, fmt.Errorf("%s ends with a lone backslash; write \\\\ for a literal backslash", quoteValue(s))
 			}
 			next := s[i+1]
 			if next != '*' && next != '?' && next != '\\' {
-				return Pattern{}, fmt.Errorf("%q: a backslash escapes only *, ? or another backslash (position %d); write \\\\ for a literal backslash", s, i+1)
+				return Pattern{}, fmt.Errorf("%s: a backslash escapes only *, ? or another backslash (position %d); write \\\\ for a literal backslash", quoteValue(s), i+1)
 			}
 			lit.WriteByte(next)
 			i++
@@ -99,6 +100,16 @@ func compilePattern(s string, fold bool) (Pattern, error) {
 
 // String returns the pattern as configured.
 func (p Pattern) String() string { return p.text }
+
+// quoteValue shows a configured value in an error: between backquotes as
+// written (backslashes included), or Go-quoted when it holds characters
+// that backquotes cannot show.
+func quoteValue(s string) string {
+	if strconv.CanBackquote(s) {
+		return "`" + s + "`"
+	}
+	return strconv.Quote(s)
+}
 
 // Match reports whether the whole of s matches the pattern.
 func (p Pattern) Match(s string) bool {

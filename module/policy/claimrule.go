@@ -53,7 +53,7 @@ func compileClaimRule(r ClaimRule) (*claimMatcher, error) {
 		}
 		p, err := identity.CompilePattern(v)
 		if err != nil {
-			return nil, fmt.Errorf("%s: value %v", r.Claim, err)
+			return nil, fmt.Errorf("%s: %v", r.Claim, err)
 		}
 		m.pats = append(m.pats, p)
 	}

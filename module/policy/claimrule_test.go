@@ -88,12 +88,12 @@ func TestNewClaimRuleErrors(t *testing.T) {
 		rule ClaimRule
 		want string
 	}{
-		{ClaimRule{Paths: []string{"/x"}, Claim: "email", Values: []string{"example.com"}}, `claim /x email: "example.com" is not an e-mail pattern: it needs an @, e.g. *@example.com`},
+		{ClaimRule{Paths: []string{"/x"}, Claim: "email", Values: []string{"example.com"}}, "claim /x email: `example.com` is not an e-mail pattern: it needs an @, e.g. *@example.com"},
 		{ClaimRule{Paths: []string{"/x"}, Claim: "email", Values: []string{"*@example.com", "a@b@c"}}, "more than one @"},
 		{ClaimRule{Paths: []string{"/x"}, Claim: "email", Values: []string{"*@example.com."}}, "ends with a dot"},
-		{ClaimRule{Paths: []string{"/x"}, Claim: "groups", Values: []string{`DOMAIN\Admins`}}, `claim /x groups: value "DOMAIN\\Admins": a backslash escapes only *, ? or another backslash`},
+		{ClaimRule{Paths: []string{"/x"}, Claim: "groups", Values: []string{`DOMAIN\Admins`}}, "claim /x groups: `DOMAIN\\Admins`: a backslash escapes only *, ? or another backslash (position 7); write \\\\ for a literal backslash"},
 		{ClaimRule{Paths: []string{"/x"}, Claim: "groups", Values: []string{`admins\`}}, "lone backslash"},
-		{ClaimRule{Paths: []string{"/x"}, Claim: "groups", Values: []string{""}}, `claim /x groups: value "": an empty value never matches`},
+		{ClaimRule{Paths: []string{"/x"}, Claim: "groups", Values: []string{""}}, "claim /x groups: an empty value never matches; remove it"},
 		{ClaimRule{Paths: []string{"/x"}, Claim: "upn", Values: []string{"*@example.com"}, AllowUnverifiedEmail: true}, "allow_unverified_email applies only to rules on the email claim"},
 	} {
 		_, err := New(Config{Claims: []ClaimRule{tt.rule}})
