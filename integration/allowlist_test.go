@@ -252,6 +252,7 @@ func TestClaimPatternErrorsAtLoad(t *testing.T) {
 		`"example.com"`:    "claim /wiki/* email: `example.com` is not an e-mail pattern: it needs an @, e.g. *@example.com",
 		`"a@b@c"`:          "more than one @",
 		`"*@example.com."`: "ends with a dot",
+		`"*@example.*"`:    "a wildcard elsewhere would also match domains you do not own",
 	} {
 		cfg := strings.Replace(good, `"*@example.com"`, bad, 1)
 		if cfg == good {

@@ -288,7 +288,8 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // opens a path only where no such rule matches. `claim` values are patterns
 // (`*` any run of characters, `?` one character, `\*` `\?` `\\` literal) matched
 // on the raw claim; for an array claim one element must match. A rule on the
-// `email` claim takes `<local>@<domain>` patterns such as `*@example.com`,
+// `email` claim takes `<local>@<domain>` patterns such as `*@example.com` or
+// `*@*.example.com` (the domain is `*`, a name, or `*.` and a name),
 // compares them case-insensitively (ASCII letters) with an `email` claim that
 // is one well-formed address, and needs `email_verified` true unless its
 // block says `allow_unverified_email`. `header` sets an identity

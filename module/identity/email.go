@@ -25,8 +25,9 @@ type EmailPattern struct {
 
 // CompileEmailPattern compiles an e-mail pattern such as `*@example.com`,
 // `*@*.example.com` or `alice@example.com`. The pattern must hold exactly one
-// `@` with a non-empty local part and domain on either side; each side is a
-// Pattern. Matching splits the address at its own `@` and matches each side
+// `@` with a non-empty local part and domain on either side. The local part
+// is a Pattern; the domain is `*`, a domain name, or `*.` and a domain name
+// (see checkDomainPattern). Matching splits the address at its own `@` and matches each side
 // separately, so no wildcard can reach across the `@`, and compares ASCII
 // letters case-insensitively (the whole address: providers and mail systems
 // treat `Alice@Example.COM` as `alice@example.com`). Non-ASCII characters
@@ -52,11 +53,33 @@ func CompileEmailPattern(s string) (EmailPattern, error) {
 	if err != nil {
 		return EmailPattern{}, err
 	}
+	if err := checkDomainPattern(domain); err != nil {
+		return EmailPattern{}, fmt.Errorf("%s: %v", quoteValue(s), err)
+	}
 	dp, err := compilePattern(domain, true)
 	if err != nil {
 		return EmailPattern{}, err
 	}
 	return EmailPattern{text: s, local: lp, domain: dp}, nil
+}
+
+// checkDomainPattern allows three forms of domain in an e-mail pattern: `*`
+// (any domain), a domain name, and `*.` followed by a domain name (its
+// subdomains, at any depth). A wildcard anywhere else would reach into names
+// the operator does not own: `*example.com` also matches evilexample.com,
+// and `example.*` matches example.co.evil.net.
+func checkDomainPattern(domain string) error {
+	if domain == "*" {
+		return nil
+	}
+	name := strings.TrimPrefix(domain, "*.")
+	if strings.ContainsAny(name, "*?") {
+		return fmt.Errorf("the domain may be *, a domain name, or *. followed by a domain name (its subdomains); a wildcard elsewhere would also match domains you do not own (*example.com matches evilexample.com): write e.g. *@example.com *@*.example.com")
+	}
+	if !validDomain(name) {
+		return fmt.Errorf("%s is not a domain name (labels of letters, digits and hyphens separated by single dots)", quoteValue(name))
+	}
+	return nil
 }
 
 // String returns the pattern as configured.

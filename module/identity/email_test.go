@@ -78,6 +78,12 @@ func TestEmailPatternTricks(t *testing.T) {
 		}
 	}
 
+	// *@* is any well-formed address, and only that.
+	anyAddr := mustEmailPattern(t, "*@*")
+	if !anyAddr.Match("a@b.example") || anyAddr.Match("a@evil.com@b.example") || anyAddr.Match("a@b.example.") {
+		t.Error("*@* matched wrongly")
+	}
+
 	// An exact address compares case-insensitively (ASCII), local part too.
 	exact := mustEmailPattern(t, "Alice@Example.com")
 	for _, s := range []string{"alice@example.com", "ALICE@EXAMPLE.COM", "Alice@Example.com"} {
@@ -112,15 +118,22 @@ func TestEmailPatternTricks(t *testing.T) {
 
 func TestCompileEmailPatternErrors(t *testing.T) {
 	for bad, want := range map[string]string{
-		"example.com":     "needs an @, e.g. *@example.com",
-		"*":               "needs an @",
-		"a@b@example.com": "more than one @",
-		"@example.com":    "needs a local part and a domain",
-		"*@":              "needs a local part and a domain",
-		"*@example.com.":  "ends with a dot",
-		`*@example\.com`:  `\\`,
-		`a\@example.com`:  `\\`,
-		"":                "an empty value never matches",
+		"example.com":       "needs an @, e.g. *@example.com",
+		"*":                 "needs an @",
+		"a@b@example.com":   "more than one @",
+		"@example.com":      "needs a local part and a domain",
+		"*@":                "needs a local part and a domain",
+		"*@example.com.":    "ends with a dot",
+		`*@example\.com`:    "is not a domain name",
+		"*@*example.com":    "*example.com matches evilexample.com",
+		"*@example.*":       "a wildcard elsewhere",
+		"*@ex?mple.com":     "a wildcard elsewhere",
+		"*@*.*.example.com": "a wildcard elsewhere",
+		"*@exa mple.com":    "`exa mple.com` is not a domain name",
+		"*@[127.0.0.1]":     "is not a domain name",
+		"*@example..com":    "is not a domain name",
+		`a\@example.com`:    `\\`,
+		"":                  "an empty value never matches",
 	} {
 		_, err := CompileEmailPattern(bad)
 		if err == nil || !strings.Contains(err.Error(), want) {

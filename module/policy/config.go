@@ -19,7 +19,7 @@ type ScopeRule struct {
 // character, `\*`, `\?` and `\\` the literal characters; a value without
 // wildcards must equal the raw claim exactly. A rule on the `email` claim is
 // an e-mail rule (identity.EmailPattern): each value is `<local>@<domain>`
-// such as `*@example.com`, compared with ASCII letters case-insensitive,
+// such as `*@example.com` or `*@*.example.com`, compared with ASCII letters case-insensitive,
 // against an `email` claim that is one well-formed address; and, unless
 // AllowUnverifiedEmail is set, `email_verified` must be true.
 type ClaimRule struct {
