@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
@@ -125,8 +126,27 @@ func TestBrowserLoginAndLogout(t *testing.T) {
 	if n := sessionCookieCount(bctx, t, e.url("/")); n != 0 {
 		t.Errorf("%d session cookies left after logout", n)
 	}
-	if l := e.idp.Logouts(); len(l) != 1 || !l[0].IDTokenHintValid {
-		t.Errorf("the provider recorded logouts %+v, want one with a valid id_token_hint", l)
+	if l := e.idp.Logouts(); len(l) != 1 || l[0].ClientID != demoidp.DefaultClientID || l[0].IDTokenHintValid {
+		t.Errorf("the provider recorded logouts %+v, want one for client %s without id_token_hint", l, demoidp.DefaultClientID)
+	}
+	// The provider's Signed out page stays at the end_session URL, so that
+	// URL is in the browser's history: it must carry no token
+	// (TestRedTeamLogoutURLCarriesNoIDToken).
+	history, err := chromedp.Run(bctx, func(ctx context.Context, tg *chromedp.Target) (cdppage.GetNavigationHistoryResult, error) {
+		return cdp.Call(ctx, tg, cdppage.GetNavigationHistory, cdp.Empty{})
+	})
+	if err != nil {
+		t.Fatalf("reading chromium's history: %v", err)
+	}
+	sawEndSession := false
+	for _, entry := range history.Entries {
+		sawEndSession = sawEndSession || strings.HasPrefix(entry.URL, e.idp.Issuer()+demoidp.PathLogout)
+		if jwtShape.MatchString(entry.URL) || jwtShape.MatchString(entry.UserTypedURL) {
+			t.Errorf("the browser's history holds a URL with a JWT: %s", redactURL(entry.URL))
+		}
+	}
+	if !sawEndSession {
+		t.Errorf("the end_session URL is not in the browser's history (%d entries), so the check above saw nothing", len(history.Entries))
 	}
 	run("the session is gone: the gateway sends the browser to login again",
 		chromedp.Navigate(gateway),

@@ -120,7 +120,7 @@ func TestAuthenticationProvider(t *testing.T) {
 			"automatic_https": {"disable": true},
 			"routes": [{"handle": [
 				{"handler": "authentication", "providers": {"edgeauth": {"providers": ["demo"]}}},
-				{"handler": "headers", "request": {"set": {"X-User-Id": ["{http.auth.user.id}"], "X-User-Upn": ["{http.auth.user.upn}"]}}},
+				{"handler": "headers", "request": {"set": {"X-User-Id": ["{http.auth.user.id}"], "X-User-Upn": ["{http.auth.user.upn}"], "X-User-Scopes": ["{http.auth.user.scopes}"]}}},
 				{"handler": "reverse_proxy", "upstreams": [{"dial": %q}]}
 			]}],
 			"errors": {"routes": [{"handle": [
@@ -152,6 +152,13 @@ func TestAuthenticationProvider(t *testing.T) {
 	got = e.upstreamSaw(e.get("/", alice, "Connection: keep-alive, X-User-Id, x_user_upn", "Proxy-Connection: X-User-Upn"))
 	if got.header("X-User-Id") != "2000000000000002" || got.header("X-User-Upn") != "alice@example.onaliyun.com" {
 		t.Errorf("Connection dropped the operator's identity headers: id %q upn %q", got.header("X-User-Id"), got.header("X-User-Upn"))
+	}
+	// A claim named like a reserved placeholder (id, scopes, provider)
+	// never overrides the subject or the granted scopes (red team F9).
+	forged := e.mint(map[string]any{"sub": "2000000000000003", "id": "2000000000000002", "scopes": "/acs/alidns admin", "Provider": "x"})
+	got = e.upstreamSaw(e.get("/", forged))
+	if got.header("X-User-Id") != "2000000000000003" || got.header("X-User-Scopes") != "" {
+		t.Errorf("claims id/scopes forged the placeholders: id %q scopes %q", got.header("X-User-Id"), got.header("X-User-Scopes"))
 	}
 	// Two Authorization fields: refused, whatever the tokens.
 	resp, _ = e.get("/", alice, "Authorization: Bearer "+alice)

@@ -1,11 +1,13 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -33,6 +35,14 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(welcome, d.URL) || !strings.Contains(welcome, "curl -H 'Authorization: Bearer ey") {
 		t.Fatalf("the welcome text lacks the URL or a curl line:\n%s", welcome)
 	}
+	for _, want := range []string{"curl -s " + d.Admin + "/edgeauth/providers", "curl -s " + d.Admin + "/metrics", "tail -f " + d.AccessLog, d.URL + "/oauth2/logout"} {
+		if !strings.Contains(welcome, want) {
+			t.Errorf("the welcome text lacks %q:\n%s", want, welcome)
+		}
+	}
+	if strings.HasSuffix(d.Admin, ":0") || !strings.HasPrefix(d.Admin, "http://127.0.0.1:") {
+		t.Errorf("admin address %q is not one a reader can use", d.Admin)
+	}
 	alice, bob, err := d.Tokens()
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +69,67 @@ func TestDemo(t *testing.T) {
 	if resp, _ := call("/", ""); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("no token: %d, want 401", resp.StatusCode)
 	}
+
+	// What the welcome text promises: the admin API with the provider and
+	// the metrics, and an access log with user_id.
+	admin := func(path string) string {
+		resp, err := http.Get(d.Admin + path)
+		if err != nil {
+			t.Fatalf("GET %s%s: %v", d.Admin, path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s%s: %d %s", d.Admin, path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if body := admin("/edgeauth/providers"); !strings.Contains(body, `"name":"demo"`) {
+		t.Errorf("/edgeauth/providers does not list the demo provider: %s", body)
+	}
+	metrics := admin("/metrics")
+	for _, want := range []string{
+		`caddy_edgeauth_decisions_total{outcome="allow",provider="demo",reason="authorized"}`,
+		`caddy_edgeauth_sts_exchanges_total{result="ok",sts="alibaba"} 1`,
+		`caddy_edgeauth_jwks_keys{provider="demo"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// The dashboard and the alert rules query names a real Caddy exports
+	// (labels and values are checked against the registry in module/metrics).
+	for _, file := range []string{"../docs/grafana/edgeauth.json", "../docs/prometheus/edgeauth-alerts.yml"} {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := regexp.MustCompile(`caddy_edgeauth_[a-z0-9_]+`).FindAllString(string(raw), -1)
+		if len(names) == 0 {
+			t.Fatalf("%s names no metric", file)
+		}
+		for _, name := range names {
+			if !strings.Contains(metrics, "\n"+name+"{") {
+				t.Errorf("%s queries %s; the demo's /metrics has no such series", file, name)
+			}
+		}
+	}
+	aliceSub := got.header("X-Auth-Subject")
+	waitFor(t, "alice's user_id in the access log", 10*time.Second, func() bool {
+		raw, _ := os.ReadFile(d.AccessLog)
+		for _, line := range strings.Split(string(raw), "\n") {
+			var entry struct {
+				UserID  string `json:"user_id"`
+				Request struct {
+					URI string `json:"uri"`
+				} `json:"request"`
+			}
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Request.URI == "/dns/records" && entry.UserID == aliceSub && aliceSub != "" {
+				return true
+			}
+		}
+		return false
+	})
 
 	// A person signs in: login page, consent page, back to the app.
 	jar, _ := cookiejar.New(nil)
@@ -88,11 +159,31 @@ func TestDemo(t *testing.T) {
 	if !strings.HasPrefix(resp.Request.URL.String(), d.URL) {
 		t.Errorf("sign-in ended at %s, not on the gateway", resp.Request.URL)
 	}
+
+	// The app's page links logout; following the link ends the session.
+	req, _ = http.NewRequest(http.MethodGet, d.URL+"/", nil)
+	req.Header.Set("Accept", "text/html")
+	resp, html = page(browser.Do(req))
+	m := logoutLinkRe.FindStringSubmatch(html)
+	if m == nil {
+		t.Fatalf("the signed-in page has no Sign out link:\n%.2000s", html)
+	}
+	req, _ = http.NewRequest(http.MethodGet, resp.Request.URL.ResolveReference(mustURL(t, m[1])).String(), nil)
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	page(browser.Do(req))
+	noFollow := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ = http.NewRequest(http.MethodGet, d.URL+"/", nil)
+	req.Header.Set("Accept", "text/html")
+	if resp, _ = page(noFollow.Do(req)); resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), d.IdP.Issuer()) {
+		t.Errorf("after Sign out, / answers %d to %q; want a redirect to the provider (no session)", resp.StatusCode, resp.Header.Get("Location"))
+	}
 }
 
 var (
 	hiddenInput  = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
 	formActionRe = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+	logoutLinkRe = regexp.MustCompile(`<a id="logout" href="([^"]+)">Sign out</a>`)
 )
 
 // demoFormFields collects a page's hidden form fields.

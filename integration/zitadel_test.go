@@ -138,17 +138,21 @@ func startZitadel(t *testing.T, port int, accessTTL time.Duration) *zitadelOP {
 }
 
 // zitadelConfig is a Caddyfile with the example OP as provider `zitadel`.
-func (e *env) zitadelConfig(z *zitadelOP, loginBody string) string {
+func (e *env) zitadelConfig(z *zitadelOP, loginBody string, providerExtra ...string) string {
+	extra := ""
+	for _, line := range providerExtra {
+		extra += "\n\t\t\t" + line
+	}
 	prov := fmt.Sprintf(`		provider zitadel {
 			issuer %s
 			client_id %s
 			client_secret %s
 			tls_ca %s
-			scopes openid profile email offline_access
+			scopes openid profile email offline_access%s
 		}
 		session {
 			secret %s
-		}`, z.issuer, zitadelClientID, zitadelSecret, z.caFile, secretNew)
+		}`, z.issuer, zitadelClientID, zitadelSecret, z.caFile, extra, secretNew)
 	return e.globals(prov) + e.site("edgeauth zitadel", "\t\tlogin {\n\t\t\t"+loginBody+"\n\t\t}\n")
 }
 
@@ -180,11 +184,11 @@ func (e *env) zitadelBrowser(z *zitadelOP) *browser {
 
 // startWithZitadel runs Caddy against the example OP and waits until a
 // browser navigation is sent to it (metadata loaded).
-func startWithZitadel(t *testing.T, accessTTL time.Duration, loginBody string) (*env, *zitadelOP) {
+func startWithZitadel(t *testing.T, accessTTL time.Duration, loginBody string, providerExtra ...string) (*env, *zitadelOP) {
 	t.Helper()
 	e := newEnv(t, demoidp.Options{})
 	z := startZitadel(t, e.port, accessTTL)
-	e.start(e.zitadelConfig(z, loginBody))
+	e.start(e.zitadelConfig(z, loginBody, providerExtra...))
 	waitFor(t, "the example OP's metadata", 10*time.Second, func() bool {
 		resp, _ := e.get("/", "", "Accept: text/html")
 		return resp.StatusCode == http.StatusFound && strings.HasPrefix(resp.Header.Get("Location"), z.issuer+"/auth?")
@@ -363,11 +367,17 @@ func TestZitadelRefreshAndLogout(t *testing.T) {
 		t.Errorf("after refresh the upstream saw sub %q", got.header("X-Auth-Subject"))
 	}
 
-	// Logout: the session cookie is cleared, the OP's end_session endpoint
-	// gets a valid id_token_hint and ends the OP session.
+	// Logout: the session cookie is cleared and the OP's end_session
+	// endpoint accepts client_id alone (no id_token_hint by default:
+	// TestRedTeamLogoutURLCarriesNoIDToken). The example OP keeps no login
+	// session of its own, so it ends the client's session without a user; a
+	// real ZITADEL finds the user from its own session cookie.
 	h := b.do(http.MethodGet, e.url("/oauth2/logout"), nil, "Sec-Fetch-Site: same-origin")
 	if h.Status != http.StatusFound || !strings.HasPrefix(h.Location, z.issuer+"/end_session?") {
 		t.Fatalf("logout: %d → %q, want the OP's end_session_endpoint", h.Status, redactURL(h.Location))
+	}
+	if q := mustQuery(t, h.Location); q.Has("id_token_hint") || q.Get("client_id") != zitadelClientID || jwtShape.MatchString(h.Location) {
+		t.Errorf("logout URL: id_token_hint present=%v client_id=%q; want client_id alone", q.Has("id_token_hint"), q.Get("client_id"))
 	}
 	if len(b.sessionCookies()) != 0 {
 		t.Error("session cookies left after logout")
@@ -376,10 +386,48 @@ func TestZitadelRefreshAndLogout(t *testing.T) {
 	if end.Status != http.StatusOK || !strings.Contains(string(end.Body), "signed out successfully") {
 		t.Errorf("the OP's logout ended with %d %.200s", end.Status, end.Body)
 	}
-	if got := z.store.terminations(); len(got) != 1 || got[0] != zitadelUserID+"/"+zitadelClientID {
-		t.Errorf("the OP ended sessions %v, want %s/%s (from the id_token_hint)", got, zitadelUserID, zitadelClientID)
+	if got := z.store.terminations(); len(got) != 1 || got[0] != "/"+zitadelClientID {
+		t.Errorf("the OP ended sessions %v, want /%s (client_id, no hint)", got, zitadelClientID)
 	}
 	if status, _ := b.userinfo(); status != http.StatusUnauthorized {
 		t.Errorf("userinfo after logout: %d", status)
 	}
+}
+
+// TestZitadelLogoutIDTokenHint: with `logout_id_token_hint` (allowed because
+// `token_types at+jwt` refuses ID tokens as bearer tokens) the OP gets a
+// valid id_token_hint and ends the user's session; the hinted token gets
+// 401 at the gateway.
+func TestZitadelLogoutIDTokenHint(t *testing.T) {
+	e, z := startWithZitadel(t, 0, "logout_id_token_hint", "token_types at+jwt")
+	b := e.zitadelBrowser(z)
+	b.login("/")
+	h := b.do(http.MethodGet, e.url("/oauth2/logout"), nil, "Sec-Fetch-Site: same-origin")
+	if h.Status != http.StatusFound || !strings.HasPrefix(h.Location, z.issuer+"/end_session?") {
+		t.Fatalf("logout: %d → %q, want the OP's end_session_endpoint", h.Status, redactURL(h.Location))
+	}
+	hint := mustQuery(t, h.Location).Get("id_token_hint")
+	if hint == "" {
+		t.Fatal("logout_id_token_hint is set but the logout URL has no id_token_hint")
+	}
+	if resp, body := e.get("/", hint, "Accept: application/json"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the hinted ID token as a bearer token: %d, want 401; %.200s", resp.StatusCode, body)
+	}
+	end := last(b.navigate(h.Location))
+	if end.Status != http.StatusOK || !strings.Contains(string(end.Body), "signed out successfully") {
+		t.Errorf("the OP's logout ended with %d %.200s", end.Status, end.Body)
+	}
+	if got := z.store.terminations(); len(got) != 1 || got[0] != zitadelUserID+"/"+zitadelClientID {
+		t.Errorf("the OP ended sessions %v, want %s/%s (from the id_token_hint)", got, zitadelUserID, zitadelClientID)
+	}
+}
+
+// mustQuery parses a URL's query.
+func mustQuery(t *testing.T, raw string) url.Values {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatalf("bad URL %q: %v", redactURL(raw), err)
+	}
+	return u.Query()
 }

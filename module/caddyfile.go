@@ -270,6 +270,7 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //			auth_method client_secret_basic|client_secret_post
 //			param <name> <value>
 //			allow_missing_nonce
+//			logout_id_token_hint
 //		}
 //		decision_log_level debug|info|warn|error
 //		sts <name> {
@@ -407,8 +408,13 @@ func (lc *LoginConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			lc.AllowMissingNonce = true
+		case "logout_id_token_hint":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			lc.LogoutIDTokenHint = true
 		default:
-			return d.Errf("login: unknown option %q (expected redirect_url, post_logout_redirect_uri, auth_method, param or allow_missing_nonce)", opt)
+			return d.Errf("login: unknown option %q (expected redirect_url, post_logout_redirect_uri, auth_method, param, allow_missing_nonce or logout_id_token_hint)", opt)
 		}
 	}
 	return nil

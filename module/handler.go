@@ -125,11 +125,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// ServeHTTP runs the request pipeline described in DESIGN.md.
+// ServeHTTP runs the request pipeline described in docs/ARCHITECTURE.md and
+// the README.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	// 1. No client-supplied copy of an identity header survives, on any route.
 	h.headers.Strip(r.Header)
 	h.headers.StripTrailers(r)
+	// Nor can a caller have a proxy drop headers set after this handler
+	// (request_header from {http.auth.user.*}) by naming them in Connection.
+	identity.KeepConnectionOptions(r.Header)
 
 	// Paths that an upstream may read otherwise than the rules do are
 	// refused, on every route and before the login endpoints.

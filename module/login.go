@@ -37,6 +37,15 @@ type LoginConfig struct {
 	// Alibaba Cloud issuers get access_type=offline unless set here.
 	Params map[string]string `json:"params,omitempty"`
 
+	// LogoutIDTokenHint sends the session's ID token as id_token_hint at
+	// RP-initiated logout, for providers that need it to end their session
+	// without asking. Off by default (the logout URL carries client_id
+	// instead): a URL lands in browser history and access logs. Refused at
+	// load while the provider accepts its ID tokens as bearer tokens
+	// (token_types admits JWT or untyped tokens and audiences holds the
+	// client ID), since the URL would then carry a working credential.
+	LogoutIDTokenHint bool `json:"logout_id_token_hint,omitempty"`
+
 	// AllowMissingNonce accepts ID tokens without a nonce claim, for
 	// providers that do not echo it (PKCE still binds the code to the
 	// browser). A nonce that is present must always match.
@@ -69,6 +78,10 @@ func (h *Handler) provisionLogin() error {
 	default:
 		return fmt.Errorf("edgeauth: login auth_method %q: use client_secret_basic or client_secret_post", lc.AuthMethod)
 	}
+	if lc.LogoutIDTokenHint && p.verifier.AcceptsIDTokens(p.clientID) {
+		return fmt.Errorf("edgeauth: login logout_id_token_hint: provider %s accepts its ID tokens as bearer tokens, so the logout URL would carry a working credential; "+
+			"refuse them first with `token_types at+jwt` (if the provider types its access tokens) or `audiences <your API>` in the provider block, or remove logout_id_token_hint", p.name)
+	}
 	scopes := p.config.Scopes
 	if len(scopes) == 0 {
 		scopes = []string{"openid"}
@@ -86,6 +99,7 @@ func (h *Handler) provisionLogin() error {
 		Scopes:                scopes,
 		ExtraAuthParams:       lc.Params,
 		PostLogoutRedirectURI: lc.PostLogoutRedirectURI,
+		LogoutIDTokenHint:     lc.LogoutIDTokenHint,
 		Provider:              providerInfo{p},
 		IDTokens:              p.idTokens,
 		Store:                 sess.store,

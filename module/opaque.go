@@ -110,7 +110,7 @@ func askProvider(ctx context.Context, p *provider, raw string) (*identity.Identi
 		return nil, &token.Error{Kind: token.Unavailable, Description: "the provider could not check the token", RetryAfter: 5 * time.Second}
 	}
 	sub, _ := claims["sub"].(string)
-	if sub == "" {
+	if sub == "" || !identity.Clean(sub) {
 		return nil, &token.Error{Kind: token.Invalid, Description: "the provider's answer names no subject"}
 	}
 	if v, present := claims["iss"]; present {
@@ -134,7 +134,7 @@ func askProvider(ctx context.Context, p *provider, raw string) (*identity.Identi
 	}
 	var scopes []string
 	if s, ok := claims["scope"].(string); ok {
-		scopes = strings.Fields(s)
+		scopes = token.SplitScopes(s)
 	}
 	return &identity.Identity{
 		Provider: p.name,

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/template"
 
@@ -49,6 +50,12 @@ type Demo struct {
 	STS *stsemu.Server
 	// Caddyfile is the configuration Caddy runs.
 	Caddyfile string
+	// Admin is Caddy's admin API base URL (the edgeauth admin endpoints and
+	// /metrics), e.g. http://127.0.0.1:2019.
+	Admin string
+	// AccessLog is the file Caddy writes the gateway's access log to (JSON,
+	// one line per request, user_id set for verified callers).
+	AccessLog string
 
 	dir      string
 	caFile   string
@@ -59,7 +66,7 @@ type Demo struct {
 type settings struct {
 	Admin, Listen, BindHost, Upstream      string
 	Issuer, ClientID, ClientSecret, CAFile string
-	Thumbprint, SessionSecret              string
+	Thumbprint, SessionSecret, AccessLog   string
 	STSEndpoint, ProviderARN, RoleARN      string
 }
 
@@ -78,6 +85,9 @@ func Start(opts Options) (d *Demo, err error) {
 		if err := requireLoopback(addr); err != nil {
 			return nil, err
 		}
+	}
+	if opts.Admin, err = pickPort(opts.Admin); err != nil {
+		return nil, err
 	}
 	d = &Demo{URL: "http://" + opts.Listen}
 	defer func() {
@@ -100,6 +110,8 @@ func Start(opts Options) (d *Demo, err error) {
 		return nil, err
 	}
 	d.caFile = caFile
+	d.AccessLog = filepath.Join(d.dir, "access.log")
+	d.Admin = "http://" + opts.Admin
 
 	d.STS = stsemu.New(stsemu.Options{HTTPClient: d.IdP.Client()})
 	d.STS.Start()
@@ -119,7 +131,7 @@ func Start(opts Options) (d *Demo, err error) {
 	}
 
 	var upstream string
-	if d.upstream, upstream, err = whoami.Start("127.0.0.1:0"); err != nil {
+	if d.upstream, upstream, err = whoami.StartWith("127.0.0.1:0", whoami.Options{LogoutPath: "/oauth2/logout"}); err != nil {
 		return nil, err
 	}
 
@@ -137,6 +149,7 @@ func Start(opts Options) (d *Demo, err error) {
 		STSEndpoint:   d.STS.URL(),
 		ProviderARN:   prov.Arn,
 		RoleARN:       role.Arn,
+		AccessLog:     d.AccessLog,
 	})
 	if err != nil {
 		return nil, err
@@ -190,12 +203,15 @@ edgeauth demo is running (Ctrl-C to stop)
   gateway (Caddy + edgeauth)  %[1]s/
   demo OpenID provider        %[2]s
   Alibaba STS emulator        %[5]s
+  Caddy admin API             %[7]s
+  access log                  %[8]s
   users                       alice/alice-pass, bob/bob-pass, root/root-pass, ops/ops-pass
 
 Open %[1]s/ in a browser and sign in: the app shows the identity headers
 and the temporary STS credentials it received. The demo provider's TLS
 certificate comes from its own CA, so the browser warns once about
 %[2]s: accept it (or trust %[6]s).
+The app's page links "Sign out" (%[1]s/oauth2/logout).
 
 Or call it as alice with a bearer token (valid for one hour):
 
@@ -212,7 +228,18 @@ bob lacks /acs/alidns, so the same route answers 403 insufficient_scope:
 Without a token the gateway answers 401:
 
   curl -i %[1]s/
-`, d.URL, d.IdP.Issuer(), alice, bob, d.STS.URL(), d.caFile), nil
+
+What edgeauth knows about its provider, and its metrics (README
+"Observability"), on Caddy's admin API:
+
+  curl -s %[7]s/edgeauth/providers
+  curl -s %[7]s/metrics | grep caddy_edgeauth_
+
+Every request is in the access log (JSON), with user_id for each caller
+whose credential edgeauth verified:
+
+  tail -f %[8]s
+`, d.URL, d.IdP.Issuer(), alice, bob, d.STS.URL(), d.caFile, d.Admin, d.AccessLog), nil
 }
 
 func render(s settings) (string, error) {
@@ -231,6 +258,20 @@ func render(s settings) (string, error) {
 func hostOf(addr string) string {
 	host, _, _ := net.SplitHostPort(addr)
 	return host
+}
+
+// pickPort turns a port-0 address into a concrete free one, so that the
+// demo can print where its admin API listens.
+func pickPort(addr string) (string, error) {
+	if _, port, _ := net.SplitHostPort(addr); port != "0" {
+		return addr, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("finding a free port for %s: %v", addr, err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // requireLoopback refuses addresses that are not on a loopback interface:

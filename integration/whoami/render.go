@@ -34,7 +34,8 @@ td{font-family:ui-monospace,monospace;word-break:break-all}tr.id{background:#fff
 <body><h1>whoami</h1>
 <p id="request"><code>{{.Method}} {{.Path}}{{if .RawQuery}}?{{.RawQuery}}{{end}}</code> · host <code>{{.Host}}</code></p>
 <h2>Identity</h2>
-{{if .Identity}}<table id="identity"><tr><th>header</th><th>value</th></tr>
+{{if .Logout}}<p id="signout"><a id="logout" href="{{.Logout}}">Sign out</a></p>
+{{end}}{{if .Identity}}<table id="identity"><tr><th>header</th><th>value</th></tr>
 {{range .Identity}}<tr class="id"><th>{{.Name}}</th><td>{{.Value}}</td></tr>
 {{end}}</table>{{else}}<p class="muted" id="no-identity">No X-Auth-* or X-Sts-* headers: this request carried no identity.</p>{{end}}
 {{if .Query}}<h2>Query</h2><table id="query">{{range .Query}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>{{end}}</table>{{end}}
@@ -45,7 +46,7 @@ td{font-family:ui-monospace,monospace;word-break:break-all}tr.id{background:#fff
 <p class="muted">The edgeauth demo upstream. Secrets are masked on this page; ask for JSON to see raw values.</p>
 </body></html>`))
 
-func writeHTML(w http.ResponseWriter, e Echo) {
+func writeHTML(w http.ResponseWriter, e Echo, logout string) {
 	shown := func(name, v string) string {
 		if maskedHeaders[name] {
 			return mask(v)
@@ -67,7 +68,7 @@ func writeHTML(w http.ResponseWriter, e Echo) {
 	var buf bytes.Buffer
 	err := page.Execute(&buf, map[string]any{
 		"Method": e.Method, "Path": e.Path, "RawQuery": e.RawQuery, "Host": e.Host,
-		"Identity": identity, "Headers": headers, "Query": query,
+		"Identity": identity, "Headers": headers, "Query": query, "Logout": logout,
 	})
 	if err != nil {
 		http.Error(w, "whoami: rendering: "+err.Error(), http.StatusInternalServerError)

@@ -34,14 +34,31 @@ type Echo struct {
 	Identity map[string]string `json:"identity"`
 }
 
-// Handler returns the whoami handler. It answers every path and method.
-func Handler() http.Handler {
+// Options change what the handler shows.
+type Options struct {
+	// LogoutPath, when set, is linked as "Sign out" from the HTML page of a
+	// request that carried an identity (an X-Auth-Subject header), e.g.
+	// "/oauth2/logout" behind edgeauth's login. The link is same-origin, so
+	// edgeauth logs out at once.
+	LogoutPath string
+}
+
+// Handler returns the whoami handler with default options. It answers every
+// path and method.
+func Handler() http.Handler { return HandlerWith(Options{}) }
+
+// HandlerWith returns the whoami handler with opts.
+func HandlerWith(opts Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := describe(r)
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if prefersHTML(r.Header.Get("Accept")) {
-			writeHTML(w, e)
+			logout := ""
+			if e.Identity["X-Auth-Subject"] != "" {
+				logout = opts.LogoutPath
+			}
+			writeHTML(w, e, logout)
 			return
 		}
 		writeJSON(w, e)

@@ -145,3 +145,27 @@ func TestQuality(t *testing.T) {
 		}
 	}
 }
+
+// TestLogoutLink: with a LogoutPath, the HTML page of a request that carried
+// an identity links it; anonymous pages, JSON and the default handler do not.
+func TestLogoutLink(t *testing.T) {
+	srv, base, err := StartWith("", Options{LogoutPath: "/oauth2/logout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	html := map[string][]string{"Accept": {"text/html"}, "X-Auth-Subject": {"2000000000000002"}}
+	link := `<a id="logout" href="/oauth2/logout">Sign out</a>`
+	if _, body := do(t, http.MethodGet, base+"/", html); !strings.Contains(body, link) {
+		t.Errorf("signed-in page lacks the logout link:\n%s", body)
+	}
+	if _, body := do(t, http.MethodGet, base+"/", map[string][]string{"Accept": {"text/html"}}); strings.Contains(body, "logout") {
+		t.Errorf("an anonymous page links logout")
+	}
+	if _, body := do(t, http.MethodGet, base+"/", map[string][]string{"X-Auth-Subject": {"2000000000000002"}}); strings.Contains(body, "Sign out") {
+		t.Errorf("JSON carries the link")
+	}
+	if _, body := do(t, http.MethodGet, start(t)+"/", html); strings.Contains(body, "logout") {
+		t.Errorf("the default handler links logout")
+	}
+}

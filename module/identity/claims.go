@@ -220,16 +220,18 @@ func isContainer(v any) bool {
 	return false
 }
 
-// scalarString formats a scalar claim as a sanitized header value; false
-// for containers, null, empty strings, numbers that cannot be written in plain
-// decimal and strings that are empty once sanitized.
+// scalarString formats a scalar claim as a header value; false for
+// containers, null, empty strings, numbers that cannot be written in plain
+// decimal, and strings that hold control characters or invalid UTF-8.
+// Such a string is not exported rather than sanitized: with its control
+// bytes dropped it could read as another caller's value ("bob\x00" as
+// "bob"), and the upstream compares what it receives.
 func scalarString(v any) (string, bool) {
 	s, ok := rawScalar(v)
-	if !ok {
+	if !ok || !Clean(s) {
 		return "", false
 	}
-	s = Sanitize(s)
-	return s, s != ""
+	return s, true
 }
 
 // rawScalar formats a scalar claim without sanitizing it: strings as they

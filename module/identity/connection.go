@@ -87,11 +87,13 @@ var connectionOptions = []string{"close", "keep-alive", "upgrade", "te"}
 
 // KeepConnectionOptions removes from every Connection and Proxy-Connection
 // field of hdr each element that is not a connection option (close,
-// keep-alive, upgrade, te), so that no header set before a proxy can be
-// dropped because the caller named it there. It is for places that cannot
-// know which headers will be set (Caddy's authentication handler, followed by
-// an operator's request_header); a field left without elements is deleted.
-// Nothing is allocated when every element is an option.
+// keep-alive, upgrade, te), and deletes the client's own header of that name
+// right away, as the hop the caller addressed it to would. So no header set
+// later — an identity header, or one an operator sets from
+// {http.auth.user.*} with request_header before reverse_proxy — can be
+// dropped by a proxy because the caller named it there, and the caller's
+// hop-by-hop headers still never reach the upstream. A field left without
+// elements is deleted. Nothing is allocated when every element is an option.
 func KeepConnectionOptions(hdr http.Header) {
 	for k, vals := range hdr {
 		if !isConnectionField(k) || onlyOptions(vals) {
@@ -102,6 +104,9 @@ func KeepConnectionOptions(hdr http.Header) {
 			var b strings.Builder
 			for _, e := range strings.Split(v, ",") {
 				if e = trimOWS(e); !isConnectionOption(e) {
+					if e != "" && !isConnectionField(e) {
+						hdr.Del(e)
+					}
 					continue
 				}
 				if b.Len() > 0 {

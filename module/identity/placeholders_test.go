@@ -18,7 +18,7 @@ func TestProvide(t *testing.T) {
 		"http.auth.user.aid":             "1000000000000000",
 		"http.auth.user.address.country": "CN",
 		"http.auth.user.groups":          "dev ops",
-		"http.auth.user.name":            "AliceX-Evil: 1",
+		"http.auth.user.name":            "", // control characters: not exported
 		"http.auth.user.address":         "", // objects are not exported
 		"http.auth.user.email":           "", // absent, but known
 	}

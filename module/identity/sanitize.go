@@ -56,3 +56,9 @@ func Sanitize(s string) string {
 
 // isC1 reports whether r is a C1 control character.
 func isC1(r rune) bool { return r >= 0x80 && r <= 0x9f }
+
+// Clean reports whether s needs no sanitizing: Sanitize(s) == s. A claim
+// value that is not clean is not exported at all (see ClaimValue): dropping
+// its control bytes could turn it into another valid value — "a\x00" into
+// "a" — that an upstream would then compare.
+func Clean(s string) bool { return Sanitize(s) == s }

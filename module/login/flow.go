@@ -65,6 +65,13 @@ type FlowConfig struct {
 	ExtraAuthParams map[string]string
 	// PostLogoutRedirectURI is sent to the end_session_endpoint.
 	PostLogoutRedirectURI string
+	// LogoutIDTokenHint sends the session's ID token as id_token_hint to
+	// the end_session_endpoint. Off by default: the logout URL then names
+	// the client with client_id alone, because a URL ends up in browser
+	// history and access logs and the ID token may be a working bearer
+	// credential. Turn it on only where ID tokens are not accepted as
+	// bearer tokens (the module refuses it otherwise).
+	LogoutIDTokenHint bool
 	// Provider supplies metadata and the HTTP client.
 	Provider ProviderInfo
 	// IDTokens verifies ID tokens from the token endpoint.

@@ -655,9 +655,9 @@ func TestFlowLogout(t *testing.T) {
 		t.Fatalf("logout: %d %v", resp.StatusCode, loc)
 	}
 	q := loc.Query()
-	if q.Get("id_token_hint") != s.IDToken || q.Get("post_logout_redirect_uri") != "https://app.example.com/bye" ||
-		q.Get("client_id") != e.op.clientID || q.Get("state") == "" {
-		t.Errorf("end_session parameters: %v", q)
+	if s == nil || s.IDToken == "" || q.Has("id_token_hint") || strings.Contains(loc.String(), s.IDToken) ||
+		q.Get("post_logout_redirect_uri") != "https://app.example.com/bye" || q.Get("client_id") != e.op.clientID || q.Get("state") == "" {
+		t.Errorf("end_session parameters: %v; want client_id, post_logout_redirect_uri and state, no id_token_hint", q)
 	}
 	if _, err := e.sessionOf(c); err == nil {
 		t.Fatal("session survived GET logout")
@@ -716,6 +716,26 @@ func TestFlowLogout(t *testing.T) {
 	resp, _ = navigate(t, c, "PUT", e.srv.URL+"/oauth2/logout")
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("PUT logout: %d", resp.StatusCode)
+	}
+}
+
+// TestFlowLogoutIDTokenHint: with LogoutIDTokenHint the session's own ID
+// token goes to the end_session_endpoint as id_token_hint.
+func TestFlowLogoutIDTokenHint(t *testing.T) {
+	e := newEnv(t, false, func(c *FlowConfig) { c.LogoutIDTokenHint = true })
+	c := e.browser(t, true)
+	if resp, _ := navigate(t, c, "GET", e.srv.URL+"/app"); resp.StatusCode != 200 {
+		t.Fatal("login failed")
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s, err := e.sessionOf(c)
+	if err != nil || s.IDToken == "" {
+		t.Fatalf("no session with an ID token: %v", err)
+	}
+	resp, _ := navigate(t, c, "GET", e.srv.URL+"/oauth2/logout", "Sec-Fetch-Site", "same-origin")
+	loc, _ := resp.Location()
+	if resp.StatusCode != 302 || loc == nil || loc.Query().Get("id_token_hint") != s.IDToken || loc.Query().Get("client_id") != e.op.clientID {
+		t.Fatalf("logout: %d, end_session parameters without the session's id_token_hint", resp.StatusCode)
 	}
 }
 

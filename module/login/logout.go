@@ -13,8 +13,10 @@ import (
 // a sibling subdomain, Origin: null) gets a page that asks for confirmation
 // with a guarded POST form (no drive-by logouts).
 // With an end_session_endpoint the browser is sent there (RP-initiated
-// logout with id_token_hint, post_logout_redirect_uri, client_id, state);
-// otherwise to the rd parameter (validated) or "/".
+// logout with client_id, post_logout_redirect_uri and state, plus
+// id_token_hint only with LogoutIDTokenHint: a URL is no place for a token
+// that may pass as a bearer credential); otherwise to the rd parameter
+// (validated) or "/".
 func (f *Flow) logout(w http.ResponseWriter, r *http.Request) {
 	if !f.logoutSilently(r) && !f.confirmedLogout(w, r) {
 		f.logoutConfirmPage(w, r)
@@ -31,7 +33,7 @@ func (f *Flow) logout(w http.ResponseWriter, r *http.Request) {
 	if meta, ok := f.cfg.Provider.Metadata(); ok && meta.EndSessionEndpoint != "" {
 		if u, err := url.Parse(meta.EndSessionEndpoint); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
 			q := u.Query()
-			if s != nil && s.IDToken != "" && s.Provider == f.cfg.Provider.Name() {
+			if f.cfg.LogoutIDTokenHint && s != nil && s.IDToken != "" && s.Provider == f.cfg.Provider.Name() {
 				q.Set("id_token_hint", s.IDToken)
 			}
 			if f.cfg.PostLogoutRedirectURI != "" {

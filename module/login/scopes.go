@@ -15,8 +15,8 @@ import (
 // RFC 6749 §5.1 says the grant is the request, which the callers apply
 // (a login: the scopes asked for; a refresh: the session's scopes).
 func grantedScopes(tr *TokenResponse) (granted []string, known bool) {
-	if s := strings.Fields(tr.Scope); len(s) > 0 {
-		return s, true
+	if strings.Trim(tr.Scope, " ") != "" {
+		return token.SplitScopes(tr.Scope), true
 	}
 	return token.PeekScopes(tr.AccessToken)
 }

@@ -168,7 +168,7 @@ var tokenDetails = []struct{ prefix, code string }{
 	{"token has no typ", "wrong_type"},
 	{"token is a security event token", "wrong_type"},
 	{"not an access token", "wrong_type"},
-	{"sender-constrained token", "wrong_type"},
+	{"sender-constrained token", "sender_constrained"},
 	{"malformed token: payload has a duplicate member", "duplicate_member"},
 	{"malformed token: header has a duplicate member", "duplicate_member"},
 	{"too many unknown tokens", "rate_limited"},
@@ -201,7 +201,7 @@ var tokenDetails = []struct{ prefix, code string }{
 // issued_in_future, too_old, too_large, bad_signature, unknown_key,
 // issuer_not_trusted, audience_not_accepted, algorithm_not_allowed,
 // malformed, duplicate_member, header_not_allowed, missing_claim,
-// invalid_claim, wrong_type, keys_unavailable, rate_limited (opaque tokens
+// invalid_claim, wrong_type, sender_constrained, keys_unavailable, rate_limited (opaque tokens
 // past opaque_rate), rejected_by_provider, provider_unavailable, or other. It is meant for the decision log; it never
 // returns text taken from the token.
 func TokenErrorDetail(err error) string {

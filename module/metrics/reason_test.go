@@ -149,6 +149,7 @@ func TestTokenErrorDetailsFromTheRealVerifier(t *testing.T) {
 		{"logout token", signTyped(t, key, claims(nil), "logout+jwt"), loaded, "wrong_type", ReasonInvalidToken},
 		{"events claim", sign(claims(func(c jwt.MapClaims) { c["events"] = map[string]any{"x": map[string]any{}} }), "k1"), loaded, "wrong_type", ReasonInvalidToken},
 		{"duplicate member", withDuplicateSub(t, good), loaded, "duplicate_member", ReasonInvalidToken},
+		{"bound token", sign(claims(func(c jwt.MapClaims) { c["cnf"] = map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"} }), "k1"), loaded, "sender_constrained", ReasonInvalidToken},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -205,7 +206,7 @@ func TestOpaqueTokenErrorDetails(t *testing.T) {
 		"token rejected by the provider":                               "rejected_by_provider",
 		"the provider could not check the token":                       "provider_unavailable",
 		"not an access token":                                          "wrong_type",
-		"sender-constrained token presented as a bearer token":         "wrong_type",
+		"sender-constrained token presented as a bearer token":         "sender_constrained",
 	} {
 		if got := TokenErrorDetail(&token.Error{Kind: token.Invalid, Description: desc}); got != want {
 			t.Errorf("TokenErrorDetail(%q) = %s, want %s", desc, got, want)

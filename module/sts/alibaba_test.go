@@ -311,7 +311,7 @@ func TestAlibabaErrorBodies(t *testing.T) {
 				_, _ = io.WriteString(w, c.body)
 			}))
 			defer srv.Close()
-			cl, _ := NewAlibaba(AlibabaConfig{Endpoint: srv.URL, Timeout: 400 * time.Millisecond})
+			cl, _ := NewAlibaba(AlibabaConfig{Endpoint: srv.URL, Timeout: 5 * time.Second})
 			_, err := cl.Exchange(context.Background(), Request{Token: "a.b.c", RoleARN: "r", ProviderARN: "p", SessionName: "s1"})
 			e := asError(t, err)
 			if e.Kind != c.kind || e.Code != c.code || e.RequestID != c.reqID || e.HTTPStatus != c.status {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -125,23 +124,25 @@ func (v *Verifier) checkAudience(claims map[string]any) *Error {
 }
 
 // scopes collects granted scopes from `scope` and `scp`, each either a
-// space-separated string or an array of strings, without duplicates.
+// space-separated string (split by SplitScopes) or an array of strings (each
+// element one scope-token), without duplicates. Anything that is not a valid
+// scope-token grants nothing.
 func scopes(claims map[string]any) []string {
 	var out []string
-	add := func(s string) {
-		for _, f := range strings.Fields(s) {
-			if !slices.Contains(out, f) {
-				out = append(out, f)
-			}
+	add := func(f string) {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
 		}
 	}
 	for _, name := range []string{"scope", "scp"} {
 		switch val := claims[name].(type) {
 		case string:
-			add(val)
+			for _, f := range SplitScopes(val) {
+				add(f)
+			}
 		case []any:
 			for _, e := range val {
-				if s, ok := e.(string); ok {
+				if s, ok := e.(string); ok && ValidScope(s) {
 					add(s)
 				}
 			}

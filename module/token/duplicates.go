@@ -22,99 +22,26 @@ var errDuplicateMember = errors.New("duplicate member name")
 // Names are compared after unescaping and under case folding, because
 // encoding/json matches names to struct fields case-insensitively: for a
 // Go upstream decoding claims into a struct, "sub", "s\u0075b" and "SUB"
-// are all `sub`. It reads b with encoding/json's tokenizer, in one pass.
+// are all `sub`. encoding/json decodes (and so validates) b first; then
+// repeatsMemberName scans the bytes once for repeated names, which for
+// ordinary tokens allocates nothing.
 func decodeStrict(b []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
 		return nil, err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	if m == nil {
 		return nil, errors.New("not a JSON object")
-	}
-	m, err := readObject(dec)
-	if err != nil {
-		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("data after the JSON object")
 	}
+	if repeatsMemberName(b) {
+		return nil, errDuplicateMember
+	}
 	return m, nil
-}
-
-// readObject reads an object's members after its '{'.
-func readObject(dec *json.Decoder) (map[string]any, error) {
-	m := map[string]any{}
-	var folded map[string]struct{} // made when a name needs folding
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		if d, ok := tok.(json.Delim); ok && d == '}' {
-			return m, nil
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return nil, errors.New("object member name is not a string")
-		}
-		key, plain := foldName(name)
-		if _, dup := m[name]; dup {
-			return nil, errDuplicateMember
-		}
-		if !plain || folded != nil {
-			if folded == nil {
-				folded = make(map[string]struct{}, len(m)+1)
-				for k := range m {
-					f, _ := foldName(k)
-					folded[f] = struct{}{}
-				}
-			}
-			if _, dup := folded[key]; dup {
-				return nil, errDuplicateMember
-			}
-			folded[key] = struct{}{}
-		}
-		tok, err = dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		v, err := readValue(dec, tok)
-		if err != nil {
-			return nil, err
-		}
-		m[name] = v
-	}
-}
-
-// readValue reads the value that starts with tok.
-func readValue(dec *json.Decoder, tok json.Token) (any, error) {
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return tok, nil // string, json.Number, bool or nil
-	}
-	switch d {
-	case '{':
-		return readObject(dec)
-	case '[':
-		a := []any{}
-		for {
-			tok, err := dec.Token()
-			if err != nil {
-				return nil, err
-			}
-			if d, ok := tok.(json.Delim); ok && d == ']' {
-				return a, nil
-			}
-			v, err := readValue(dec, tok)
-			if err != nil {
-				return nil, err
-			}
-			a = append(a, v)
-		}
-	}
-	return nil, errors.New("unexpected delimiter")
 }
 
 // foldName returns a folded form of a member name such that two names

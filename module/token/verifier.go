@@ -151,6 +151,12 @@ func (v *Verifier) verifyParsed(ctx context.Context, raw string, p *parsed) (*id
 	if _, isEvent := p.claims["events"]; isEvent && !v.rules.EventTokens {
 		return nil, invalid("token is a security event token (events claim), not an access or ID token")
 	}
+	// A sender-constrained token (RFC 9449 DPoP `cnf.jkt`, RFC 8705 mTLS
+	// `cnf["x5t#S256"]`) is worthless without proof of its key; this
+	// verifier checks no such proof, so the token is no bearer credential.
+	if _, bound := p.claims["cnf"]; bound {
+		return nil, invalid("sender-constrained token (cnf claim) presented as a bearer token")
+	}
 	id := &identity.Identity{
 		Provider: v.provider,
 		Issuer:   v.rules.Issuer,
@@ -160,8 +166,11 @@ func (v *Verifier) verifyParsed(ctx context.Context, raw string, p *parsed) (*id
 		Token:    raw,
 	}
 	if sub, present := p.claims["sub"]; present {
+		// A subject names one caller: an empty one, or one with control
+		// characters (which no header could carry as it is), is refused
+		// rather than exported as another value.
 		s, ok := sub.(string)
-		if !ok {
+		if !ok || s == "" || !identity.Clean(s) {
 			return nil, invalid("invalid sub claim")
 		}
 		id.Subject = s
