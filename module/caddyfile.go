@@ -272,7 +272,9 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //	edgeauth [<matcher>] [<provider>...] {
 //		public <path>...
 //		scope <path> <scope>...
-//		claim <path> <claim> <value>...
+//		claim <path> <claim> <value>... [{
+//			allow_unverified_email
+//		}]
 //		header <name> <value>
 //		header -<name>
 //		strip_prefix <prefix>...
@@ -298,7 +300,14 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // configured provider is accepted (a token is matched to one by its `iss`).
 // Paths are Caddy path patterns (`/exact`, `/prefix/*`, `*.ext`). A request
 // must satisfy every `scope` and `claim` rule whose path matches; `public`
-// opens a path only where no such rule matches. `header` sets an identity
+// opens a path only where no such rule matches. `claim` values are patterns
+// (`*` any run of characters, `?` one character, `\*` `\?` `\\` literal) matched
+// on the raw claim; for an array claim one element must match. A rule on the
+// `email` claim takes `<local>@<domain>` patterns such as `*@example.com` or
+// `*@*.example.com` (the domain is `*`, a name, or `*.` and a name),
+// compares them case-insensitively (ASCII letters) with an `email` claim that
+// is one well-formed address, and needs `email_verified` true unless its
+// block says `allow_unverified_email`. `header` sets an identity
 // header for the upstream from a template of placeholders; `header -X-Auth-Email`
 // removes a default header. Client-supplied headers starting with X-Auth- or
 // X-Sts- (or a configured strip_prefix), and every configured header name, are
@@ -324,11 +333,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Scopes = append(h.Scopes, policy.ScopeRule{Paths: args[:1], Scopes: args[1:]})
 		case "claim":
-			args := d.RemainingArgs()
-			if len(args) < 3 {
-				return d.Errf("claim: a path, a claim name and at least one value are required, e.g. `claim /billing/* type account`")
+			rule, err := unmarshalClaimRule(d)
+			if err != nil {
+				return err
 			}
-			h.Claims = append(h.Claims, policy.ClaimRule{Paths: args[:1], Claim: args[1], Values: args[2:]})
+			h.Claims = append(h.Claims, rule)
 		case "header":
 			args := d.RemainingArgs()
 			switch {

@@ -179,7 +179,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if d.Outcome == policy.AccessDenied {
 			reason = metrics.ReasonClaimMismatch
 		}
-		h.decide(r, reason, id.Provider, "")
+		h.decide(r, reason, id.Provider, d.Detail)
 		if sess != nil && login.IsBrowserNavigation(r) {
 			if d.Outcome == policy.InsufficientScope {
 				if missing, ask := h.flow.StepUp(sess, d.Scopes); ask {

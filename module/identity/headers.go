@@ -42,7 +42,9 @@ type headerEntry struct {
 }
 
 // defaultHeaders are the headers injected unless removed or replaced, in the
-// order of DESIGN.md's table.
+// order of the README's table (DESIGN.md's, plus X-Auth-Groups). An array
+// claim such as groups is written as ClaimValue writes it: its elements
+// joined by one space.
 var defaultHeaders = []headerEntry{
 	{name: "X-Auth-Subject", src: fromSubject},
 	{name: "X-Auth-Issuer", src: fromIssuer},
@@ -54,6 +56,7 @@ var defaultHeaders = []headerEntry{
 	{name: "X-Auth-Upn", src: fromClaim, claim: "upn"},
 	{name: "X-Auth-Name", src: fromClaim, claim: "name"},
 	{name: "X-Auth-Email", src: fromClaim, claim: "email"},
+	{name: "X-Auth-Groups", src: fromClaim, claim: "groups"},
 }
 
 // DefaultStripPrefixes are the header name prefixes whose client-supplied

@@ -48,7 +48,7 @@ func TestNewHeadersNames(t *testing.T) {
 		{Name: "X-User", Value: "{http.auth.user.upn}"},
 	}, nil)
 	got := strings.Join(h.Names(), ",")
-	want := "X-Auth-Subject,X-Auth-Issuer,X-Auth-Scopes,X-Auth-Account-Id,X-Auth-User-Id,X-Auth-User-Type,X-Auth-Login-Name,X-Auth-Upn,X-Auth-Name,X-User"
+	want := "X-Auth-Subject,X-Auth-Issuer,X-Auth-Scopes,X-Auth-Account-Id,X-Auth-User-Id,X-Auth-User-Type,X-Auth-Login-Name,X-Auth-Upn,X-Auth-Name,X-Auth-Groups,X-User"
 	if got != want {
 		t.Errorf("Names() = %s\nwant      %s", got, want)
 	}
@@ -194,6 +194,7 @@ func TestInjectDefaults(t *testing.T) {
 		"X-Auth-User-Type":  "user",
 		"X-Auth-Login-Name": "alice",
 		"X-Auth-Upn":        "alice@corp.onaliyun.com",
+		"X-Auth-Groups":     "dev ops",
 	}
 	for k, v := range want {
 		if got := hdr[k]; len(got) != 1 || got[0] != v {
@@ -326,5 +327,37 @@ func BenchmarkStripAndInject(b *testing.B) {
 		h.Strip(hdr)
 		Provide(repl, id)
 		h.Inject(hdr, id, repl)
+	}
+}
+
+// TestInjectGroups: X-Auth-Groups joins the groups array by one space (a
+// name with a space is joined the same way), leaves out elements that hold
+// control characters, and is absent for an empty array or one holding an
+// object.
+func TestInjectGroups(t *testing.T) {
+	h := mustHeaders(t, nil, nil)
+	for js, want := range map[string]string{
+		`{"sub":"s","groups":["admins","dev"]}`:              "admins dev",
+		`{"sub":"s","groups":["Domain Admins","dev"]}`:       "Domain Admins dev",
+		`{"sub":"s","groups":"admins"}`:                      "admins",
+		`{"sub":"s","groups":["admins",7,true,null,""]}`:     "admins 7 true",
+		`{"sub":"s","groups":["admins","ops\r\nX-Evil: 1"]}`: "admins",
+		`{"sub":"s","groups":[]}`:                            "",
+		`{"sub":"s","groups":["admins",{"name":"root"}]}`:    "",
+		`{"sub":"s"}`: "",
+	} {
+		hdr := http.Header{"X-Auth-Groups": {"forged"}}
+		h.Inject(hdr, &Identity{Subject: "s", Claims: decodeClaims(t, js)}, nil)
+		if got := hdr.Get("X-Auth-Groups"); got != want || len(hdr["X-Auth-Groups"]) > 1 {
+			t.Errorf("%s: X-Auth-Groups = %q, want %q", js, hdr["X-Auth-Groups"], want)
+		}
+	}
+	// header -X-Auth-Groups: never set, and a client's copy is still stripped.
+	h = mustHeaders(t, []HeaderSpec{{Name: "-X-Auth-Groups"}}, []string{})
+	hdr := http.Header{"X_Auth_Groups": {"forged"}, "x-auth-groups": {"forged"}}
+	h.Strip(hdr)
+	h.Inject(hdr, &Identity{Subject: "s", Claims: decodeClaims(t, `{"groups":["dev"]}`)}, nil)
+	if len(hdr) != 1 || hdr.Get("X-Auth-Subject") != "s" {
+		t.Errorf("header -X-Auth-Groups with no strip prefixes: %v", hdr)
 	}
 }

@@ -12,15 +12,32 @@ type ScopeRule struct {
 	Scopes []string `json:"scopes,omitempty"`
 }
 
-// ClaimRule demands that the caller's claim Claim equal one of Values on
-// Paths. For an array claim, one element equal to one of Values suffices.
+// ClaimRule demands that the caller's claim Claim match one of Values on
+// Paths. For an array claim, one element matching one of Values suffices.
+//
+// Values are patterns (identity.Pattern): `*` any run of characters, `?` one
+// character, `\*`, `\?` and `\\` the literal characters; a value without
+// wildcards must equal the raw claim exactly. A rule on the `email` claim is
+// an e-mail rule (identity.EmailPattern): each value is `<local>@<domain>`
+// such as `*@example.com` or `*@*.example.com`, compared with ASCII letters case-insensitive,
+// against an `email` claim that is one well-formed address; and, unless
+// AllowUnverifiedEmail is set, `email_verified` must be true.
 type ClaimRule struct {
 	// Paths are Caddy path matcher patterns, such as "/billing/*".
 	Paths []string `json:"paths,omitempty"`
 	// Claim is a claim name or a dotted path into nested claims.
 	Claim string `json:"claim,omitempty"`
-	// Values are the accepted values.
+	// Values are the accepted values, as patterns.
 	Values []string `json:"values,omitempty"`
+	// AllowUnverifiedEmail lets an e-mail rule (Claim "email") accept an
+	// address whose `email_verified` claim is absent or false. Only for
+	// providers that verify every address they issue but do not say so; any
+	// other rule refuses it.
+	AllowUnverifiedEmail bool `json:"allow_unverified_email,omitempty"`
+
+	// match is the compiled form, set by New; a rule built by hand is
+	// compiled each time it is used.
+	match *claimMatcher
 }
 
 // Config holds the route rules of one handler.

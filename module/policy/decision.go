@@ -47,6 +47,9 @@ type Decision struct {
 	// Reason is a short explanation for logs; it names scopes and claim
 	// names from the configuration, never token data.
 	Reason string
+	// Detail, for AccessDenied, is a fixed code when more is known than "no
+	// value matched": DetailEmailUnverified or DetailEmailMalformed.
+	Detail string
 }
 
 // Authorize decides whether id meets q. Scope rules are checked before claim
@@ -63,8 +66,9 @@ func (q Requirement) Authorize(id *identity.Identity) Decision {
 		return Decision{Outcome: InsufficientScope, Scopes: q.failedScopes(id), Reason: "missing scope " + strings.Join(missing(id, q.Scopes), " ")}
 	}
 	for i := range q.Claims {
-		if c := &q.Claims[i]; !identity.ClaimHas(id.Claims, c.Claim, c.Values...) {
-			return Decision{Outcome: AccessDenied, Reason: "claim " + c.Claim + " not in [" + strings.Join(c.Values, " ") + "]"}
+		c := &q.Claims[i]
+		if ok, detail := c.satisfied(id.Claims); !ok {
+			return Decision{Outcome: AccessDenied, Reason: c.denialReason(detail), Detail: detail}
 		}
 	}
 	return Decision{Outcome: Allow}

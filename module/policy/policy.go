@@ -106,10 +106,11 @@ func New(cfg Config) (*Policy, error) {
 		if err := identity.ValidClaimPath(r.Claim); err != nil {
 			return nil, fmt.Errorf("%s: %v", name, err)
 		}
-		if len(r.Values) == 0 {
-			return nil, fmt.Errorf("%s %s: needs at least one value the claim may have", name, r.Claim)
+		cm, err := compileClaimRule(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s %v", name, err) // err starts with the claim
 		}
-		rule := ClaimRule{Paths: slices.Clone(r.Paths), Claim: r.Claim, Values: slices.Clone(r.Values)}
+		rule := ClaimRule{Paths: slices.Clone(r.Paths), Claim: r.Claim, Values: slices.Clone(r.Values), AllowUnverifiedEmail: r.AllowUnverifiedEmail, match: cm}
 		p.claims = append(p.claims, claimRule{match: m, self: []ClaimRule{rule}})
 	}
 	return p, nil
