@@ -1,0 +1,312 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
+)
+
+// commandWorld is a demo provider and a Caddyfile that protects a site
+// with it, for running `caddy edgeauth …` from the binary built from
+// ./cmd/caddy. No Caddy server is started: the commands load the config
+// themselves.
+type commandWorld struct {
+	bin    string
+	env    *env
+	config string // path of the Caddyfile
+	home   string
+}
+
+func newCommandWorld(t *testing.T) *commandWorld {
+	t.Helper()
+	w := &commandWorld{bin: buildCaddy(t), env: newEnv(t, demoidp.Options{}), home: t.TempDir()}
+	site := w.env.site("edgeauth demo", `		public /healthz
+		scope /admin/* /acs/ecs
+		claim /billing/* type account`)
+	w.config = writeFile(t, "Caddyfile", w.env.globals(w.env.providerBlock("demo"))+site)
+	return w
+}
+
+// run runs `caddy edgeauth <args>` with stdin and returns stdout, stderr
+// and the exit status.
+func (w *commandWorld) run(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(w.bin, append([]string{"edgeauth"}, args...)...)
+	cmd.Dir = w.home
+	cmd.Env = append(os.Environ(),
+		"HOME="+w.home,
+		"XDG_CONFIG_HOME="+filepath.Join(w.home, "config"),
+		"XDG_DATA_HOME="+filepath.Join(w.home, "data"))
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	status := 0
+	if err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			t.Fatalf("running caddy edgeauth %v: %v", args, err)
+		}
+		status = exit.ExitCode()
+	}
+	return stdout.String(), stderr.String(), status
+}
+
+// explain runs `caddy edgeauth explain` for a path with the token on stdin.
+func (w *commandWorld) explain(t *testing.T, tok, path string) (string, int) {
+	t.Helper()
+	host := fmt.Sprintf("127.0.0.1:%d", w.env.port)
+	out, errOut, status := w.run(t, tok+"\n", "explain", "--config", w.config, "--host", host, "--path", path, "--token", "-")
+	if strings.Contains(out, tok) || strings.Contains(errOut, tok) {
+		t.Fatalf("explain printed the token")
+	}
+	if status == 1 {
+		t.Fatalf("explain failed (status 1):\n%s\n%s", out, errOut)
+	}
+	return out, status
+}
+
+// checkLine asserts that out has a check line "<mark> <name> …detail…".
+func checkLine(t *testing.T, out, mark, name, detail string) {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(mark) + `\s+` + regexp.QuoteMeta(name) + `\s+.*` + regexp.QuoteMeta(detail))
+	if !re.MatchString(out) {
+		t.Errorf("want a %q line for %s with %q in:\n%s", mark, name, detail, out)
+	}
+}
+
+// TestCommandSecret: `caddy edgeauth secret` prints a fresh base64url
+// secret of 48 random bytes, different on every run, that the session
+// block accepts.
+func TestCommandSecret(t *testing.T) {
+	w := &commandWorld{bin: buildCaddy(t), home: t.TempDir()}
+	seen := map[string]bool{}
+	for range 2 {
+		out, errOut, status := w.run(t, "", "secret")
+		if status != 0 {
+			t.Fatalf("status %d: %s", status, errOut)
+		}
+		s := strings.TrimSpace(out)
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil || len(b) != 48 {
+			t.Fatalf("secret %q is not 48 bytes of base64url: %v", s, err)
+		}
+		if seen[s] {
+			t.Fatal("two runs printed the same secret")
+		}
+		seen[s] = true
+	}
+	// The session block takes it.
+	var secret string
+	for s := range seen {
+		secret = s
+	}
+	cfg := fmt.Sprintf(`{
+	edgeauth {
+		provider demo {
+			issuer https://127.0.0.1:1
+			client_id x
+		}
+		session {
+			secret %s
+		}
+	}
+}
+`, secret)
+	if msg := loadError(t, cfg); msg != "" {
+		t.Fatalf("a config with the generated secret does not load: %s", msg)
+	}
+}
+
+// TestCommandExplain runs `caddy edgeauth explain` against the demo
+// provider: a valid token is accepted with its headers, refused tokens
+// name the failing check, a path whose scope rule the token lacks is
+// refused with that rule, and the exit status follows the verdict.
+func TestCommandExplain(t *testing.T) {
+	w := newCommandWorld(t)
+	idp := w.env.idp
+
+	t.Run("accepted", func(t *testing.T) {
+		tok, err := idp.MintFor("root", []string{"openid", "profile", "aliuid", "/acs/ecs"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, status := w.explain(t, tok, "/admin/users")
+		t.Log(out)
+		if status != 0 {
+			t.Fatalf("status %d, want 0:\n%s", status, out)
+		}
+		checkLine(t, out, "ok", "provider", "is provider demo")
+		checkLine(t, out, "ok", "signature", "verified")
+		checkLine(t, out, "ok", "aud", demoidp.DefaultClientID)
+		if !strings.Contains(out, "ok    scope /acs/ecs") {
+			t.Errorf("want the scope rule passing:\n%s", out)
+		}
+		if !strings.Contains(out, "X-Auth-Subject: "+demoidp.DemoAccountID) {
+			t.Errorf("want the X-Auth-Subject header:\n%s", out)
+		}
+		if !strings.Contains(out, "verdict: accepted") {
+			t.Errorf("want an accepted verdict:\n%s", out)
+		}
+	})
+
+	t.Run("expired", func(t *testing.T) {
+		tok, err := idp.Mint(map[string]any{"exp": time.Now().Add(-time.Hour).Unix(), "iat": time.Now().Add(-2 * time.Hour).Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, status := w.explain(t, tok, "/")
+		if status != 2 {
+			t.Fatalf("status %d, want 2:\n%s", status, out)
+		}
+		checkLine(t, out, "FAIL", "exp", "token expired")
+		checkLine(t, out, "ok", "signature", "verified")
+		checkLine(t, out, "ok", "aud", "")
+		if !strings.Contains(out, "verdict: refused: 401 invalid_token (token expired)") {
+			t.Errorf("want a 401 verdict:\n%s", out)
+		}
+	})
+
+	t.Run("wrong audience", func(t *testing.T) {
+		tok, err := idp.Mint(map[string]any{"aud": "another-app"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, status := w.explain(t, tok, "/")
+		if status != 2 {
+			t.Fatalf("status %d, want 2:\n%s", status, out)
+		}
+		checkLine(t, out, "FAIL", "aud", "audience not accepted")
+		checkLine(t, out, "ok", "exp", "not expired")
+		if strings.Contains(out, "another-app") {
+			t.Errorf("a claim value of a refused token was printed:\n%s", out)
+		}
+	})
+
+	t.Run("logout token", func(t *testing.T) {
+		tok, err := idp.MintLogoutToken("sid-1", demoidp.DemoAccountID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, status := w.explain(t, tok, "/")
+		if status != 2 {
+			t.Fatalf("status %d, want 2:\n%s", status, out)
+		}
+		checkLine(t, out, "FAIL", "typ", "token type logout+jwt not accepted")
+		checkLine(t, out, "FAIL", "events", "security event token")
+	})
+
+	t.Run("duplicate member", func(t *testing.T) {
+		tok, err := idp.Mint(map[string]any{"sub": "a", "SUB": "b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, status := w.explain(t, tok, "/")
+		if status != 2 {
+			t.Fatalf("status %d, want 2:\n%s", status, out)
+		}
+		checkLine(t, out, "FAIL", "format", "duplicate member name")
+	})
+
+	t.Run("missing scope", func(t *testing.T) {
+		tok, err := idp.MintFor("bob", []string{"openid", "profile"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, status := w.explain(t, tok, "/admin/users")
+		t.Log(out)
+		if status != 2 {
+			t.Fatalf("status %d, want 2:\n%s", status, out)
+		}
+		checkLine(t, out, "ok", "signature", "verified")
+		if !strings.Contains(out, "FAIL  scope /acs/ecs") {
+			t.Errorf("want the failing scope rule:\n%s", out)
+		}
+		if !strings.Contains(out, "verdict: refused: 403 (insufficient_scope") {
+			t.Errorf("want a 403 verdict:\n%s", out)
+		}
+		// The same token passes on a path without that rule.
+		if out, status := w.explain(t, tok, "/other"); status != 0 {
+			t.Errorf("status %d on /other, want 0:\n%s", status, out)
+		}
+	})
+
+	t.Run("claim rule", func(t *testing.T) {
+		tok, err := idp.MintFor("alice", []string{"openid", "profile", "aliuid"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, status := w.explain(t, tok, "/billing/2026")
+		if status != 2 {
+			t.Fatalf("status %d, want 2:\n%s", status, out)
+		}
+		if !strings.Contains(out, "FAIL  claim type [account]") {
+			t.Errorf("want the failing claim rule:\n%s", out)
+		}
+	})
+
+	t.Run("unknown key", func(t *testing.T) {
+		kid := idp.AddKey("RS256")
+		tok, err := idp.Mint(nil, demoidp.WithKID(kid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !idp.RemoveKey(kid) {
+			t.Fatal("could not remove the key")
+		}
+		out, status := w.explain(t, tok, "/")
+		if status != 2 {
+			t.Fatalf("status %d, want 2:\n%s", status, out)
+		}
+		checkLine(t, out, "FAIL", "key", "unknown signing key")
+		checkLine(t, out, "skip", "signature", "needs a signing key")
+	})
+}
+
+// TestCommandKeys: `caddy edgeauth keys` lists the demo provider's
+// published keys with their thumbprints (the demo's kids are RFC 7638
+// thumbprints, so each line shows its kid twice).
+func TestCommandKeys(t *testing.T) {
+	w := newCommandWorld(t)
+	extra := w.env.idp.AddKey("ES256")
+	out, errOut, status := w.run(t, "", "keys", "--config", w.config)
+	if status != 0 {
+		t.Fatalf("status %d:\n%s\n%s", status, out, errOut)
+	}
+	if !strings.Contains(out, "provider demo") || !strings.Contains(out, "issuer   "+w.env.idp.Issuer()) {
+		t.Errorf("want the provider and its issuer:\n%s", out)
+	}
+	kids := w.env.idp.PublishedKIDs()
+	if len(kids) < 2 {
+		t.Fatalf("the demo publishes %d keys, want at least 2", len(kids))
+	}
+	for _, kid := range kids {
+		re := regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(kid) + `\s+\S+\s+\S+ \S+\s+` + regexp.QuoteMeta(kid) + `$`)
+		if !re.MatchString(out) {
+			t.Errorf("want a line with kid %s and the same thumbprint:\n%s", kid, out)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(extra) + `\s+ES256\s+EC P-256\s`).MatchString(out) {
+		t.Errorf("want the ES256 key as EC P-256:\n%s", out)
+	}
+	if !strings.Contains(out, "fetched  ") {
+		t.Errorf("want the fetch time:\n%s", out)
+	}
+
+	// A provider that cannot be reached is an error (status 1) that says why.
+	w.env.idp.SetDown(true)
+	out, _, status = w.run(t, "", "keys", "--config", w.config)
+	if status != 1 || !strings.Contains(out, "error") {
+		t.Errorf("with the provider down: status %d, want 1 and the error:\n%s", status, out)
+	}
+}
