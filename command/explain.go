@@ -133,8 +133,11 @@ func printExplanation(out io.Writer, e *edgeauth.Explanation) {
 	for _, c := range e.Token.Checks {
 		fmt.Fprintf(out, "  %-5s %-14s %s\n", mark(c), c.Name, c.Detail)
 	}
-	if e.Token.Identity != nil {
-		printClaims(out, e.Token.Identity)
+	switch {
+	case e.Token.Identity != nil:
+		printClaims(out, "claims (verified):", e.Token.Identity.Claims)
+	case e.Token.Claims != nil:
+		printClaims(out, "claims (NOT verified, as the token states them):", e.Token.Claims)
 	}
 	switch {
 	case e.Public:
@@ -172,15 +175,15 @@ func printExplanation(out io.Writer, e *edgeauth.Explanation) {
 
 // printClaims lists the verified claims that export as strings, sanitized
 // as identity headers are; token material is never shown.
-func printClaims(out io.Writer, id *identity.Identity) {
-	names := make([]string, 0, len(id.Claims))
-	for name := range id.Claims {
+func printClaims(out io.Writer, title string, claims map[string]any) {
+	names := make([]string, 0, len(claims))
+	for name := range claims {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	fmt.Fprintln(out, "claims:")
+	fmt.Fprintln(out, title)
 	for _, name := range names {
-		v, ok := identity.ClaimValue(id.Claims, name)
+		v, ok := identity.ClaimValue(claims, name)
 		if !ok {
 			continue
 		}

@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 )
@@ -30,6 +31,10 @@ type Explanation struct {
 	Provider string
 	// Checks are the rules in the order Verify applies them.
 	Checks []Check
+	// Claims are the token's claims as it states them, verified or not
+	// (nil when the payload could not be decoded). Print them only
+	// through identity.ClaimValue, which sanitizes.
+	Claims map[string]any
 	// Identity is the verified caller; nil when the token is refused.
 	Identity *identity.Identity
 	// Err is Verify's own answer (*Error); nil when the token is accepted.
@@ -47,6 +52,7 @@ func (s *Selector) Explain(ctx context.Context, raw string) Explanation {
 		out.Err = e
 		return out
 	}
+	out.Claims = p.claims
 	out.Checks = append(out.Checks, sizeCheck(raw, s.maxSize), Check{Name: "format", OK: true, Detail: "three base64url parts, JSON objects without duplicate member names"})
 	iss, present := p.claims["iss"]
 	name, _ := iss.(string)
@@ -128,7 +134,13 @@ func (v *Verifier) explainParsed(ctx context.Context, raw string, p *parsed) []C
 	}
 	now := v.now()
 	for _, c := range claimChecks {
-		add(c.name, c.run(v, p.claims, now), claimDetail(v, c.name))
+		e := c.run(v, p.claims, now)
+		if e != nil && c.name == "exp" {
+			if exp, ok, _ := timeClaim(p.claims, "exp"); ok {
+				e = invalid(fmt.Sprintf("%s: at %s, %s ago (clock skew %s)", e.Description, exp.UTC().Format(time.RFC3339), now.Sub(exp).Round(time.Second), v.rules.ClockSkew))
+			}
+		}
+		add(c.name, e, claimDetail(v, c.name, p.claims, now))
 	}
 	if _, isEvent := p.claims["events"]; isEvent && !v.rules.EventTokens {
 		add("events", invalid("token is a security event token (events claim), not an access or ID token"), "")
@@ -182,18 +194,25 @@ func keyDetail(p *parsed, n int) string {
 
 // claimDetail says what a passing claim rule checked, from the
 // configuration only.
-func claimDetail(v *Verifier, name string) string {
+func claimDetail(v *Verifier, name string, claims map[string]any, now time.Time) string {
 	switch name {
 	case "exp":
-		return fmt.Sprintf("not expired (clock skew %s)", v.rules.ClockSkew)
+		exp, _, _ := timeClaim(claims, "exp")
+		return fmt.Sprintf("not expired: expires %s, in %s (clock skew %s)", exp.UTC().Format(time.RFC3339), exp.Sub(now).Round(time.Second), v.rules.ClockSkew)
 	case "iss":
 		return "equals " + v.rules.Issuer
 	case "aud":
 		return fmt.Sprintf("names one of %v", v.rules.Audiences)
 	case "nbf":
-		return "absent or reached"
+		if _, ok, _ := timeClaim(claims, "nbf"); ok {
+			return "reached"
+		}
+		return "absent"
 	case "iat":
-		return "absent or not in the future"
+		if iat, ok, _ := timeClaim(claims, "iat"); ok {
+			return fmt.Sprintf("issued %s, %s ago", iat.UTC().Format(time.RFC3339), now.Sub(iat).Round(time.Second))
+		}
+		return "absent"
 	case "max_token_age":
 		if v.rules.MaxTokenAge <= 0 {
 			return "no max_token_age configured"
