@@ -145,10 +145,17 @@ func printExplanation(out io.Writer, e *edgeauth.Explanation) {
 	case len(e.Rules) == 0:
 		fmt.Fprintln(out, "rules: none beyond a valid token")
 	default:
-		fmt.Fprintln(out, "rules:")
+		if e.Token.Identity == nil {
+			fmt.Fprintln(out, "rules (not reached: the token is refused first):")
+		} else {
+			fmt.Fprintln(out, "rules:")
+		}
 		for _, rc := range e.Rules {
 			m := "ok"
-			if !rc.OK {
+			switch {
+			case e.Token.Identity == nil:
+				m = "-"
+			case !rc.OK:
 				m = "FAIL"
 			}
 			fmt.Fprintf(out, "  %-5s %s\n", m, rc.Rule)
