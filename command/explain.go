@@ -44,7 +44,7 @@ would refuse it, 1 when the command itself failed.`,
 	cmd.Flags().StringP("token", "t", "-", "The bearer token, or - to read it from stdin")
 	cmd.Flags().String("path", "/", "The request path (and query)")
 	cmd.Flags().String("method", http.MethodGet, "The request method")
-	cmd.Flags().String("host", "", "The request host, with a port to pick the server listening on it (default: the first site)")
+	cmd.Flags().String("host", "", "The request host, as the site address names it; add a port to pick the server listening on it (default: none, which only sites without a host name match)")
 	cmd.RunE = runE(runExplain)
 	return cmd
 }

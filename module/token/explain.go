@@ -105,7 +105,11 @@ func (v *Verifier) explainParsed(ctx context.Context, raw string, p *parsed) []C
 	if algOK {
 		add("alg", nil, p.alg+" is allowed")
 	} else {
-		add("alg", invalid(fmt.Sprintf("algorithm %s is not in the allow-list %v", quoteSafe(p.alg), v.rules.Algorithms)), "")
+		desc := "algorithm not allowed"
+		if name := safeName(p.alg); name != "" {
+			desc = "algorithm " + name + " not allowed"
+		}
+		add("alg", invalid(fmt.Sprintf("%s (allowed: %v)", desc, v.rules.Algorithms)), "")
 	}
 	add("typ", v.checkType(p), typeDetail(p))
 	if !algOK {
