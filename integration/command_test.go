@@ -257,6 +257,35 @@ func TestCommandExplain(t *testing.T) {
 		}
 	})
 
+	t.Run("handle_path", func(t *testing.T) {
+		// The handler sees the path with handle_path's prefix stripped, as
+		// in Caddy: /api/admin/x meets the rule for /admin/*.
+		cfg := writeFile(t, "Caddyfile", w.env.globals(w.env.providerBlock("demo"))+fmt.Sprintf(`http://app.example.com:%d {
+	handle_path /api/* {
+		edgeauth demo {
+			scope /admin/* /acs/ecs
+		}
+		reverse_proxy %s
+	}
+	respond "not here" 404
+}
+`, w.env.port, w.env.upstream))
+		tok, err := idp.MintFor("bob", []string{"openid"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		host := fmt.Sprintf("app.example.com:%d", w.env.port)
+		out, _, status := w.run(t, tok, "explain", "--config", cfg, "--host", host, "--path", "/api/admin/x")
+		if status != 2 || !strings.Contains(out, "path as the handler sees it: /admin/x") || !strings.Contains(out, "FAIL  scope /acs/ecs") {
+			t.Errorf("status %d, want 2 with the stripped path and the failing scope rule:\n%s", status, out)
+		}
+		// Another host reaches no edgeauth handler: status 1, saying so.
+		_, errOut, status := w.run(t, tok, "explain", "--config", cfg, "--host", "other.example.com", "--path", "/api/admin/x")
+		if status != 1 || !strings.Contains(errOut, "no edgeauth handler serves") {
+			t.Errorf("other host: status %d, want 1 and the reason:\n%s", status, errOut)
+		}
+	})
+
 	t.Run("unknown key", func(t *testing.T) {
 		kid := idp.AddKey("RS256")
 		tok, err := idp.Mint(nil, demoidp.WithKID(kid))
