@@ -27,9 +27,9 @@ type commandWorld struct {
 	home   string
 }
 
-func newCommandWorld(t *testing.T) *commandWorld {
+func newCommandWorld(t *testing.T, bin string) *commandWorld {
 	t.Helper()
-	w := &commandWorld{bin: buildCaddy(t), env: newEnv(t, demoidp.Options{}), home: t.TempDir()}
+	w := &commandWorld{bin: bin, env: newEnv(t, demoidp.Options{}), home: t.TempDir()}
 	site := w.env.site("edgeauth demo", `		public /healthz
 		scope /admin/* /acs/ecs
 		claim /billing/* type account`)
@@ -85,11 +85,20 @@ func checkLine(t *testing.T, out, mark, name, detail string) {
 	}
 }
 
-// TestCommandSecret: `caddy edgeauth secret` prints a fresh base64url
+// TestCommandEdgeauth runs `caddy edgeauth secret|explain|keys` from the
+// binary built from ./cmd/caddy (built once for all three).
+func TestCommandEdgeauth(t *testing.T) {
+	bin := buildCaddy(t)
+	t.Run("secret", func(t *testing.T) { testCommandSecret(t, bin) })
+	t.Run("explain", func(t *testing.T) { testCommandExplain(t, bin) })
+	t.Run("keys", func(t *testing.T) { testCommandKeys(t, bin) })
+}
+
+// testCommandSecret: `caddy edgeauth secret` prints a fresh base64url
 // secret of 48 random bytes, different on every run, that the session
 // block accepts.
-func TestCommandSecret(t *testing.T) {
-	w := &commandWorld{bin: buildCaddy(t), home: t.TempDir()}
+func testCommandSecret(t *testing.T, bin string) {
+	w := &commandWorld{bin: bin, home: t.TempDir()}
 	seen := map[string]bool{}
 	for range 2 {
 		out, errOut, status := w.run(t, "", "secret")
@@ -128,12 +137,12 @@ func TestCommandSecret(t *testing.T) {
 	}
 }
 
-// TestCommandExplain runs `caddy edgeauth explain` against the demo
+// testCommandExplain runs `caddy edgeauth explain` against the demo
 // provider: a valid token is accepted with its headers, refused tokens
 // name the failing check, a path whose scope rule the token lacks is
 // refused with that rule, and the exit status follows the verdict.
-func TestCommandExplain(t *testing.T) {
-	w := newCommandWorld(t)
+func testCommandExplain(t *testing.T, bin string) {
+	w := newCommandWorld(t, bin)
 	idp := w.env.idp
 
 	t.Run("accepted", func(t *testing.T) {
@@ -304,11 +313,11 @@ func TestCommandExplain(t *testing.T) {
 	})
 }
 
-// TestCommandKeys: `caddy edgeauth keys` lists the demo provider's
+// testCommandKeys: `caddy edgeauth keys` lists the demo provider's
 // published keys with their thumbprints (the demo's kids are RFC 7638
 // thumbprints, so each line shows its kid twice).
-func TestCommandKeys(t *testing.T) {
-	w := newCommandWorld(t)
+func testCommandKeys(t *testing.T, bin string) {
+	w := newCommandWorld(t, bin)
 	extra := w.env.idp.AddKey("ES256")
 	out, errOut, status := w.run(t, "", "keys", "--config", w.config)
 	if status != 0 {
