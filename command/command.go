@@ -14,6 +14,7 @@ import (
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 func init() {
@@ -67,11 +68,21 @@ func runE(f func(cmd *cobra.Command, out io.Writer) (int, error)) func(*cobra.Co
 }
 
 // readToken returns the token given by --token: "-" (or nothing) reads the
-// first line of stdin, so that the token stays out of shell history. A
-// leading "Bearer " is dropped.
+// first line of stdin (without echo at a terminal), so that the token
+// stays out of shell history and off the screen. A leading "Bearer " is
+// dropped.
 func readToken(flag string, stdin io.Reader) (string, error) {
 	raw := flag
-	if raw == "" || raw == "-" {
+	if f, ok := stdin.(*os.File); ok && (raw == "" || raw == "-") && term.IsTerminal(int(f.Fd())) {
+		// Typed or pasted at a terminal: not echoed, like hash-password.
+		fmt.Fprint(os.Stderr, "Token: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(os.Stderr)
+		if err != nil {
+			return "", fmt.Errorf("reading the token: %v", err)
+		}
+		raw = string(b)
+	} else if raw == "" || raw == "-" {
 		line, err := bufio.NewReader(io.LimitReader(stdin, 1<<20)).ReadString('\n')
 		if err != nil && err != io.EOF {
 			return "", fmt.Errorf("reading the token from stdin: %v", err)
