@@ -18,11 +18,15 @@ func keysCommand() *cobra.Command {
 		Long: `Load the config without starting any server, fetch every provider's
 discovery document and JWKS now (with the provider's tls_ca and
 thumbprints) and list the usable signing keys: kid, alg, key type and
-size, and RFC 7638 thumbprint, with the fetch time. Exit status 1 when a
-provider's keys could not be fetched.`,
+size, and RFC 7638 thumbprint, with the fetch time. With --admin, also
+show the running gateway's copy of each provider's keys (how many, when
+fetched, their age, the last error) from its admin endpoint, to see whether
+it lags behind the provider. Exit status 1 when a provider's keys could not
+be fetched.`,
 		Args: cobra.NoArgs,
 	}
 	configFlags(cmd)
+	cmd.Flags().String("admin", "", "Admin address of a running Caddy to compare with, e.g. localhost:2019")
 	cmd.RunE = runE(runKeys)
 	return cmd
 }
@@ -35,6 +39,12 @@ func runKeys(cmd *cobra.Command, out io.Writer) (int, error) {
 	defer l.close()
 	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
+	var running map[string]runningProvider
+	if addr, _ := cmd.Flags().GetString("admin"); addr != "" {
+		if running, err = fetchRunning(ctx, addr); err != nil {
+			return exitError, err
+		}
+	}
 	status := exitOK
 	for i, pk := range l.app.FetchKeys(ctx) {
 		if i > 0 {
@@ -43,6 +53,9 @@ func runKeys(cmd *cobra.Command, out io.Writer) (int, error) {
 		fmt.Fprintf(out, "provider %s\n  issuer   %s\n", pk.Name, pk.Issuer)
 		if pk.JWKSURI != "" {
 			fmt.Fprintf(out, "  jwks_uri %s\n", pk.JWKSURI)
+		}
+		if running != nil {
+			printRunning(out, running, pk.Name)
 		}
 		if pk.Err != nil {
 			fmt.Fprintf(out, "  error    %v\n", pk.Err)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ type commandWorld struct {
 	bin    string
 	env    *env
 	config string // path of the Caddyfile
+	text   string // the Caddyfile
 	home   string
 }
 
@@ -33,7 +35,8 @@ func newCommandWorld(t *testing.T, bin string) *commandWorld {
 	site := w.env.site("edgeauth demo", `		public /healthz
 		scope /admin/* /acs/ecs
 		claim /billing/* type account`)
-	w.config = writeFile(t, "Caddyfile", w.env.globals(w.env.providerBlock("demo"))+site)
+	w.text = w.env.globals(w.env.providerBlock("demo")) + site
+	w.config = writeFile(t, "Caddyfile", w.text)
 	return w
 }
 
@@ -341,6 +344,31 @@ func testCommandKeys(t *testing.T, bin string) {
 	}
 	if !strings.Contains(out, "fetched  ") {
 		t.Errorf("want the fetch time:\n%s", out)
+	}
+
+	// --admin compares with a running gateway: it fetched the keys before
+	// the provider added one, so it holds one key fewer than the provider
+	// publishes now.
+	w.env.start(w.text)
+	refresh, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/edgeauth/providers/demo/refresh", w.env.admin), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresh.Body.Close()
+	if refresh.StatusCode != http.StatusOK {
+		t.Fatalf("refreshing the running gateway's keys: HTTP %d", refresh.StatusCode)
+	}
+	loaded := len(w.env.idp.PublishedKIDs())
+	w.env.idp.AddKey("RS256")
+	out, errOut, status = w.run(t, "", "keys", "--config", w.config, "--admin", fmt.Sprintf("127.0.0.1:%d", w.env.admin))
+	if status != 0 {
+		t.Fatalf("--admin: status %d:\n%s\n%s", status, out, errOut)
+	}
+	if !regexp.MustCompile(fmt.Sprintf(`(?m)^\s+running\s+%d key\(s\), fetched \S+ \(age \S+\)$`, loaded)).MatchString(out) {
+		t.Errorf("want the running gateway's %d keys with their fetch time and age:\n%s", loaded, out)
+	}
+	if n := len(regexp.MustCompile(`(?m)^\s+\S{43}\s+(RS256|ES256)\s`).FindAllString(out, -1)); n != loaded+1 {
+		t.Errorf("want %d keys listed from the provider:\n%s", loaded+1, out)
 	}
 
 	// A provider that cannot be reached is an error (status 1) that says why.
