@@ -195,7 +195,7 @@ func printClaims(out io.Writer, title string, claims map[string]any) {
 			continue
 		}
 		if len(v) > 120 {
-			v = v[:120] + "…"
+			v = strings.ToValidUTF8(v[:120], "") + "…"
 		}
 		fmt.Fprintf(out, "  %s: %s\n", identity.Sanitize(name), v)
 	}

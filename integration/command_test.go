@@ -34,11 +34,16 @@ func newCommandWorld(t *testing.T, bin string) *commandWorld {
 	w := &commandWorld{bin: bin, env: newEnv(t, demoidp.Options{}), home: t.TempDir()}
 	site := w.env.site("edgeauth demo", `		public /healthz
 		scope /admin/* /acs/ecs
-		claim /billing/* type account`)
+		claim /billing/* type account
+		header X-Upstream-Key {env.EDGEAUTH_TEST_UPSTREAM_KEY}`)
 	w.text = w.env.globals(w.env.providerBlock("demo")) + site
 	w.config = writeFile(t, "Caddyfile", w.text)
 	return w
 }
+
+// upstreamKey is a secret the test Caddyfile sends upstream in a header
+// (from the environment); explain must not print it.
+const upstreamKey = "upstream-secret-value-4711"
 
 // run runs `caddy edgeauth <args>` with stdin and returns stdout, stderr
 // and the exit status.
@@ -49,7 +54,8 @@ func (w *commandWorld) run(t *testing.T, stdin string, args ...string) (string, 
 	cmd.Env = append(os.Environ(),
 		"HOME="+w.home,
 		"XDG_CONFIG_HOME="+filepath.Join(w.home, "config"),
-		"XDG_DATA_HOME="+filepath.Join(w.home, "data"))
+		"XDG_DATA_HOME="+filepath.Join(w.home, "data"),
+		"EDGEAUTH_TEST_UPSTREAM_KEY="+upstreamKey)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -166,6 +172,9 @@ func testCommandExplain(t *testing.T, bin string) {
 		}
 		if !strings.Contains(out, "X-Auth-Subject: "+demoidp.DemoAccountID) {
 			t.Errorf("want the X-Auth-Subject header:\n%s", out)
+		}
+		if !strings.Contains(out, "X-Upstream-Key: (set from the environment or a file; not shown)") || strings.Contains(out, upstreamKey) {
+			t.Errorf("want the configured header from the environment masked:\n%s", out)
 		}
 		if !strings.Contains(out, "verdict: accepted") {
 			t.Errorf("want an accepted verdict:\n%s", out)

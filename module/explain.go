@@ -103,7 +103,22 @@ func (h *Handler) Explain(ctx context.Context, r *http.Request, raw string) *Exp
 	repl := caddy.NewReplacer()
 	identity.Provide(repl, id)
 	h.headers.Inject(out.Headers, id, repl)
+	h.maskConfiguredSecrets(out.Headers)
 	return out
+}
+
+// maskConfiguredSecrets hides the values of `header` settings that read
+// the environment or a file: those hold the operator's secrets (an API key
+// for the upstream), not the caller's identity.
+func (h *Handler) maskConfiguredSecrets(hdr http.Header) {
+	for _, hc := range h.Headers {
+		if strings.HasPrefix(hc.Name, "-") || !(strings.Contains(hc.Value, "{env.") || strings.Contains(hc.Value, "{file.")) {
+			continue
+		}
+		if vals := hdr.Values(hc.Name); len(vals) > 0 {
+			hdr.Set(hc.Name, "(set from the environment or a file; not shown)")
+		}
+	}
 }
 
 // explain verifies raw as authenticate does, but past the cache and with
