@@ -6,5 +6,7 @@ package caddyedgeauth
 import (
 	// The Caddyfile registration, which imports the modules themselves.
 	_ "github.com/edgeauth/caddy-edgeauth/caddyfile"
+	// The `caddy edgeauth` command.
+	_ "github.com/edgeauth/caddy-edgeauth/command"
 	_ "github.com/edgeauth/caddy-edgeauth/module"
 )

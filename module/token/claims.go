@@ -46,59 +46,99 @@ func timeClaim(claims map[string]any, name string) (t time.Time, present bool, e
 	return t, true, nil
 }
 
+// claimCheck is one named rule on a token's claims. checkClaims runs them
+// in order and stops at the first failure; Explain runs them all.
+type claimCheck struct {
+	name string
+	run  func(v *Verifier, claims map[string]any, now time.Time) *Error
+}
+
+// claimChecks are the time, issuer and audience rules, in the order Verify
+// applies them.
+var claimChecks = []claimCheck{
+	{"exp", (*Verifier).checkExpiry},
+	{"iss", (*Verifier).checkIssuer},
+	{"aud", func(v *Verifier, claims map[string]any, _ time.Time) *Error { return v.checkAudience(claims) }},
+	{"nbf", (*Verifier).checkNotBefore},
+	{"iat", (*Verifier).checkIssuedAt},
+	{"max_token_age", (*Verifier).checkMaxAge},
+}
+
 // checkClaims applies the time, issuer and audience rules and returns the
 // expiry.
 func (v *Verifier) checkClaims(claims map[string]any) (time.Time, *Error) {
 	now := v.now()
-	skew := v.rules.ClockSkew
+	for _, c := range claimChecks {
+		if e := c.run(v, claims, now); e != nil {
+			return time.Time{}, e
+		}
+	}
+	exp, _, _ := timeClaim(claims, "exp") // checked by checkExpiry
+	return exp, nil
+}
 
+func (v *Verifier) checkExpiry(claims map[string]any, now time.Time) *Error {
 	exp, ok, e := timeClaim(claims, "exp")
 	if e != nil {
-		return time.Time{}, e
+		return e
 	}
 	if !ok {
-		return time.Time{}, invalid("token has no exp claim")
+		return invalid("token has no exp claim")
 	}
-	if !now.Before(exp.Add(skew)) {
-		return time.Time{}, invalid("token expired")
+	if !now.Before(exp.Add(v.rules.ClockSkew)) {
+		return invalid("token expired")
 	}
+	return nil
+}
 
+func (v *Verifier) checkIssuer(claims map[string]any, _ time.Time) *Error {
 	iss, ok := claims["iss"].(string)
 	if _, present := claims["iss"]; !present {
-		return time.Time{}, invalid("token has no iss claim")
+		return invalid("token has no iss claim")
 	}
 	if !ok || iss != v.rules.Issuer {
-		return time.Time{}, invalid("issuer not trusted")
+		return invalid("issuer not trusted")
 	}
+	return nil
+}
 
-	if e := v.checkAudience(claims); e != nil {
-		return time.Time{}, e
-	}
-
+func (v *Verifier) checkNotBefore(claims map[string]any, now time.Time) *Error {
 	nbf, ok, e := timeClaim(claims, "nbf")
 	if e != nil {
-		return time.Time{}, e
+		return e
 	}
-	if ok && now.Add(skew).Before(nbf) {
-		return time.Time{}, invalid("token not yet valid")
+	if ok && now.Add(v.rules.ClockSkew).Before(nbf) {
+		return invalid("token not yet valid")
 	}
+	return nil
+}
 
+func (v *Verifier) checkIssuedAt(claims map[string]any, now time.Time) *Error {
 	iat, ok, e := timeClaim(claims, "iat")
 	if e != nil {
-		return time.Time{}, e
+		return e
 	}
-	if ok && now.Add(skew).Before(iat) {
-		return time.Time{}, invalid("token issued in the future")
+	if ok && now.Add(v.rules.ClockSkew).Before(iat) {
+		return invalid("token issued in the future")
 	}
-	if v.rules.MaxTokenAge > 0 {
-		if !ok {
-			return time.Time{}, invalid("token has no iat claim")
-		}
-		if now.Sub(iat) > v.rules.MaxTokenAge+skew {
-			return time.Time{}, invalid("token too old")
-		}
+	return nil
+}
+
+func (v *Verifier) checkMaxAge(claims map[string]any, now time.Time) *Error {
+	if v.rules.MaxTokenAge <= 0 {
+		return nil
 	}
-	return exp, nil
+	iat, ok, e := timeClaim(claims, "iat")
+	if e != nil {
+		return e
+	}
+	if !ok {
+		return invalid("token has no iat claim")
+	}
+	if now.Sub(iat) > v.rules.MaxTokenAge+v.rules.ClockSkew {
+		return invalid("token too old")
+	}
+	return nil
 }
 
 func (v *Verifier) checkAudience(claims map[string]any) *Error {
