@@ -121,3 +121,21 @@ func TestRedTeamSubjectWithControlBytesRefused(t *testing.T) {
 		assertError(t, resp, body, http.StatusUnauthorized, "invalid_token")
 	}
 }
+
+// TestRedTeamPrefixRuleCoversItsBase: `scope /dns/* …` leaves neither /dns
+// nor its case and ;param variants open (red team F10): upstreams such as
+// Express routers serve /dns with the /dns/ handler.
+func TestRedTeamPrefixRuleCoversItsBase(t *testing.T) {
+	e := newEnv(t, demoidp.Options{})
+	e.start(e.globals(e.providerBlock("demo")) + e.site("edgeauth demo", "\t\tscope /dns/* /acs/alidns"))
+	without := e.mint(map[string]any{"sub": "bob", "scope": "openid"})
+	with := e.mint(map[string]any{"sub": "alice", "scope": "openid /acs/alidns"})
+	waitFor(t, "the provider's keys", 10*time.Second, func() bool {
+		resp, _ := e.get("/dns", with)
+		return resp.StatusCode == http.StatusOK
+	})
+	for _, path := range []string{"/dns", "/DNS", "/dns;x", "/dns/"} {
+		resp, body := e.get(path, without)
+		assertError(t, resp, body, http.StatusForbidden, "insufficient_scope")
+	}
+}

@@ -73,7 +73,7 @@ func New(cfg Config) (*Policy, error) {
 		if len(r.Paths) == 0 {
 			return nil, fmt.Errorf("scope rule for %q: needs at least one path, such as /admin/* (or * for every path)", strings.Join(r.Scopes, " "))
 		}
-		m, err := compile(ctx, name, r.Paths)
+		m, err := compile(ctx, name, withBases(r.Paths))
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +96,7 @@ func New(cfg Config) (*Policy, error) {
 		if len(r.Paths) == 0 {
 			return nil, fmt.Errorf("claim rule for %q: needs at least one path, such as /billing/* (or * for every path)", r.Claim)
 		}
-		m, err := compile(ctx, name, r.Paths)
+		m, err := compile(ctx, name, withBases(r.Paths))
 		if err != nil {
 			return nil, err
 		}
@@ -114,6 +114,21 @@ func New(cfg Config) (*Policy, error) {
 		p.claims = append(p.claims, claimRule{match: m, self: []ClaimRule{rule}})
 	}
 	return p, nil
+}
+
+// withBases adds, for every pattern "/prefix/*" of an access rule, the
+// prefix itself: `scope /dns/* …` also covers /dns (and /dns;x, /DNS), which
+// many upstreams serve with the same handler as /dns/ (Express routers,
+// Spring's trailing-slash match), so a rule meant for a prefix protects it
+// whole. Public patterns are not widened: that would open a path.
+func withBases(patterns []string) []string {
+	out := slices.Clone(patterns)
+	for _, pat := range patterns {
+		if base, ok := strings.CutSuffix(pat, "/*"); ok && base != "" && !slices.Contains(out, base) {
+			out = append(out, base)
+		}
+	}
+	return out
 }
 
 // compile validates patterns and builds a provisioned Caddy path matcher from

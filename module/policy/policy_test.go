@@ -79,7 +79,7 @@ func TestRulesOverlap(t *testing.T) {
 		{"/reports", false, "reports aliuid", ""},
 		{"/billing/invoices", false, "", "type"},
 		{"/api/v1/things", false, "api", ""},
-		{"/admin", true, "", ""}, // "/admin/*" does not match "/admin", as in Caddy
+		{"/admin", false, "profile aliuid", ""}, // a rule on "/admin/*" covers "/admin" too
 	}
 	for _, tt := range tests {
 		r := withReplacer(httptest.NewRequest("GET", tt.target, nil))
@@ -137,7 +137,8 @@ var pathTricks = []struct {
 	{"/admin/x/", true},
 	{"/admin/", true},
 	{"/admin/x?next=/public/", true},
-	{"/admin", false},
+	{"/admin", true},
+	{"/ADMIN", true},
 	{"/adminx", false},
 	{"/admin.", false},
 	{"/public/admin/x", false},
@@ -151,7 +152,7 @@ func TestPathTricks(t *testing.T) {
 	})
 	for _, tt := range pathTricks {
 		r := withReplacer(httptest.NewRequest("GET", tt.target, nil))
-		caddySays := route(t, r, "/admin/*")
+		caddySays := route(t, r, withBases([]string{"/admin/*"})...)
 		if caddySays != tt.wantAdmin {
 			t.Errorf("%s: Caddy's route /admin/* matches=%v, test expects %v (path %q raw %q)", tt.target, caddySays, tt.wantAdmin, r.URL.Path, r.URL.RawPath)
 		}
@@ -170,7 +171,7 @@ func TestPathTricksOverHTTP(t *testing.T) {
 		Public: []string{"/*"},
 		Scopes: []ScopeRule{{Paths: []string{"/admin/*"}, Scopes: []string{"admin"}}},
 	})
-	adminRoute := routeMatcher(t, "/admin/*")
+	adminRoute := routeMatcher(t, withBases([]string{"/admin/*"})...)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		withReplacer(r)
 		caddySays := adminRoute.Match(r)
@@ -284,10 +285,10 @@ func FuzzEvaluate(f *testing.F) {
 	}
 	var refs []ref
 	for _, r := range testConfig.Scopes {
-		refs = append(refs, ref{m: routeMatcher(f, r.Paths...), scopes: r.Scopes})
+		refs = append(refs, ref{m: routeMatcher(f, withBases(r.Paths)...), scopes: r.Scopes})
 	}
 	for _, r := range testConfig.Claims {
-		refs = append(refs, ref{m: routeMatcher(f, r.Paths...), claim: r.Claim})
+		refs = append(refs, ref{m: routeMatcher(f, withBases(r.Paths)...), claim: r.Claim})
 	}
 	f.Fuzz(func(t *testing.T, target string) {
 		u, err := url.ParseRequestURI(target)
@@ -357,5 +358,30 @@ func TestPathParametersDoNotOpenRules(t *testing.T) {
 	}
 	if q := p.Evaluate(httptest.NewRequest(http.MethodGet, "/docs;v=1/intro", nil)); !q.Public {
 		t.Errorf("a path parameter elsewhere must not close a public path: %+v", q)
+	}
+}
+
+// TestPrefixRuleCoversItsBase: `scope /dns/* …` also covers /dns itself,
+// in any case and with a servlet ;param, as upstreams that serve /dns with
+// the /dns/ handler read it (red team F10); public patterns are not widened.
+func TestPrefixRuleCoversItsBase(t *testing.T) {
+	p := mustNew(t, Config{
+		Public: []string{"/static/*"},
+		Scopes: []ScopeRule{{Paths: []string{"/dns/*"}, Scopes: []string{"/acs/alidns"}}},
+		Claims: []ClaimRule{{Paths: []string{"/billing/*"}, Claim: "type", Values: []string{"account"}}},
+	})
+	for _, target := range []string{"/dns", "/DNS", "/dns;x", "/dns/", "/dns/records"} {
+		if q := p.Evaluate(withReplacer(httptest.NewRequest("GET", target, nil))); q.Public || !slices.Contains(q.Scopes, "/acs/alidns") {
+			t.Errorf("%s: %+v, want the /dns/* scope", target, q)
+		}
+	}
+	if q := p.Evaluate(withReplacer(httptest.NewRequest("GET", "/billing", nil))); len(q.Claims) != 1 {
+		t.Errorf("/billing: %+v, want the /billing/* claim rule", q)
+	}
+	if q := p.Evaluate(withReplacer(httptest.NewRequest("GET", "/static", nil))); q.Public {
+		t.Error("/static became public: public patterns must not be widened")
+	}
+	if q := p.Evaluate(withReplacer(httptest.NewRequest("GET", "/dnsx", nil))); slices.Contains(q.Scopes, "/acs/alidns") {
+		t.Error("/dnsx is not under /dns/")
 	}
 }

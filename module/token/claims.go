@@ -65,7 +65,11 @@ var claimChecks = []claimCheck{
 }
 
 // checkClaims applies the time, issuer and audience rules and returns the
-// expiry.
+// moment the token stops being valid here: its exp, or earlier when
+// max_token_age ends it first (iat + MaxTokenAge + ClockSkew, when Verify
+// would start refusing it). Caches keyed on the
+// token never answer past it, so a token verified just before it grew too
+// old is not served from a cache after that.
 func (v *Verifier) checkClaims(claims map[string]any) (time.Time, *Error) {
 	now := v.now()
 	for _, c := range claimChecks {
@@ -74,6 +78,12 @@ func (v *Verifier) checkClaims(claims map[string]any) (time.Time, *Error) {
 		}
 	}
 	exp, _, _ := timeClaim(claims, "exp") // checked by checkExpiry
+	if v.rules.MaxTokenAge > 0 {
+		iat, _, _ := timeClaim(claims, "iat") // required by checkMaxAge
+		if tooOld := iat.Add(v.rules.MaxTokenAge + v.rules.ClockSkew); tooOld.Before(exp) {
+			exp = tooOld
+		}
+	}
 	return exp, nil
 }
 

@@ -407,3 +407,26 @@ func TestScopes(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiryHonoursMaxTokenAge: the identity's Expiry (which bounds every
+// cache keyed on the token) is the moment max_token_age refuses the token
+// when that comes before exp, so a cached token never outlives the rule
+// (red team F8).
+func TestExpiryHonoursMaxTokenAge(t *testing.T) {
+	c, r := baseClaims(), testRules()
+	iat := testNow.Add(-59 * time.Minute)
+	c["iat"], c["exp"] = iat.Unix(), testNow.Add(time.Hour).Unix()
+	r.MaxTokenAge = time.Hour
+	tok := signRSA(t, c)
+	id, err := NewVerifier("p", r, newKeySource()).Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := iat.Add(time.Hour + r.ClockSkew); !id.Expiry.Equal(want) {
+		t.Errorf("Expiry = %s, want iat + max_token_age + skew = %s", id.Expiry, want)
+	}
+	r.MaxTokenAge = 0
+	if id, _ = NewVerifier("p", r, newKeySource()).Verify(context.Background(), tok); !id.Expiry.Equal(testNow.Add(time.Hour)) {
+		t.Errorf("without max_token_age Expiry = %s, want exp", id.Expiry)
+	}
+}
