@@ -323,6 +323,11 @@ func TestSTSSecretsNeverLogged(t *testing.T) {
 	if !strings.Contains(logs, "decision") {
 		t.Fatalf("the debug log has no decision lines; the test would prove nothing:\n%s", logs)
 	}
+	// Debug logging on an STS route is pointed out at load (red team F7):
+	// without the filter above, reverse_proxy's debug line prints them.
+	if !strings.Contains(logs, "debug logging is on for a route that injects STS credentials") {
+		t.Error("no load-time warning about debug logging on an STS route")
+	}
 	for _, c := range w.emu.Issued() {
 		for _, secret := range []string{c.AccessKeySecret, c.SecurityToken} {
 			if strings.Contains(logs, secret) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/metrics"
@@ -96,6 +97,12 @@ func (h *Handler) provisionSTS() error {
 	}
 	rx.metrics = h.bearer.app.metrics
 	h.exchange = rx
+	if h.logger != nil && h.logger.Core().Enabled(zapcore.DebugLevel) {
+		// Caddy redacts only Authorization and Cookie: reverse_proxy's debug
+		// line prints the injected credentials with every other header.
+		h.logger.Warn("debug logging is on for a route that injects STS credentials: reverse_proxy's debug lines print upstream request headers, the credentials included, unless a log filter deletes them (README, Logging)",
+			zap.String("sts", u.Name), zap.String("access_key_secret_header", rx.headers.AccessKeySecret), zap.String("security_token_header", rx.headers.SecurityToken))
+	}
 	return nil
 }
 
