@@ -108,12 +108,14 @@ func TestRedTeamLogoutWinsOverInFlightRefresh(t *testing.T) {
 
 	time.Sleep(time.Until(loggedIn.Add(ttl/2 + 300*time.Millisecond))) // due for refresh, still valid
 	e.idp.SetHang(1500 * time.Millisecond)
+	before := e.idp.Counts().Token
 	done := make(chan int, 1)
 	go func() {
 		resp, _ := tab.api("/")
 		done <- resp.StatusCode
 	}()
-	time.Sleep(400 * time.Millisecond)
+	waitFor(t, "the refresh to reach the provider", 5*time.Second, func() bool { return e.idp.Counts().Token > before })
+	time.Sleep(300 * time.Millisecond) // the revocation reaches the provider after the refresh
 	logoutNow(t, b, "logout during a refresh", time.Second)
 	if status := <-done; status != http.StatusOK || len(tab.sessionCookies()) == 0 {
 		t.Fatalf("the racing refresh: %d, %d session cookies; want 200 with the refreshed cookie (the race this test needs)", status, len(tab.sessionCookies()))
