@@ -179,7 +179,7 @@ func sessionCookieCount(ctx context.Context, t *testing.T, url string) int {
 	}
 	n := 0
 	for _, c := range res.Cookies {
-		if c.Name == "edgeauth" || (strings.HasPrefix(c.Name, "edgeauth_") && !strings.HasPrefix(c.Name, "edgeauth_login_")) {
+		if c.Name == "edgeauth" || chunkName.MatchString(c.Name) {
 			n++
 		}
 	}

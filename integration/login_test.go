@@ -336,7 +336,7 @@ func setsSession(h hop) bool {
 	for _, sc := range h.SetCookies {
 		name, rest, _ := strings.Cut(sc, "=")
 		value, _, _ := strings.Cut(rest, ";")
-		if (name == "edgeauth" || strings.HasPrefix(name, "edgeauth_")) && !strings.HasPrefix(name, "edgeauth_login_") && name != "edgeauth_logout" && value != "" {
+		if (name == "edgeauth" || strings.HasPrefix(name, "edgeauth_")) && !strings.HasPrefix(name, "edgeauth_login_") && name != "edgeauth_logout" && name != "edgeauth_signedout" && value != "" {
 			return true
 		}
 	}

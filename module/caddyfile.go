@@ -36,6 +36,7 @@ import (
 //			jwks_uri <url>
 //			introspection_endpoint <url>
 //			end_session_endpoint <url>
+//			revocation_endpoint <url>
 //			jwks_refresh <duration>
 //			kid_cooldown <duration>
 //			preset aliyun|aliyun_intl
@@ -205,6 +206,7 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"jwks_uri":               &pc.JWKSURI,
 		"introspection_endpoint": &pc.IntrospectionEndpoint,
 		"end_session_endpoint":   &pc.EndSessionEndpoint,
+		"revocation_endpoint":    &pc.RevocationEndpoint,
 		"preset":                 &pc.Preset,
 		"opaque_tokens":          &pc.OpaqueTokens,
 	}

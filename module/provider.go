@@ -87,6 +87,9 @@ type ProviderConfig struct {
 	IntrospectionEndpoint string `json:"introspection_endpoint,omitempty"`
 	// EndSessionEndpoint overrides the discovered RP-initiated logout endpoint.
 	EndSessionEndpoint string `json:"end_session_endpoint,omitempty"`
+	// RevocationEndpoint overrides the discovered RFC 7009 endpoint, where
+	// logout revokes the session's refresh token.
+	RevocationEndpoint string `json:"revocation_endpoint,omitempty"`
 
 	// JWKSRefresh is how often keys are refreshed when the JWKS response
 	// gives no lifetime. Default: 1h.
@@ -227,6 +230,7 @@ func (pc *ProviderConfig) compile() (oidc.Config, token.Rules, error) {
 			JWKSURI:               repl.ReplaceKnown(pc.JWKSURI, ""),
 			IntrospectionEndpoint: repl.ReplaceKnown(pc.IntrospectionEndpoint, ""),
 			EndSessionEndpoint:    repl.ReplaceKnown(pc.EndSessionEndpoint, ""),
+			RevocationEndpoint:    repl.ReplaceKnown(pc.RevocationEndpoint, ""),
 		},
 		Thumbprints: pc.Thumbprints,
 		TLSCA:       repl.ReplaceKnown(pc.TLSCA, ""),

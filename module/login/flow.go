@@ -283,9 +283,9 @@ func (f *Flow) tokenClient(meta *oidc.Metadata) *TokenClient {
 
 // IsOwnCookie reports whether a cookie is one of the plugin's (session
 // chunks when the store can tell, pending logins, the logout confirm
-// page's), so that the handler can remove it before proxying.
+// page's, the signed-out marks), so that the handler can remove it before proxying.
 func (f *Flow) IsOwnCookie(name string) bool {
-	if f.pending.isPending(name) || f.isLogoutCookie(name) {
+	if f.pending.isPending(name) || f.isLogoutCookie(name) || f.isSignedOutCookie(name) {
 		return true
 	}
 	if s, ok := f.cfg.Store.(interface{ IsSessionCookie(string) bool }); ok {

@@ -7,8 +7,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// logout clears the session (all chunks) and any pending logins, but only
-// for a request the browser's own pages sent (see logoutSilently) or the
+// logout clears the session (all chunks) and any pending logins and starts
+// the revocation of its refresh token (revokeAtLogout), but only for a
+// request the browser's own pages sent (see logoutSilently) or the
 // confirm page's button (see confirmedLogout); anything else (another site,
 // a sibling subdomain, Origin: null) gets a page that asks for confirmation
 // with a guarded POST form (no drive-by logouts).
@@ -27,6 +28,8 @@ func (f *Flow) logout(w http.ResponseWriter, r *http.Request) {
 	if err := f.cfg.Store.Clear(w, r); err != nil {
 		f.log.Error("cannot clear the session", zap.Error(err))
 	}
+	f.markSignedOut(w, r, s)
+	f.revokeAtLogout(s)
 	f.pending.clearAll(w, r)
 	w.Header().Set("Cache-Control", "no-store")
 

@@ -19,8 +19,8 @@ const refreshTimeout = 15 * time.Second
 // Session returns the request's session for a protected request, refreshed
 // when it expires within the refresh margin and has a refresh token.
 //
-//   - no session (absent, invalid, expired, or another provider's) →
-//     session.ErrNoSession;
+//   - no session (absent, invalid, expired, another provider's, or one
+//     this browser logged out of: see signedOutTTL) → session.ErrNoSession;
 //   - tokens expired and no refresh token → the session is cleared,
 //     session.ErrNoSession;
 //   - refresh refused by the provider, or impossible once the tokens have
@@ -43,6 +43,10 @@ func (f *Flow) Session(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return nil, err
 	}
 	if s.Provider != f.cfg.Provider.Name() {
+		return nil, session.ErrNoSession
+	}
+	if f.signedOut(r, s) { // a response in flight at logout set it again
+		_ = f.cfg.Store.Clear(w, r)
 		return nil, session.ErrNoSession
 	}
 	now := f.cfg.Now()

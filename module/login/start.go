@@ -31,7 +31,7 @@ func (f *Flow) StartLogin(w http.ResponseWriter, r *http.Request, returnTo strin
 	attempt := 0
 	if len(extraScopes) > 0 {
 		attempt = 1
-		if s, err := f.cfg.Store.Load(r); err == nil && s.Provider == f.cfg.Provider.Name() {
+		if s, err := f.cfg.Store.Load(r); err == nil && s.Provider == f.cfg.Provider.Name() && !f.signedOut(r, s) {
 			scopes = appendMissing(scopes, s.Scopes...)
 		}
 		scopes = appendMissing(scopes, extraScopes...)

@@ -115,10 +115,13 @@ func (c *TokenClient) method() string {
 	}
 }
 
-func (c *TokenClient) post(ctx context.Context, endpoint string, form url.Values, sent ...string) (*TokenResponse, error) {
+// send posts form to endpoint with the client's authentication (RFC 6749
+// §2.3.1), as the token endpoint wants it; the revocation endpoint (RFC 7009
+// §2.1) wants the same. Errors never hold the form.
+func (c *TokenClient) send(ctx context.Context, endpoint string, form url.Values) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, nil)
 	if err != nil {
-		return nil, fmt.Errorf("login: token endpoint %q is not a valid URL", endpoint)
+		return nil, fmt.Errorf("login: endpoint %q is not a valid URL", endpoint)
 	}
 	switch m := c.method(); m {
 	case AuthClientSecretBasic:
@@ -147,6 +150,14 @@ func (c *TokenClient) post(ctx context.Context, endpoint string, form url.Values
 	if err != nil {
 		// The url.Error holds the endpoint only; the form is in the body.
 		return nil, fmt.Errorf("%w: %v", ErrTokenEndpointUnavailable, errors.Unwrap(err))
+	}
+	return resp, nil
+}
+
+func (c *TokenClient) post(ctx context.Context, endpoint string, form url.Values, sent ...string) (*TokenResponse, error) {
+	resp, err := c.send(ctx, endpoint, form)
+	if err != nil {
+		return nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxTokenResponseSize+1))
