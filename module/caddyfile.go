@@ -333,6 +333,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) < 2 {
 				return d.Errf("scope: a path and at least one scope are required, e.g. `scope /admin/* profile`")
 			}
+			for _, sc := range args[1:] {
+				if strings.HasPrefix(sc, "/") && strings.Contains(sc, "*") {
+					return d.Errf("scope %s: %q looks like a path pattern; a scope rule takes one path (a rule on /x/* also covers /x): write one `scope` line per path", args[0], sc)
+				}
+			}
 			h.Scopes = append(h.Scopes, policy.ScopeRule{Paths: args[:1], Scopes: args[1:]})
 		case "claim":
 			rule, err := unmarshalClaimRule(d)

@@ -82,6 +82,12 @@ func New(cfg Config) (*Policy, error) {
 			if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
 				return nil, fmt.Errorf("%s: scope %q is not a valid scope token (no spaces, quotes or backslashes)", name, s)
 			}
+			// `scope /admin /admin/* profile` reads as one path and two
+			// scopes, so /admin/x would need only a login: a "scope" that
+			// is a path pattern is that mistake.
+			if strings.HasPrefix(s, "/") && strings.Contains(s, "*") {
+				return nil, fmt.Errorf("%s: scope %q looks like a path pattern; a scope rule takes one path (and /admin/* covers /admin too): write one `scope` line per path", name, s)
+			}
 			if !slices.Contains(scopes, s) {
 				scopes = append(scopes, s)
 			}

@@ -230,6 +230,7 @@ func TestNewErrors(t *testing.T) {
 		{Config{Scopes: []ScopeRule{{Paths: []string{"/admin/*"}, Scopes: []string{""}}}}, `scope /admin/*: scope "" is not a valid scope token`},
 		{Config{Scopes: []ScopeRule{{Paths: []string{"/a"}, Scopes: []string{"a b"}}}}, `scope "a b" is not a valid scope token`},
 		{Config{Scopes: []ScopeRule{{Scopes: []string{"profile"}}}}, `scope rule for "profile": needs at least one path`},
+		{Config{Scopes: []ScopeRule{{Paths: []string{"/admin"}, Scopes: []string{"/admin/*", "profile"}}}}, `scope /admin: scope "/admin/*" looks like a path pattern`},
 		{Config{Scopes: []ScopeRule{{Paths: []string{"admin/*"}, Scopes: []string{"x"}}}}, `scope admin/*: path pattern "admin/*" must start with / or *, e.g. /admin/*`},
 		{Config{Scopes: []ScopeRule{{Paths: []string{"/a", ""}, Scopes: []string{"x"}}}}, "scope /a : empty path pattern"},
 		{Config{Scopes: []ScopeRule{{Paths: []string{"/{http.request.header.X}/*"}, Scopes: []string{"x"}}}}, "has a placeholder"},
