@@ -67,7 +67,14 @@ func printRunning(out io.Writer, running map[string]runningProvider, name string
 	line := fmt.Sprintf("  running  %d key(s)", p.KeysLoaded)
 	if p.LastRefresh != "" && p.KeyAgeSeconds != nil {
 		age := time.Duration(*p.KeyAgeSeconds * float64(time.Second)).Round(time.Second)
-		line += fmt.Sprintf(", fetched %s (age %s)", p.LastRefresh, age)
+		fetched := p.LastRefresh
+		if t, err := time.Parse(time.RFC3339Nano, fetched); err == nil {
+			// The same form as the "fetched" line of the local fetch.
+			fetched = t.UTC().Format(time.RFC3339)
+		} else {
+			fetched = identity.Sanitize(fetched)
+		}
+		line += fmt.Sprintf(", fetched %s (age %s)", fetched, age)
 	} else {
 		line += ", never fetched"
 	}
