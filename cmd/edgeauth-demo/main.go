@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -40,8 +41,10 @@ func main() {
 	if err != nil {
 		var busy *demo.AddrInUseError
 		if errors.As(err, &busy) {
-			f := flagFor[busy.Option]
-			log.Fatalf("edgeauth-demo: %s (%s) is already in use by another program; pick a free one with %s, e.g. %s 127.0.0.1:18080", busy.Addr, f, f, f)
+			// Plain text on stderr: Caddy's modules route the log package
+			// through its JSON logger at level info.
+			fmt.Fprintln(os.Stderr, busyMessage(busy))
+			os.Exit(1)
 		}
 		log.Fatalf("edgeauth-demo: %v", err)
 	}
@@ -59,4 +62,17 @@ func main() {
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	<-stop
 	fmt.Println("\nstopping")
+}
+
+// busyMessage names the busy address and its flag, and suggests a loopback
+// address that is free right now (never the busy one, and never one fixed
+// suggestion that may itself be taken or collide with another flag).
+func busyMessage(busy *demo.AddrInUseError) string {
+	f := flagFor[busy.Option]
+	msg := fmt.Sprintf("edgeauth-demo: %s (%s) is already in use by another program; pick a free one with %s", busy.Addr, f, f)
+	if l, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		msg += fmt.Sprintf(", e.g. %s %s", f, l.Addr())
+		l.Close()
+	}
+	return msg
 }
