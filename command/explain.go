@@ -86,6 +86,9 @@ func runExplain(cmd *cobra.Command, out io.Writer) (int, error) {
 		r.Host = ""
 	}
 
+	// Claim values, key errors and rule texts reach the terminal: no bidi
+	// control may reorder a line there.
+	out = terminalSafe(out)
 	routes, err := findHandlers(l.ctx, r)
 	if err != nil {
 		return exitError, err
@@ -120,8 +123,10 @@ func hostOr(host string) string {
 	return host
 }
 
-// printExplanation writes one handler's explanation.
+// printExplanation writes one handler's explanation, bidi controls
+// escaped (see terminalSafe).
 func printExplanation(out io.Writer, e *edgeauth.Explanation) {
+	out = terminalSafe(out)
 	if e.PathError != "" {
 		fmt.Fprintf(out, "  refused: 400 invalid_request: %s\n", e.PathError)
 		return

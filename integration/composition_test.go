@@ -1,7 +1,10 @@
 package integration
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -225,5 +228,82 @@ func TestComposeForwardAuth(t *testing.T) {
 	}
 	if got.header("X-Auth-Subject") != "u-100" {
 		t.Errorf("the identity is missing after a forgery attempt: %v", got.Headers)
+	}
+}
+
+// TestFinding15ForwardAuthConnectionCannotDropIdentity: in the README's
+// forward_auth recipe, a caller of the front Caddy (plain Caddy, no
+// edgeauth) that names the copied identity headers in Connection cannot make
+// the front's reverse_proxy drop them: the upstream still gets the subject
+// and e-mail the auth Caddy answered. Raw requests, so the header goes out
+// exactly as written, several on one connection (keep-alive still works).
+func TestFinding15ForwardAuthConnectionCannotDropIdentity(t *testing.T) {
+	e := newEnv(t, demoidp.Options{})
+	back := freePort(t)
+	addrs := map[string]string{
+		"app.example.com":    fmt.Sprintf("http://127.0.0.1:%d", e.port),
+		"auth.internal:9000": fmt.Sprintf("127.0.0.1:%d", back),
+		"127.0.0.1:8080":     e.upstream,
+	}
+	cfg := e.composeGlobals() + e.sitesOf(readmeExample(t, "respond 200"), addrs) + "\n" + e.sitesOf(readmeExample(t, "forward_auth"), addrs)
+	e.start(cfg)
+	user := e.mint(map[string]any{"sub": "u-100", "email": "user@example.com", "scope": "openid"})
+	e.waitForKeys("/", user)
+
+	host := fmt.Sprintf("Host: 127.0.0.1:%d", e.port)
+	auth := "Authorization: Bearer " + user
+	conns := []string{
+		"Connection: X-Auth-Subject",
+		"Connection: keep-alive, X-Auth-Subject, X-Auth-Email",
+		"Connection: x-auth-email\r\nConnection: X-AUTH-SUBJECT",
+		"Connection: X-Auth-Subject, X-Auth-Email\r\nX-Auth-Subject: mallory",
+	}
+	var heads []string
+	for _, c := range conns {
+		heads = append(heads, strings.Join([]string{"GET /orders HTTP/1.1", host, auth, c}, "\r\n"))
+	}
+	heads = append(heads, strings.Join([]string{"GET /orders HTTP/1.0", host, auth, "Connection: keep-alive, X-Auth-Subject"}, "\r\n"))
+	answers := e.rawRequests(heads...)
+	for i, a := range answers {
+		got := e.upstreamSaw(&http.Response{StatusCode: a.status}, a.body)
+		if got.header("X-Auth-Subject") != "u-100" || got.header("X-Auth-Email") != "user@example.com" {
+			t.Errorf("request %d (%q): the upstream got X-Auth-Subject %q, X-Auth-Email %q, want u-100 and user@example.com",
+				i+1, strings.Split(heads[i], "\r\n")[3:], got.header("X-Auth-Subject"), got.header("X-Auth-Email"))
+		}
+		if n := len(got.Headers["X-Auth-Subject"]); n > 1 {
+			t.Errorf("request %d: X-Auth-Subject arrived %d times", i+1, n)
+		}
+	}
+	// A claim the token lacks: the header arrives empty, never the caller's.
+	noMail := e.mint(map[string]any{"sub": "u-300", "scope": "openid"})
+	a := e.rawRequests(strings.Join([]string{"GET /orders HTTP/1.1", host, "Authorization: Bearer " + noMail, "X-Auth-Email: mallory@evil.example", "Connection: X-Auth-Email"}, "\r\n"))[0]
+	got := e.upstreamSaw(&http.Response{StatusCode: a.status}, a.body)
+	if got.header("X-Auth-Subject") != "u-300" || got.header("X-Auth-Email") != "" {
+		t.Errorf("token without email: the upstream got X-Auth-Subject %q, X-Auth-Email %q, want u-300 and empty", got.header("X-Auth-Subject"), got.header("X-Auth-Email"))
+	}
+	t.Logf("token without email: X-Auth-Email values %q", got.Headers["X-Auth-Email"])
+
+	// Connection: close still closes the connection after the answer.
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", e.port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, strings.Join([]string{"GET /orders HTTP/1.1", host, auth, "Connection: close, X-Auth-Subject"}, "\r\n")+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if got := e.upstreamSaw(resp, body); got.header("X-Auth-Subject") != "u-100" {
+		t.Errorf("Connection: close, X-Auth-Subject: the upstream got X-Auth-Subject %q", got.header("X-Auth-Subject"))
+	}
+	if _, err := br.ReadByte(); !resp.Close || err != io.EOF {
+		t.Errorf("Connection: close was not honoured (response Close %v, next read %v)", resp.Close, err)
 	}
 }

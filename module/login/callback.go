@@ -59,7 +59,12 @@ func (f *Flow) callback(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.log.Error("cannot save the new session", zap.Error(e))
-		errorPage(w, http.StatusInternalServerError, "Sign-in failed", "The session could not be stored (it is too large for cookies; ask the administrator to request fewer scopes).", "")
+		if errors.Is(e, session.ErrTooLarge) {
+			errorPage(w, http.StatusInternalServerError, "Sign-in failed", "The session could not be stored (it is too large for cookies; ask the administrator to request fewer scopes).", "")
+			return
+		}
+		// Any other error is the session store's outage (e.g. Redis down).
+		errorPage(w, http.StatusServiceUnavailable, "Sign-in unavailable", "The session could not be stored right now; please try again.", f.cfg.Prefix+"start")
 		return
 	}
 	f.log.Debug("login completed", zap.String("provider", s.Provider), zap.String("sub", s.Subject))

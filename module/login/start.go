@@ -21,7 +21,6 @@ import (
 func (f *Flow) StartLogin(w http.ResponseWriter, r *http.Request, returnTo string, extraScopes []string) {
 	meta, ok := f.cfg.Provider.Metadata()
 	if !ok || meta.AuthorizationEndpoint == "" {
-		w.Header().Set("Retry-After", "5")
 		errorPage(w, http.StatusServiceUnavailable, "Sign-in unavailable",
 			"The identity provider's configuration has not loaded yet. Please try again in a moment.", "")
 		return
