@@ -21,12 +21,12 @@ var bidiControls = []rune{
 	'\u200e', '\u200f', '\u061c',
 }
 
-// TestFindingInfoExplainEscapesBidiControls: an unverified claim such as
+// TestRedTeamExplainEscapesBidiControls: an unverified claim such as
 // "upn":"\u202ederetpecca :tcidrev" must not reach the operator's terminal
 // as a right-to-left override that renders "upn: verdict: accepted". Every
 // bidi control in a claim name or value, a header value or a verdict is
 // shown as a visible \uXXXX escape instead.
-func TestFindingInfoExplainEscapesBidiControls(t *testing.T) {
+func TestRedTeamExplainEscapesBidiControls(t *testing.T) {
 	var all strings.Builder
 	for _, r := range bidiControls {
 		all.WriteRune(r)

@@ -9,11 +9,11 @@ import (
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 )
 
-// TestFinding13LoginCallbackOutageHasRetryAfter: when the provider's token
+// TestRedTeamLoginCallbackOutageHasRetryAfter: when the provider's token
 // endpoint is down (503) or hangs past the exchange timeout while a login
 // completes, the callback answers 503 with Retry-After, like /oauth2/start
 // and the bearer path, and sets no session.
-func TestFinding13LoginCallbackOutageHasRetryAfter(t *testing.T) {
+func TestRedTeamLoginCallbackOutageHasRetryAfter(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	e.startLogin(loginOpts{login: "param login_hint alice"})
 

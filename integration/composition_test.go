@@ -231,13 +231,13 @@ func TestComposeForwardAuth(t *testing.T) {
 	}
 }
 
-// TestFinding15ForwardAuthConnectionCannotDropIdentity: in the README's
+// TestRedTeamForwardAuthConnectionCannotDropIdentity: in the README's
 // forward_auth recipe, a caller of the front Caddy (plain Caddy, no
 // edgeauth) that names the copied identity headers in Connection cannot make
 // the front's reverse_proxy drop them: the upstream still gets the subject
 // and e-mail the auth Caddy answered. Raw requests, so the header goes out
 // exactly as written, several on one connection (keep-alive still works).
-func TestFinding15ForwardAuthConnectionCannotDropIdentity(t *testing.T) {
+func TestRedTeamForwardAuthConnectionCannotDropIdentity(t *testing.T) {
 	e := newEnv(t, demoidp.Options{})
 	back := freePort(t)
 	addrs := map[string]string{
