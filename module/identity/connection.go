@@ -38,11 +38,19 @@ func (h *Headers) cleanConnection(hdr http.Header, k string, buf *[128]byte) {
 	if !offending {
 		return
 	}
+	keepElements(hdr, k, func(e string) bool { return !h.matches(e, buf) })
+}
+
+// keepElements rewrites the comma-separated list field k of hdr, keeping
+// the non-empty elements (trimmed of white space) for which keep is true,
+// in order; a field left without elements is deleted.
+func keepElements(hdr http.Header, k string, keep func(e string) bool) {
+	vals := hdr[k]
 	kept := make([]string, 0, len(vals))
 	for _, v := range vals {
 		var b strings.Builder
 		for _, e := range strings.Split(v, ",") {
-			if e = trimOWS(e); e == "" || h.matches(e, buf) {
+			if e = trimOWS(e); e == "" || !keep(e) {
 				continue
 			}
 			if b.Len() > 0 {
@@ -99,30 +107,15 @@ func KeepConnectionOptions(hdr http.Header) {
 		if !isConnectionField(k) || onlyOptions(vals) {
 			continue
 		}
-		kept := make([]string, 0, len(vals))
-		for _, v := range vals {
-			var b strings.Builder
-			for _, e := range strings.Split(v, ",") {
-				if e = trimOWS(e); !isConnectionOption(e) {
-					if e != "" && !isConnectionField(e) {
-						hdr.Del(e)
-					}
-					continue
-				}
-				if b.Len() > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString(e)
+		keepElements(hdr, k, func(e string) bool {
+			if isConnectionOption(e) {
+				return true
 			}
-			if b.Len() > 0 {
-				kept = append(kept, b.String())
+			if !isConnectionField(e) {
+				hdr.Del(e)
 			}
-		}
-		if len(kept) == 0 {
-			delete(hdr, k)
-		} else {
-			hdr[k] = kept
-		}
+			return false
+		})
 	}
 }
 
