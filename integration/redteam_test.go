@@ -138,4 +138,12 @@ func TestRedTeamPrefixRuleCoversItsBase(t *testing.T) {
 		resp, body := e.get(path, without)
 		assertError(t, resp, body, http.StatusForbidden, "insufficient_scope")
 	}
+	// An encoded ? or # ends the path for a server that decodes and parses
+	// it again, so /dns%3f would be /dns there: refused (second red-team
+	// pass), as are a raw # and the other path variants.
+	for _, target := range []string{"/dns%3f", "/dns%3F/x", "/dns%23", "/dns#"} {
+		if status, body := e.rawRequest("GET", target, "Authorization: Bearer "+without); status != http.StatusBadRequest {
+			t.Errorf("GET %s: %d %s, want 400", target, status, body)
+		}
+	}
 }

@@ -92,8 +92,23 @@ func (d *denial) provide(repl *caddy.Replacer) {
 	repl.Set(PlaceholderErrorDescription, placeholderText(d.body.Description))
 	repl.Set(PlaceholderReason, d.reason.String())
 	repl.Set(PlaceholderRequiredScopes, placeholderText(strings.Join(d.scopes, " ")))
-	repl.Set(PlaceholderSTSCode, placeholderText(d.body.Code))
-	repl.Set(PlaceholderSTSRequestID, placeholderText(d.body.RequestID))
+	repl.Set(PlaceholderSTSCode, identifierText(d.body.Code))
+	repl.Set(PlaceholderSTSRequestID, identifierText(d.body.RequestID))
+}
+
+// identifierText keeps only the characters an STS error code or request ID
+// is made of ([A-Za-z0-9._-], at most 128): they are the STS's words, and
+// braces or other punctuation in them must never reach an operator's page,
+// where a `templates` handler would run them as a template.
+func identifierText(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < 128; i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // placeholderText keeps a value safe to drop into a JSON string, an HTML

@@ -204,3 +204,20 @@ func TestPlaceholderText(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentifierText: STS codes and request IDs keep only identifier
+// characters, so an STS answer cannot put braces (template actions), quotes
+// or markup into an operator's error page (second red-team pass).
+func TestIdentifierText(t *testing.T) {
+	for in, want := range map[string]string{
+		"AuthenticationFail.OIDCToken.Expired": "AuthenticationFail.OIDCToken.Expired",
+		"3D57EAD2-0000-0000-0000-000000000000": "3D57EAD2-0000-0000-0000-000000000000",
+		"{{.}}":                                ".",
+		`R1"<img src=x>{{env "X"}}`:            "R1imgsrcxenvX",
+		strings.Repeat("a", 300):               strings.Repeat("a", 128),
+	} {
+		if got := identifierText(in); got != want {
+			t.Errorf("identifierText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

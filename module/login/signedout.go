@@ -48,7 +48,10 @@ func (f *Flow) isSignedOutCookie(name string) bool {
 	return strings.TrimPrefix(name, "__Host-") == f.cfg.CookieName+"_signedout"
 }
 
-// signedOutMarks are the well-formed marks the request's cookie carries.
+// signedOutMarks are all the well-formed marks the request's cookies carry,
+// in order (the request's header size bounds them). Reading every mark
+// matters for signedOut: a cookie of junk marks sent first must not hide the
+// real one; only what markSignedOut writes back is capped.
 func (f *Flow) signedOutMarks(r *http.Request) []string {
 	name := f.signedOutCookieName(r)
 	var marks []string
@@ -57,7 +60,7 @@ func (f *Flow) signedOutMarks(r *http.Request) []string {
 			continue
 		}
 		for m := range strings.SplitSeq(c.Value, ".") {
-			if len(m) == signedOutMarkLen && len(marks) < maxSignedOut {
+			if len(m) == signedOutMarkLen {
 				marks = append(marks, m)
 			}
 		}

@@ -29,6 +29,7 @@ var (
 	errPathTrailing     = &PathError{"trailing_dot_or_space", "has a segment ending in a dot or a space, which some servers trim"}
 	errPathStream       = &PathError{"ntfs_stream", "has an NTFS stream name (:$)"}
 	errPathShortName    = &PathError{"short_name", "has a segment shaped like a Windows 8.3 short name (NAME~1)"}
+	errPathDelimiter    = &PathError{"encoded_delimiter", "has an encoded ? or # (%3F, %23), which a server that decodes and parses the path again reads as the end of it"}
 )
 
 // CheckPath reports why u's path must not be routed, or nil. Access rules
@@ -51,6 +52,8 @@ func CheckPath(u *url.URL) *PathError {
 			return errPathControl
 		case c == '\\':
 			return errPathBackslash
+		case c == '?' || c == '#':
+			return errPathDelimiter
 		case c == '%' && i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2]):
 			return errPathDoubleEscape
 		}
