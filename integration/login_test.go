@@ -76,7 +76,9 @@ func (e *env) startLogin(o loginOpts) {
 func (e *env) waitReady() {
 	e.t.Helper()
 	tok := e.aliceToken()
-	waitFor(e.t, "the provider's metadata and keys", 10*time.Second, func() bool {
+	// 30s: a first discovery or key fetch that fails (a busy CI machine)
+	// is retried with backoff (1s, 2s, 4s, 8s …) before it succeeds.
+	waitFor(e.t, "the provider's metadata and keys", 30*time.Second, func() bool {
 		resp, _ := e.get("/", tok)
 		if resp.StatusCode != http.StatusOK {
 			return false
