@@ -117,6 +117,12 @@ func newEnv(t testing.TB, opts demoidp.Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
+	// A transport of its own: the shared default one keeps idle connections
+	// per host:port, and when the OS hands this test a port an earlier
+	// test's Caddy used, such a connection still reaches that old server
+	// (Caddy lets old servers finish their connections), with the old config.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(transport.CloseIdleConnections)
 	return &env{
 		t:          t,
 		idp:        idp,
@@ -127,7 +133,7 @@ func newEnv(t testing.TB, opts demoidp.Options) *env {
 		serverOpts: []string{"max_header_size 64KB"},
 		logOpts:    []string{"level WARN"},
 		client: &http.Client{
-			Transport:     reloadSafe{http.DefaultTransport},
+			Transport:     reloadSafe{transport},
 			Timeout:       10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
