@@ -106,35 +106,40 @@ func ClaimValue(claims map[string]any, path string) (string, bool) {
 // decimal; booleans as "true" or "false". Empty strings, null, objects and
 // arrays holding objects or arrays match nothing.
 func ClaimHas(claims map[string]any, path string, want ...string) bool {
-	v, ok := LookupClaim(claims, path)
-	if !ok {
-		return false
-	}
-	switch a := v.(type) {
-	case []any:
-		return anyEqual(len(a), func(i int) any { return a[i] }, want)
-	case []string:
-		return anyEqual(len(a), func(i int) any { return a[i] }, want)
-	}
-	s, ok := rawScalar(v)
-	return ok && slices.Contains(want, s)
+	return claimSatisfies(claims, path, func(s string) bool { return slices.Contains(want, s) })
 }
 
-// anyEqual reports whether one of the n elements given by at equals one of
-// want (see ClaimHas); an element that is an object or array makes the whole
-// claim match nothing, as ClaimValues refuses it.
-func anyEqual(n int, at func(int) any, want []string) bool {
-	found := false
+// claimSatisfies reports whether the raw claim at path, or one element of
+// it when it is an array of scalars, satisfies ok (ClaimHas, ClaimMatches).
+// Empty strings, null, objects, and arrays holding objects or arrays (the
+// whole claim, as ClaimValues refuses it) satisfy nothing.
+func claimSatisfies(claims map[string]any, path string, ok func(string) bool) bool {
+	v, found := LookupClaim(claims, path)
+	if !found {
+		return false
+	}
+	var n int
+	var at func(int) any
+	switch a := v.(type) {
+	case []any:
+		n, at = len(a), func(i int) any { return a[i] }
+	case []string:
+		n, at = len(a), func(i int) any { return a[i] }
+	default:
+		s, scalar := rawScalar(v)
+		return scalar && ok(s)
+	}
+	satisfied := false
 	for i := 0; i < n; i++ {
 		e := at(i)
 		if isContainer(e) {
 			return false
 		}
-		if s, ok := rawScalar(e); ok && slices.Contains(want, s) {
-			found = true
+		if s, scalar := rawScalar(e); scalar && !satisfied && ok(s) {
+			satisfied = true
 		}
 	}
-	return found
+	return satisfied
 }
 
 // ClaimValues returns the claim at path as a list of sanitized strings: the

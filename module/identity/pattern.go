@@ -233,35 +233,7 @@ func lowerByte(c byte) byte {
 // plain decimal, booleans as "true" or "false". Empty strings, null, objects
 // and arrays holding objects or arrays match nothing.
 func ClaimMatches(claims map[string]any, path string, pats []Pattern) bool {
-	v, ok := LookupClaim(claims, path)
-	if !ok {
-		return false
-	}
-	switch a := v.(type) {
-	case []any:
-		return anyMatches(len(a), func(i int) any { return a[i] }, pats)
-	case []string:
-		return anyMatches(len(a), func(i int) any { return a[i] }, pats)
-	}
-	s, ok := rawScalar(v)
-	return ok && matchAny(s, pats)
-}
-
-// anyMatches reports whether one of the n elements given by at matches one
-// of pats; an element that is an object or array makes the whole claim match
-// nothing, as ClaimHas does.
-func anyMatches(n int, at func(int) any, pats []Pattern) bool {
-	found := false
-	for i := 0; i < n; i++ {
-		e := at(i)
-		if isContainer(e) {
-			return false
-		}
-		if s, ok := rawScalar(e); ok && !found && matchAny(s, pats) {
-			found = true
-		}
-	}
-	return found
+	return claimSatisfies(claims, path, func(s string) bool { return matchAny(s, pats) })
 }
 
 // matchAny reports whether s matches one of pats.
