@@ -285,7 +285,7 @@ func (f *Flow) tokenClient(meta *oidc.Metadata) *TokenClient {
 // chunks when the store can tell, pending logins, the logout confirm
 // page's, the signed-out marks), so that the handler can remove it before proxying.
 func (f *Flow) IsOwnCookie(name string) bool {
-	if f.pending.isPending(name) || f.isLogoutCookie(name) || f.isSignedOutCookie(name) {
+	if f.pending.isPending(name) || f.isAuxCookie(name, logoutCookieSuffix) || f.isAuxCookie(name, signedOutCookieSuffix) {
 		return true
 	}
 	if s, ok := f.cfg.Store.(interface{ IsSessionCookie(string) bool }); ok {

@@ -99,19 +99,26 @@ func canonicalOrigin(scheme, host string) string {
 	return scheme + "://" + host
 }
 
-// logoutCookieName is the name of the cookie that binds a confirm page's
-// guard to the browser: "<cookie name>_logout", with __Host- when Secure.
-func (f *Flow) logoutCookieName(r *http.Request) string {
-	name := f.cfg.CookieName + "_logout"
+// The flow's own cookies beside the session: the confirm page's guard
+// cookie and the signed-out marks.
+const (
+	logoutCookieSuffix    = "_logout"
+	signedOutCookieSuffix = "_signedout"
+)
+
+// auxCookieName is "<cookie name><suffix>", with __Host- when Secure.
+func (f *Flow) auxCookieName(r *http.Request, suffix string) string {
+	name := f.cfg.CookieName + suffix
 	if f.cfg.Secure(r) {
 		name = "__Host-" + name
 	}
 	return name
 }
 
-// isLogoutCookie reports whether a cookie name is the confirm-page cookie.
-func (f *Flow) isLogoutCookie(name string) bool {
-	return strings.TrimPrefix(name, "__Host-") == f.cfg.CookieName+"_logout"
+// isAuxCookie reports whether a cookie name is "<cookie name><suffix>",
+// with or without __Host-.
+func (f *Flow) isAuxCookie(name, suffix string) bool {
+	return strings.TrimPrefix(name, "__Host-") == f.cfg.CookieName+suffix
 }
 
 // logoutGuard returns a guard for the confirm form and sets the cookie it is
@@ -125,7 +132,7 @@ func (f *Flow) isLogoutCookie(name string) bool {
 // A nonce the browser already sends is reused, so that a second confirm
 // page (another tab) does not void the first one's button.
 func (f *Flow) logoutGuard(w http.ResponseWriter, r *http.Request) string {
-	name := f.logoutCookieName(r)
+	name := f.auxCookieName(r, logoutCookieSuffix)
 	var nonce string
 	if c, err := r.Cookie(name); err == nil && len(c.Value) == logoutNonceLen {
 		nonce = c.Value
@@ -158,7 +165,7 @@ func (f *Flow) confirmedLogout(w http.ResponseWriter, r *http.Request) bool {
 	if err != nil || len(nonce) == 0 {
 		return false
 	}
-	name := f.logoutCookieName(r)
+	name := f.auxCookieName(r, logoutCookieSuffix)
 	for _, c := range r.Cookies() {
 		if c.Name == name && subtle.ConstantTimeCompare(nonce, []byte(c.Value)) == 1 {
 			return true
@@ -170,7 +177,7 @@ func (f *Flow) confirmedLogout(w http.ResponseWriter, r *http.Request) bool {
 // expireLogoutCookie deletes the confirm-page cookie when r carries it.
 func (f *Flow) expireLogoutCookie(w http.ResponseWriter, r *http.Request) {
 	for _, c := range r.Cookies() {
-		if f.isLogoutCookie(c.Name) {
+		if f.isAuxCookie(c.Name, logoutCookieSuffix) {
 			http.SetCookie(w, &http.Cookie{
 				Name: c.Name, Value: "", Path: "/", MaxAge: -1,
 				Secure: f.cfg.Secure(r) || strings.HasPrefix(c.Name, "__Host-"), HttpOnly: true, SameSite: http.SameSiteStrictMode,

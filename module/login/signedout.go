@@ -33,27 +33,12 @@ func signedOutMark(id string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])[:signedOutMarkLen]
 }
 
-// signedOutCookieName is "<cookie name>_signedout", with __Host- when
-// Secure.
-func (f *Flow) signedOutCookieName(r *http.Request) string {
-	name := f.cfg.CookieName + "_signedout"
-	if f.cfg.Secure(r) {
-		name = "__Host-" + name
-	}
-	return name
-}
-
-// isSignedOutCookie reports whether a cookie name is the signed-out cookie.
-func (f *Flow) isSignedOutCookie(name string) bool {
-	return strings.TrimPrefix(name, "__Host-") == f.cfg.CookieName+"_signedout"
-}
-
 // signedOutMarks are all the well-formed marks the request's cookies carry,
 // in order (the request's header size bounds them). Reading every mark
 // matters for signedOut: a cookie of junk marks sent first must not hide the
 // real one; only what markSignedOut writes back is capped.
 func (f *Flow) signedOutMarks(r *http.Request) []string {
-	name := f.signedOutCookieName(r)
+	name := f.auxCookieName(r, signedOutCookieSuffix)
 	var marks []string
 	for _, c := range r.Cookies() {
 		if c.Name != name {
@@ -81,7 +66,7 @@ func (f *Flow) markSignedOut(w http.ResponseWriter, r *http.Request, s *session.
 		}
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: f.signedOutCookieName(r), Value: strings.Join(marks, "."), Path: "/", MaxAge: int(signedOutTTL / time.Second),
+		Name: f.auxCookieName(r, signedOutCookieSuffix), Value: strings.Join(marks, "."), Path: "/", MaxAge: int(signedOutTTL / time.Second),
 		Secure: f.cfg.Secure(r), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
 }
