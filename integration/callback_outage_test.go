@@ -17,17 +17,7 @@ func TestRedTeamLoginCallbackOutageHasRetryAfter(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	e.startLogin(loginOpts{login: "param login_hint alice"})
 
-	// begin starts a login and returns the callback URL the provider sends
-	// the browser to (the code is not redeemed yet).
-	begin := func(b *browser) string {
-		t.Helper()
-		start := b.do(http.MethodGet, e.url("/"), nil)
-		back := b.do(http.MethodGet, start.Location, nil)
-		if back.Status != http.StatusFound || back.Location == "" {
-			t.Fatalf("provider answered %d", back.Status)
-		}
-		return back.Location
-	}
+	begin := e.beginLogin
 	check := func(name string, b *browser, h hop) {
 		t.Helper()
 		if h.Status != http.StatusServiceUnavailable {

@@ -598,21 +598,24 @@ func TestLoginParallelTabs(t *testing.T) {
 	}
 }
 
+// beginLogin starts a login in b (with login_hint and an auto-approving
+// provider) and returns the callback URL the provider sends the browser to;
+// the code is not redeemed yet.
+func (e *env) beginLogin(b *browser) string {
+	e.t.Helper()
+	start := b.do(http.MethodGet, e.url("/"), nil)
+	back := b.do(http.MethodGet, start.Location, nil)
+	if back.Status != http.StatusFound || back.Location == "" {
+		e.t.Fatalf("provider answered %d", back.Status)
+	}
+	return back.Location
+}
+
 func TestLoginStateTamperingAndReplay(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	e.startLogin(loginOpts{login: "param login_hint alice"})
 
-	// begin starts a login and returns the callback URL the provider sends
-	// the browser to.
-	begin := func(b *browser) string {
-		t.Helper()
-		start := b.do(http.MethodGet, e.url("/"), nil)
-		back := b.do(http.MethodGet, start.Location, nil)
-		if back.Status != http.StatusFound {
-			t.Fatalf("provider answered %d", back.Status)
-		}
-		return back.Location
-	}
+	begin := e.beginLogin
 	refused := func(name string, b *browser, h hop, hadSession bool) {
 		t.Helper()
 		if h.Status < 400 || h.Status > 499 {
