@@ -180,11 +180,10 @@ func TestComposeRateLimitPerUser(t *testing.T) {
 	}
 }
 
-// TestComposeForwardAuth: a front Caddy with forward_auth to a Caddy running
-// edgeauth. The identity reaches the upstream, the auth Caddy's rules apply
-// to the original path, refusals pass through, and a client of the front
-// cannot forge the identity headers (exact names, other case, `_` variants).
-func TestComposeForwardAuth(t *testing.T) {
+// startForwardAuthRecipe runs the README's forward_auth recipe as written:
+// the front site on Caddy's port, the auth site (edgeauth) on another port of
+// the same Caddy, proxying to whoami.
+func startForwardAuthRecipe(t *testing.T) *env {
 	e := newEnv(t, demoidp.Options{})
 	back := freePort(t)
 	addrs := map[string]string{
@@ -192,8 +191,16 @@ func TestComposeForwardAuth(t *testing.T) {
 		"auth.internal:9000": fmt.Sprintf("127.0.0.1:%d", back),
 		"127.0.0.1:8080":     e.upstream,
 	}
-	cfg := e.composeGlobals() + e.sitesOf(readmeExample(t, "respond 200"), addrs) + "\n" + e.sitesOf(readmeExample(t, "forward_auth"), addrs)
-	e.start(cfg)
+	e.start(e.composeGlobals() + e.sitesOf(readmeExample(t, "respond 200"), addrs) + "\n" + e.sitesOf(readmeExample(t, "forward_auth"), addrs))
+	return e
+}
+
+// TestComposeForwardAuth: a front Caddy with forward_auth to a Caddy running
+// edgeauth. The identity reaches the upstream, the auth Caddy's rules apply
+// to the original path, refusals pass through, and a client of the front
+// cannot forge the identity headers (exact names, other case, `_` variants).
+func TestComposeForwardAuth(t *testing.T) {
+	e := startForwardAuthRecipe(t)
 	user := e.mint(map[string]any{"sub": "u-100", "email": "user@example.com", "scope": "openid"})
 	admin := e.mint(map[string]any{"sub": "u-200", "email": "admin@example.com", "scope": "openid admin"})
 	e.waitForKeys("/", user)
@@ -238,15 +245,7 @@ func TestComposeForwardAuth(t *testing.T) {
 // and e-mail the auth Caddy answered. Raw requests, so the header goes out
 // exactly as written, several on one connection (keep-alive still works).
 func TestRedTeamForwardAuthConnectionCannotDropIdentity(t *testing.T) {
-	e := newEnv(t, demoidp.Options{})
-	back := freePort(t)
-	addrs := map[string]string{
-		"app.example.com":    fmt.Sprintf("http://127.0.0.1:%d", e.port),
-		"auth.internal:9000": fmt.Sprintf("127.0.0.1:%d", back),
-		"127.0.0.1:8080":     e.upstream,
-	}
-	cfg := e.composeGlobals() + e.sitesOf(readmeExample(t, "respond 200"), addrs) + "\n" + e.sitesOf(readmeExample(t, "forward_auth"), addrs)
-	e.start(cfg)
+	e := startForwardAuthRecipe(t)
 	user := e.mint(map[string]any{"sub": "u-100", "email": "user@example.com", "scope": "openid"})
 	e.waitForKeys("/", user)
 
