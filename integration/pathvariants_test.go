@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -53,28 +52,13 @@ func (p *pathRecorder) targets() []string {
 // status and body.
 func (e *env) rawRequest(method, target string, headers ...string) (int, string) {
 	e.t.Helper()
-	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", e.port), 5*time.Second)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n", method, target, e.port)
-	for _, h := range headers {
-		b.WriteString(h + "\r\n")
-	}
-	b.WriteString("Content-Length: 0\r\n\r\n")
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		e.t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		e.t.Fatalf("%s %q: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	lines := append([]string{
+		fmt.Sprintf("%s %s HTTP/1.1", method, target),
+		fmt.Sprintf("Host: 127.0.0.1:%d", e.port),
+		"Connection: close",
+	}, headers...)
+	a := e.rawRequests(strings.Join(append(lines, "Content-Length: 0"), "\r\n"))[0]
+	return a.status, string(a.body)
 }
 
 // TestFinding6PathVariantsNeverReachUpstream: on a route whose /dns/* needs
