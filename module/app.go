@@ -164,6 +164,7 @@ func (a *App) provisionProvider(name string, configured *ProviderConfig) (*provi
 	}
 	a.poolKeys = append(a.poolKeys, key)
 	remote := val.(*oidc.Provider)
+	rules.StatedIssuer = remote.StatedIssuer // a configured trailing "/" the discovery document lacks
 	repl := caddy.NewReplacer()
 	p := &provider{
 		name:         name,
