@@ -186,3 +186,24 @@ func TestOptionalIdentity(t *testing.T) {
 		t.Error("the ended session's cookie was not cleared")
 	}
 }
+
+// TestOptionalSTS: on an optional STS route an anonymous request passes
+// with no exchange and no credentials (spoofed X-Sts-* stripped); a caller
+// with a valid token is exchanged as on a protected route.
+func TestOptionalSTS(t *testing.T) {
+	w := newSTSWorld(t, demoidp.Options{})
+	w.startSTS("\t\tsts alibaba\n\t\toptional /opt/*\n")
+	got := w.upstreamSaw(w.get("/opt/x", "", "X-Sts-Access-Key-Id: forged", "X-Sts-Security-Token: forged"))
+	for k := range got.Headers {
+		if n := strings.ToLower(k); strings.HasPrefix(n, "x-sts-") || strings.HasPrefix(n, "x-auth-") {
+			t.Errorf("anonymous: the upstream got %s", k)
+		}
+	}
+	if n := len(w.issued()); n != 0 {
+		t.Errorf("anonymous: %d STS exchanges, want none", n)
+	}
+	got = w.upstreamSaw(w.get("/opt/x", w.aliceToken()))
+	if got.header("X-Sts-Access-Key-Id") == "" || got.header("X-Auth-Subject") != "2000000000000002" || len(w.issued()) != 1 {
+		t.Errorf("bearer: key ID %q, subject %q, %d exchanges; want credentials after one exchange", got.header("X-Sts-Access-Key-Id"), got.header("X-Auth-Subject"), len(w.issued()))
+	}
+}
