@@ -135,6 +135,11 @@ func TestOptionalIdentity(t *testing.T) {
 		}
 	}
 
+	// A DPoP-scheme token is judged, never passed anonymously.
+	if resp, _ := e.get("/opt/x", "", "Authorization: DPoP "+tok); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("DPoP-scheme token: %d, want 401", resp.StatusCode)
+	}
+
 	// Rules and public patterns win over optional.
 	if resp, _ := e.get("/opt/admin/x", "", "Accept: text/html"); resp.StatusCode != http.StatusFound {
 		t.Errorf("/opt/admin/x (scope rule) anonymous navigation: %d, want 302 to login", resp.StatusCode)

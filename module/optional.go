@@ -3,6 +3,7 @@ package edgeauth
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -18,14 +19,14 @@ import (
 // identity, and none passes anonymously. See the README, "Optional
 // identity".
 
-// identifyOptional finds the caller on an optional path. A bearer token (or
-// a malformed Authorization) is judged exactly as on a protected path: valid
-// gives its identity, invalid 401, keys not loaded 503. A live session gives
+// identifyOptional finds the caller on an optional path. A bearer or DPoP
+// token (or several Authorization fields) is judged exactly as on a
+// protected path: valid gives its identity, invalid 401, keys not loaded 503. A live session gives
 // its identity; no session, or one that has ended (logged out, expired,
 // refresh failed), gives a nil identity and no answer, never a login
 // redirect. A session store that cannot be reached is 503, as elsewhere.
 func (h *Handler) identifyOptional(w http.ResponseWriter, r *http.Request) (*identity.Identity, *session.Session, bool, error) {
-	if _, presented := bearerToken(r); presented || multipleAuthorization(r) {
+	if presentsToken(r) || multipleAuthorization(r) {
 		return h.identify(w, r)
 	}
 	if h.flow == nil {
@@ -43,6 +44,19 @@ func (h *Handler) identifyOptional(w http.ResponseWriter, r *http.Request) (*ide
 		return nil, nil, false, nil
 	}
 	return nil, nil, true, h.denyStore(w, r, err)
+}
+
+// presentsToken reports whether r presents an access token the gateway
+// judges: `Authorization: Bearer …`, or `Authorization: DPoP …` (a
+// sender-constrained token is never an anonymous caller: it is verified, or
+// refused, like a bearer token). Other schemes (Basic …) are no credential.
+func presentsToken(r *http.Request) bool {
+	if _, presented := bearerToken(r); presented {
+		return true
+	}
+	auth := r.Header.Get("Authorization")
+	const scheme = "dpop "
+	return len(auth) > len(scheme) && strings.EqualFold(auth[:len(scheme)], scheme)
 }
 
 // passAnonymous sends a request on an optional path upstream without an
