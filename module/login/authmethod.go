@@ -16,7 +16,7 @@ import (
 //     client_secret_basic (the RFC 6749 method every server must support);
 //  3. when the list is absent: client_secret_post for Alibaba Cloud issuers
 //     (oauth.aliyun.com, oauth.alibabacloud.com), whose documentation only
-//     describes the secret in the form body (ALIBABA.md §1.5); otherwise
+//     describes the secret in the form body (docs/PROTOCOL.md §1.5); otherwise
 //     client_secret_basic, OpenID Connect Discovery's default.
 //
 // A client without a secret uses "none"; the Flow handles that case.
