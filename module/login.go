@@ -13,7 +13,9 @@ import (
 )
 
 // LoginConfig turns on the browser login (OAuth 2.0 authorization-code flow
-// with PKCE) for a route, with the first provider named on the directive.
+// with PKCE) for a route, with the first provider named on the directive;
+// when the directive names none, the alphabetically first provider of the
+// app (a JSON object keeps no order).
 type LoginConfig struct {
 	// Prefix is where the login endpoints live: <prefix>start, callback,
 	// logout and userinfo. Default: /oauth2/.
