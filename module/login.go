@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
 	"github.com/edgeauth/caddy-edgeauth/module/fleet"
 	"github.com/edgeauth/caddy-edgeauth/module/login"
 	"github.com/edgeauth/caddy-edgeauth/module/oidc"
@@ -138,7 +139,7 @@ func checkLoginPrefix(prefix string) error {
 // checkAuthMethod refuses a token endpoint auth method the flow cannot use.
 func checkAuthMethod(m string) error {
 	switch m {
-	case "", login.AuthClientSecretBasic, login.AuthClientSecretPost:
+	case "", clientauth.SecretBasic, clientauth.SecretPost:
 		return nil
 	}
 	return fmt.Errorf("login auth_method %q: use client_secret_basic or client_secret_post", m)
