@@ -75,7 +75,12 @@ type fleetInstance struct {
 }
 
 func newFleetInstance(t *testing.T, addr, tokenURL string, coordinated bool) *fleetInstance {
-	st := newTestStore(t, newClient(t, addr))
+	return newFleetInstanceOn(t, newClient(t, addr), tokenURL, coordinated)
+}
+
+// newFleetInstanceOn is newFleetInstance on a given client (e.g. a cluster).
+func newFleetInstanceOn(t *testing.T, c *Client, tokenURL string, coordinated bool) *fleetInstance {
+	st := newTestStore(t, c)
 	cfg := login.FlowConfig{
 		ClientID: "client-1", Scopes: []string{"openid"}, Provider: &testProvider{tokenURL: tokenURL},
 		IDTokens: noIDTokens{}, Store: st, Sealer: testSealer(t),
