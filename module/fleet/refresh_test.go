@@ -222,7 +222,9 @@ func TestRefreshWaitsForHolderAndGivesUp(t *testing.T) {
 		t.Error("refreshed while another instance holds the lock")
 		return nil, errors.New("unexpected")
 	})
-	if !errors.Is(err, ErrRefreshWait) || time.Since(start) > time.Second {
+	// The bound is loose on purpose: it only shows that the wait ends with
+	// the caller's context and not with the 10s lock (CPU load delays it).
+	if !errors.Is(err, ErrRefreshWait) || time.Since(start) > 5*time.Second {
 		t.Fatalf("got %v after %v, want ErrRefreshWait after about 300ms", err, time.Since(start))
 	}
 	// The holder publishes a refreshed session: a waiter takes it.
