@@ -120,11 +120,15 @@ func TestConstructorRefusals(t *testing.T) {
 		{"JWKS without issuer", func() (*Verifier, error) {
 			return NewVerifierFromJWKS("https://gw.example.com/jwks", "", testAudience)
 		}},
-		{"alg none", func() (*Verifier, error) { return NewVerifier("https://gw.example.com", testAudience, WithAlgorithms("none")) }},
+		{"alg none", func() (*Verifier, error) {
+			return NewVerifier("https://gw.example.com", testAudience, WithAlgorithms("none"))
+		}},
 		{"alg HS256", func() (*Verifier, error) {
 			return NewVerifier("https://gw.example.com", testAudience, WithAlgorithms("ES256", "HS256"))
 		}},
-		{"no algs", func() (*Verifier, error) { return NewVerifier("https://gw.example.com", testAudience, WithAlgorithms()) }},
+		{"no algs", func() (*Verifier, error) {
+			return NewVerifier("https://gw.example.com", testAudience, WithAlgorithms())
+		}},
 		{"skew too large", func() (*Verifier, error) {
 			return NewVerifier("https://gw.example.com", testAudience, WithClockSkew(time.Hour))
 		}},
@@ -134,7 +138,9 @@ func TestConstructorRefusals(t *testing.T) {
 		{"max size too small", func() (*Verifier, error) {
 			return NewVerifier("https://gw.example.com", testAudience, WithMaxSize(10))
 		}},
-		{"nil client", func() (*Verifier, error) { return NewVerifier("https://gw.example.com", testAudience, WithHTTPClient(nil)) }},
+		{"nil client", func() (*Verifier, error) {
+			return NewVerifier("https://gw.example.com", testAudience, WithHTTPClient(nil))
+		}},
 	}
 	for _, c := range bad {
 		if v, err := c.make(); err == nil || v != nil {
