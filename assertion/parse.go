@@ -23,7 +23,7 @@ type jws struct {
 }
 
 // parseCompact checks the shape and the header of a compact JWS. raw's
-// length has been checked by the caller.
+// length has been checked by the caller; the signature may be empty.
 func parseCompact(raw string) (*jws, error) {
 	if raw == "" {
 		return nil, ErrMissing
@@ -40,20 +40,21 @@ func parseCompact(raw string) (*jws, error) {
 			return nil, refuse(ErrMalformed, "want three base64url parts separated by dots")
 		}
 	}
-	if dot2 < 0 || dot1 == 0 || dot2 == dot1+1 || dot2 == len(raw)-1 {
+	if dot2 < 0 || dot1 == 0 || dot2 == dot1+1 {
 		return nil, refuse(ErrMalformed, "want three non-empty base64url parts separated by dots")
 	}
 	hb, err := b64.DecodeString(raw[:dot1])
 	if err != nil {
 		return nil, refuse(ErrMalformed, "header is not base64url")
 	}
-	sig, err := b64.DecodeString(raw[dot2+1:])
-	if err != nil {
-		return nil, refuse(ErrMalformed, "signature is not base64url")
-	}
-	t := &jws{signingInput: raw[:dot2], payload: raw[dot1+1 : dot2], sig: sig}
+	t := &jws{signingInput: raw[:dot2], payload: raw[dot1+1 : dot2]}
 	if err := t.readHeader(hb); err != nil {
 		return nil, err
+	}
+	// An empty signature is refused by Verify after the alg check, so that
+	// an unsigned "alg":"none" token is named for its alg.
+	if t.sig, err = b64.DecodeString(raw[dot2+1:]); err != nil {
+		return nil, refuse(ErrMalformed, "signature is not base64url")
 	}
 	return t, nil
 }

@@ -77,6 +77,7 @@ func TestRefusals(t *testing.T) {
 		{"typ at+jwt", signRaw(t, es, `{"alg":"ES256","kid":"es","typ":"at+jwt"}`, goodPayload), ErrType},
 		{"typ dpop+jwt", signRaw(t, es, `{"alg":"ES256","kid":"es","typ":"dpop+jwt"}`, goodPayload), ErrType},
 		{"typ not a string", signRaw(t, es, `{"alg":"ES256","kid":"es","typ":1}`, goodPayload), ErrType},
+		{"alg none unsigned", b64u([]byte(`{"alg":"none","kid":"es","typ":"JWT"}`)) + "." + parts[1] + ".", ErrAlgorithm},
 		{"alg none", b64u([]byte(`{"alg":"none","kid":"es","typ":"JWT"}`)) + "." + parts[1] + "." + parts[2], ErrAlgorithm},
 		{"alg HS256 keyed with a kid", hmac(), ErrAlgorithm},
 		{"alg ES384", b64u([]byte(`{"alg":"ES384","kid":"es","typ":"JWT"}`)) + "." + parts[1] + "." + parts[2], ErrAlgorithm},

@@ -100,6 +100,9 @@ func (v *Verifier) Verify(ctx context.Context, compact string) (*Identity, error
 	if !slices.Contains(v.cfg.algs, t.alg) {
 		return nil, refuse(ErrAlgorithm, "alg is not one of the allowed algorithms")
 	}
+	if len(t.sig) == 0 {
+		return nil, refuse(ErrMalformed, "empty signature")
+	}
 	key, err := v.keys.key(ctx, t.kid)
 	if err != nil {
 		return nil, err
