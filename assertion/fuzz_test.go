@@ -1,6 +1,7 @@
 package assertion
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -80,6 +81,15 @@ func FuzzDecodeObject(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeObject(b)
+		if valid := json.Valid(b) && utf8.Valid(b) && len(bytes.TrimSpace(b)) > 0 && bytes.TrimSpace(b)[0] == '{'; valid {
+			dup, deep := referenceDuplicates(b)
+			if got := errors.Is(err, errDuplicate); got != dup && !deep {
+				t.Fatalf("duplicate scan says %v, the reference %v", got, dup)
+			}
+			if !dup && !deep && err != nil {
+				t.Fatalf("refused a valid object without duplicates: %v", err)
+			}
+		}
 		if err != nil {
 			if m != nil {
 				t.Fatal("members with an error")
