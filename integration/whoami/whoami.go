@@ -1,7 +1,8 @@
 // Package whoami is the demo upstream for edgeauth: it answers every request
 // with what it received (method, path, query, headers) and highlights the
-// identity headers that edgeauth injects (X-Auth-*, X-Sts-*). It speaks JSON
-// by default and HTML to browsers.
+// identity headers that edgeauth injects (X-Auth-*, X-Sts-*). Given an
+// assertion.Verifier it also says whether the gateway's signed identity
+// assertion verified. It speaks JSON by default and HTML to browsers.
 package whoami
 
 import (
