@@ -66,7 +66,7 @@ func (s *keySource) key(ctx context.Context, kid string) (publicKey, error) {
 	})
 	select {
 	case <-ctx.Done():
-		return publicKey{}, ctx.Err()
+		return publicKey{}, fmt.Errorf("%w: gave up waiting for a key refetch: %v", ErrKeysUnavailable, ctx.Err())
 	case <-ch:
 	}
 	if k, ok := s.keys.Load().byID[kid]; ok {

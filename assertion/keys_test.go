@@ -297,3 +297,31 @@ func TestRotationConcurrentCallersShareOneFetch(t *testing.T) {
 		t.Errorf("%d JWKS fetches, want 2", n)
 	}
 }
+
+// TestUnknownKidWaitBoundedByContext: a caller whose context ends while the
+// shared refetch runs gets ErrKeysUnavailable (503 from the middleware), and
+// the refetch still completes for the others.
+func TestUnknownKidWaitBoundedByContext(t *testing.T) {
+	k1 := newTestKey(t, "k1", "ES256")
+	k2 := newTestKey(t, "k2", "ES256")
+	g := newGateway(t, k1)
+	clk := newClock()
+	v := newTestVerifier(t, g, clk)
+	if err := v.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	g.keys = []testKey{k1, k2}
+	g.jwksDelay = 300 * time.Millisecond
+	g.mu.Unlock()
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	tok := sign(t, k2, claimsAt(g.URL(), clk.now()))
+	if _, err := v.Verify(short, tok); !errors.Is(err, ErrKeysUnavailable) {
+		t.Fatalf("caller gave up: %v", err)
+	}
+	waitFor(t, func() bool { _, ok := v.keys.keys.Load().byID["k2"]; return ok })
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Errorf("after the shared refetch: %v", err)
+	}
+}
