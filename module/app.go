@@ -217,14 +217,12 @@ func (a *App) Start() error {
 	for _, p := range a.providers {
 		p.remote.Start()
 	}
-	registerActiveApp(a)
 	return nil
 }
 
 // Stop does nothing: providers outlive a config and are stopped by Cleanup
 // when no config uses them any more.
 func (a *App) Stop() error {
-	unregisterActiveApp(a)
 	return nil
 }
 

@@ -66,7 +66,8 @@ type Handler struct {
 	// request (case and `_`/`-` insensitive). Default: X-Auth- and X-Sts-.
 	StripPrefixes []string `json:"strip_prefixes,omitempty"`
 
-	// Login turns on the browser login with the first provider named.
+	// Login turns on the browser login with the first provider named (with
+	// none named: the alphabetically first provider of the app).
 	Login *LoginConfig `json:"login,omitempty"`
 
 	// STS exchanges the caller's OIDC token for temporary credentials and
