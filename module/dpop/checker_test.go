@@ -12,7 +12,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-
 // TestCheckAttacks: each change to a valid proof is refused with its detail
 // code; the valid proof passes once and is refused as a replay after.
 func TestCheckAttacks(t *testing.T) {
@@ -34,7 +33,10 @@ func TestCheckAttacks(t *testing.T) {
 		{"no ath", func(h, c map[string]any) string { delete(c, "ath"); return "" }, "wrong_token"},
 		{"stale", func(h, c map[string]any) string { c["iat"] = testNow.Add(-66 * time.Second).Unix(); return "" }, "stale"},
 		{"future", func(h, c map[string]any) string { c["iat"] = testNow.Add(6 * time.Second).Unix(); return "" }, "future"},
-		{"other key", func(h, c map[string]any) string { h["jwk"] = ecJWK(other); return sign(t, jwt.SigningMethodES256, other, h, c) }, "wrong_key"},
+		{"other key", func(h, c map[string]any) string {
+			h["jwk"] = ecJWK(other)
+			return sign(t, jwt.SigningMethodES256, other, h, c)
+		}, "wrong_key"},
 		{"signed by other", func(h, c map[string]any) string { return sign(t, jwt.SigningMethodES256, other, h, c) }, "bad_signature"},
 		{"alg none", func(h, c map[string]any) string {
 			h["alg"] = "none"
@@ -58,7 +60,10 @@ func TestCheckAttacks(t *testing.T) {
 		{"no jwk", func(h, c map[string]any) string { delete(h, "jwk"); return "" }, "bad_key"},
 		{"jku", func(h, c map[string]any) string { h["jku"] = "https://evil.example/jwks"; return "" }, "malformed"},
 		{"crit", func(h, c map[string]any) string { h["crit"] = []string{"x"}; return "" }, "malformed"},
-		{"alg/key mismatch", func(h, c map[string]any) string { h["alg"] = "EdDSA"; return sign(t, jwt.SigningMethodEdDSA, edPriv, h, c) }, "bad_key"},
+		{"alg/key mismatch", func(h, c map[string]any) string {
+			h["alg"] = "EdDSA"
+			return sign(t, jwt.SigningMethodEdDSA, edPriv, h, c)
+		}, "bad_key"},
 		{"no jti", func(h, c map[string]any) string { delete(c, "jti"); return "" }, "malformed"},
 		{"iat string", func(h, c map[string]any) string { c["iat"] = "now"; return "" }, "malformed"},
 	}
