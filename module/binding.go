@@ -2,8 +2,8 @@ package edgeauth
 
 import (
 	"crypto/sha256"
-	"fmt"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
