@@ -50,6 +50,7 @@ type Checker struct {
 	cfg     Config
 	allowed map[string]bool
 	algs    string // for the challenge: algs="…"
+	headers *headerCache
 }
 
 // NewChecker applies defaults and returns a checker.
@@ -72,7 +73,7 @@ func NewChecker(cfg Config) (*Checker, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Checker{cfg: cfg, allowed: make(map[string]bool), algs: strings.Join(cfg.Algorithms, " ")}
+	c := &Checker{cfg: cfg, allowed: make(map[string]bool), algs: strings.Join(cfg.Algorithms, " "), headers: newHeaderCache(headerCacheEntries)}
 	for _, a := range cfg.Algorithms {
 		c.allowed[a] = true
 	}
@@ -112,7 +113,7 @@ type Result struct {
 // jkt, the server nonce, and last the replay store, so that only a proof
 // that passed everything else uses up its jti.
 func (c *Checker) Check(ctx context.Context, raw string, req Request) (Result, *Error) {
-	p, e := Parse(raw, c.cfg.MaxSize)
+	p, e := parse(raw, c.cfg.MaxSize, c.headers)
 	if e != nil {
 		return Result{}, e
 	}
@@ -143,7 +144,10 @@ func (c *Checker) Check(ctx context.Context, raw string, req Request) (Result, *
 	if signingMethods[p.Alg].Verify(p.signingInput, p.sig, p.Key) != nil {
 		return Result{}, invalid("bad_signature", "DPoP proof signature is invalid")
 	}
-	jkt := Thumbprint(p.Key)
+	jkt := p.jkt
+	if jkt == "" {
+		jkt = Thumbprint(p.Key)
+	}
 	if jkt == "" || jkt != req.JKT {
 		return Result{}, invalid("wrong_key", "DPoP proof key is not the key the token is bound to (cnf.jkt)")
 	}

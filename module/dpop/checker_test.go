@@ -266,3 +266,46 @@ func TestNormalizeHTU(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderCacheSkipsNoCheck: once a client's header is cached, proofs
+// with that header are still held to every claim and to the signature, and
+// a header that failed its checks is never cached.
+func TestHeaderCacheSkipsNoCheck(t *testing.T) {
+	k, other := ecKey(t), ecKey(t)
+	req := Request{Method: "GET", URL: "https://api.example/res", AccessToken: "t", JKT: Thumbprint(&k.PublicKey)}
+	c := newTestChecker(t, nil)
+	h, cl := proofParts(k, req, "first")
+	if _, e := c.Check(bg, sign(t, jwt.SigningMethodES256, k, h, cl), req); e != nil {
+		t.Fatal(e)
+	}
+	h, cl = proofParts(k, req, "forged")
+	if _, e := c.Check(bg, sign(t, jwt.SigningMethodES256, other, h, cl), req); e == nil || e.Detail != "bad_signature" {
+		t.Fatalf("cached header, other signer: %+v", e)
+	}
+	h, cl = proofParts(k, req, "m")
+	cl["htm"] = "DELETE"
+	if _, e := c.Check(bg, sign(t, jwt.SigningMethodES256, k, h, cl), req); e == nil || e.Detail != "wrong_method" {
+		t.Fatalf("cached header, other method: %+v", e)
+	}
+	bound := req
+	bound.JKT = Thumbprint(&other.PublicKey)
+	h, cl = proofParts(k, bound, "k")
+	if _, e := c.Check(bg, sign(t, jwt.SigningMethodES256, k, h, cl), bound); e == nil || e.Detail != "wrong_key" {
+		t.Fatalf("cached header, token bound to another key: %+v", e)
+	}
+	c2 := newTestChecker(t, func(cfg *Config) { cfg.Algorithms = []string{"EdDSA"} })
+	c2.headers = c.headers // a shared cache must not widen the algorithm list
+	h, cl = proofParts(k, req, "alg")
+	if _, e := c2.Check(bg, sign(t, jwt.SigningMethodES256, k, h, cl), req); e == nil || e.Detail != "algorithm" {
+		t.Fatalf("cached header, algorithm not allowed here: %+v", e)
+	}
+	priv := ecJWK(k)
+	priv["d"] = "AAAA"
+	h, cl = proofParts(k, req, "p")
+	h["jwk"] = priv
+	for range 2 {
+		if _, e := c.Check(bg, sign(t, jwt.SigningMethodES256, k, h, cl), req); e == nil || e.Detail != "private_key" {
+			t.Fatalf("private jwk: %+v", e)
+		}
+	}
+}

@@ -38,6 +38,7 @@ type Proof struct {
 
 	signingInput string
 	sig          []byte
+	jkt          string // the key's thumbprint, when the header came from the cache
 }
 
 // refusedHeaders name key material by reference or extensions this checker
@@ -48,6 +49,11 @@ var refusedHeaders = []string{"jku", "x5u", "x5c", "crit"}
 // It verifies nothing cryptographic (see Checker.Check). maxSize <= 0 means
 // DefaultMaxProofSize.
 func Parse(raw string, maxSize int) (*Proof, *Error) {
+	return parse(raw, maxSize, nil)
+}
+
+// parse is Parse with an optional cache of parsed headers.
+func parse(raw string, maxSize int, headers *headerCache) (*Proof, *Error) {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxProofSize
 	}
@@ -71,12 +77,18 @@ func Parse(raw string, maxSize int) (*Proof, *Error) {
 		return nil, invalid("malformed", "malformed DPoP proof: not a compact JWS")
 	}
 	p := &Proof{signingInput: raw[:dot2]}
-	hdr, e := decodePart(raw[:dot1], "header")
-	if e != nil {
-		return nil, e
-	}
-	if e := p.readHeader(hdr); e != nil {
-		return nil, e
+	h64 := raw[:dot1]
+	if h, ok := headers.get(h64); ok {
+		p.Alg, p.Key, p.jkt = h.alg, h.key, h.jkt
+	} else {
+		hdr, e := decodePart(h64, "header")
+		if e != nil {
+			return nil, e
+		}
+		if e := p.readHeader(hdr); e != nil {
+			return nil, e
+		}
+		headers.put(h64, parsedHeader{alg: p.Alg, key: p.Key, jkt: Thumbprint(p.Key)})
 	}
 	claims, e := decodePart(raw[dot1+1:dot2], "payload")
 	if e != nil {
