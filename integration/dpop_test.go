@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -403,4 +404,66 @@ func TestDPoPOpaqueNonceAndRequired(t *testing.T) {
 		resp, body := e.get("/x", plain)
 		assertDPoPRefused(t, resp, body, "invalid_token", "invalid_token", false, plain)
 	})
+}
+
+// TestDPoPAuthenticationProvider: inside Caddy's own `authentication`
+// handler the edgeauth provider holds bound tokens to their proofs the same
+// way: a fresh proof passes ({http.auth.user.token_binding} is dpop, and a
+// token_binding claim cannot forge it); a missing or replayed proof and the
+// bound token as Bearer are refused with the DPoP challenge.
+func TestDPoPAuthenticationProvider(t *testing.T) {
+	e := newEnv(t, demoidp.Options{})
+	cfg := fmt.Sprintf(`{
+	"admin": {"listen": "127.0.0.1:%d"},
+	"apps": {
+		"edgeauth": {"providers": {"demo": {"issuer": %q, "client_id": %q, "tls_ca": %q}}},
+		"http": {"servers": {"s": {
+			"listen": ["127.0.0.1:%d"],
+			"automatic_https": {"disable": true},
+			"routes": [{"handle": [
+				{"handler": "authentication", "providers": {"edgeauth": {"providers": ["demo"]}}},
+				{"handler": "headers", "request": {"set": {"X-User-Binding": ["{http.auth.user.token_binding}"]}}},
+				{"handler": "reverse_proxy", "upstreams": [{"dial": %q}]}
+			]}],
+			"errors": {"routes": [{"handle": [
+				{"handler": "static_response", "status_code": "{http.error.status_code}", "body": "denied"}
+			]}]}
+		}}}
+	}
+}`, e.admin, e.idp.Issuer(), demoidp.DefaultClientID, e.caFile, e.port, e.upstream)
+	loadCaddy(t, []byte(cfg))
+	alice := newDPoPClient(t)
+	tok := e.mint(map[string]any{"sub": "alice"}, demoidp.WithJKT(alice.jkt))
+	htu := e.url("/x")
+	waitFor(t, "a bound token with its proof to pass", 10*time.Second, func() bool {
+		resp, _ := e.dpopRequest("GET", "/x", "DPoP", tok, []string{alice.proof("GET", htu, tok)})
+		return resp.StatusCode == http.StatusOK
+	})
+	proof := alice.proof("GET", htu, tok)
+	got := e.upstreamSaw(e.dpopRequest("GET", "/x", "DPoP", tok, []string{proof}))
+	if b := got.header("X-User-Binding"); b != "dpop" {
+		t.Fatalf("{http.auth.user.token_binding} = %q, want dpop", b)
+	}
+	forged := e.mint(map[string]any{"sub": "bob", "token_binding": "dpop"})
+	if b := e.upstreamSaw(e.get("/x", forged)).header("X-User-Binding"); b != "" {
+		t.Fatalf("a token_binding claim reached the placeholder: %q", b)
+	}
+	for name, c := range map[string]struct {
+		scheme string
+		proofs []string
+		dpop   string // the DPoP challenge's error
+	}{
+		"replayed proof":        {"DPoP", []string{proof}, "invalid_dpop_proof"},
+		"missing proof":         {"DPoP", nil, "invalid_dpop_proof"},
+		"bound token as Bearer": {"Bearer", nil, ""},
+	} {
+		resp, body := e.dpopRequest("GET", "/x", c.scheme, tok, c.proofs)
+		if resp.StatusCode != http.StatusUnauthorized || string(body) != "denied" {
+			t.Fatalf("%s: %d %q, want 401 from handle_errors", name, resp.StatusCode, body)
+		}
+		d := challengeOf(resp, "DPoP")
+		if !strings.HasPrefix(d, `DPoP algs="`) || (c.dpop != "" && !strings.Contains(d, `error="`+c.dpop+`"`)) {
+			t.Fatalf("%s: DPoP challenge %q", name, d)
+		}
+	}
 }

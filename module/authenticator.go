@@ -112,8 +112,9 @@ func (a *Authenticator) Authenticate(w http.ResponseWriter, r *http.Request) (ca
 }
 
 // userOf turns an identity into Caddy's user: ID = sub, metadata = every
-// claim that exports as a string, plus `scopes` and `provider`, which are
-// always the gateway's own values. Caddy sets {http.auth.user.id} from the
+// claim that exports as a string, plus `scopes`, `provider` and
+// `token_binding` (dpop, mtls or empty), which are always the gateway's own
+// values. Caddy sets {http.auth.user.id} from the
 // ID and then {http.auth.user.<key>} for each metadata key, so a claim named
 // like a reserved key (`id`, `scopes`, `provider`) is left out: a token's
 // `id` claim must never override the subject, nor a `scopes` claim the
@@ -130,15 +131,20 @@ func userOf(id *identity.Identity) caddyauth.User {
 	}
 	meta["scopes"] = strings.Join(id.Scopes, " ")
 	meta["provider"] = id.Provider
+	meta["token_binding"] = ""
+	if id.Binding != nil {
+		meta["token_binding"] = id.Binding.Method
+	}
 	return caddyauth.User{ID: id.Subject, Metadata: meta}
 }
 
 // reservedUserKey reports whether a metadata key is the gateway's own
-// placeholder (http.auth.user.id, .scopes, .provider), in any case: Caddy's
+// placeholder (http.auth.user.id, .scopes, .provider, .token_binding), in any case: Caddy's
 // placeholders are looked up as written, but a claim differing only in case
 // would still confuse a reader of the logs.
 func reservedUserKey(name string) bool {
-	return strings.EqualFold(name, "id") || strings.EqualFold(name, "scopes") || strings.EqualFold(name, "provider")
+	return strings.EqualFold(name, "id") || strings.EqualFold(name, "scopes") || strings.EqualFold(name, "provider") ||
+		strings.EqualFold(name, "token_binding")
 }
 
 // Interface guards.
