@@ -467,3 +467,24 @@ func TestDPoPAuthenticationProvider(t *testing.T) {
 		}
 	}
 }
+
+// TestDPoPOfferedWithoutCredential: a request without a credential gets the
+// Bearer challenge and a DPoP challenge naming the provider's proof
+// algorithms (dpop_algorithms), so a client can tell which keys it may use.
+func TestDPoPOfferedWithoutCredential(t *testing.T) {
+	e := newEnv(t, demoidp.Options{})
+	e.start(e.globals(e.providerBlock("demo", "dpop_algorithms ES256 EdDSA")) + e.site("edgeauth demo", ""))
+	plain := e.mint(map[string]any{"sub": "bob"})
+	waitFor(t, "the provider's keys", 10*time.Second, func() bool {
+		resp, _ := e.get("/x", plain)
+		return resp.StatusCode == http.StatusOK
+	})
+	resp, body := e.get("/x", "")
+	assertError(t, resp, body, http.StatusUnauthorized, "unauthorized")
+	if d := challengeOf(resp, "DPoP"); d != `DPoP algs="ES256 EdDSA"` {
+		t.Fatalf("DPoP challenge %q", d)
+	}
+	if b := challengeOf(resp, "Bearer"); !strings.HasPrefix(b, "Bearer realm=") {
+		t.Fatalf("Bearer challenge %q", b)
+	}
+}

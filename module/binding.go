@@ -314,3 +314,15 @@ func parseDPoPOrigin(origin string) (string, error) {
 	}
 	return strings.TrimSuffix(n, "/"), nil
 }
+
+// dpopOffer is the DPoP challenge sent beside the Bearer one when a
+// request has no credential (RFC 9449 §7.1: it tells clients which proof
+// algorithms are accepted): `DPoP algs="…"` of the route's sole provider,
+// or every supported algorithm.
+func (b *bearerAuth) dpopOffer() string {
+	algs := strings.Join(dpop.SupportedAlgorithms, " ")
+	if len(b.providers) == 1 && b.providers[0].dpop != nil {
+		algs = b.providers[0].dpop.Algorithms()
+	}
+	return dpopChallenge(algs, "", "")
+}

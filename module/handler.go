@@ -265,7 +265,9 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 		}
 	}
 	h.decide(r, reason, "", "")
-	return nil, nil, true, refuse(w, r, challengeDenial(r, http.StatusUnauthorized, reason, challenge{errCode: "unauthorized", description: "authentication required"}, nil))
+	d := challengeDenial(r, http.StatusUnauthorized, reason, challenge{errCode: "unauthorized", description: "authentication required"}, nil)
+	d.challenge2 = h.bearer.dpopOffer()
+	return nil, nil, true, refuse(w, r, d)
 }
 
 // stripOwnCookies removes the plugin's session and login cookies from the
