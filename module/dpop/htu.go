@@ -51,6 +51,9 @@ func NormalizeOrigin(scheme, host string) (string, error) {
 		host = strings.TrimSuffix(host, ":80")
 	}
 	host = strings.TrimSuffix(host, ":") // an empty port is the default one
+	if host == "" || host[0] == ':' {
+		return "", errors.New("no host")
+	}
 	return scheme + "://" + host, nil
 }
 
