@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/edgeauth/caddy-edgeauth/module/dpop"
 	"github.com/edgeauth/caddy-edgeauth/module/fleet"
 	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 	"github.com/edgeauth/caddy-edgeauth/module/oidc"
@@ -79,6 +80,8 @@ type provider struct {
 	opaque       string        // how opaque bearer tokens are checked; "" refuses them
 	opaqueTTL    time.Duration // how long an opaque token's check is trusted
 	gate         *opaqueGate   // bounds and shares this provider's opaque-token calls
+	dpop         *dpop.Checker // DPoP proofs for this provider's bound tokens (dpopsetup.go)
+	dpopRequired bool          // `dpop required`: unbound tokens are refused
 }
 
 // CaddyModule returns the Caddy module information.
@@ -130,6 +133,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.metrics = m
 	if err := a.provisionSessions(); err != nil {
+		return err
+	}
+	if err := a.provisionDPoP(); err != nil {
 		return err
 	}
 	return a.provisionSTS()

@@ -30,6 +30,10 @@ type Authenticator struct {
 	// Providers names the providers whose tokens are accepted. Default: all.
 	Providers []string `json:"providers,omitempty"`
 
+	// DPoPOrigin overrides the scheme and host that DPoP proofs' htu must
+	// name (as the handler's dpop_origin).
+	DPoPOrigin string `json:"dpop_origin,omitempty"`
+
 	bearer bearerAuth
 }
 
@@ -43,7 +47,10 @@ func (Authenticator) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves the named providers.
 func (a *Authenticator) Provision(ctx caddy.Context) error {
-	return a.bearer.setup(ctx, a.Providers)
+	if err := a.bearer.setup(ctx, a.Providers); err != nil {
+		return err
+	}
+	return a.bearer.setOrigin(a.DPoPOrigin)
 }
 
 // Authenticate verifies the request's bearer token. A missing or bad token is
@@ -60,12 +67,29 @@ func (a *Authenticator) Authenticate(w http.ResponseWriter, r *http.Request) (ca
 		w.Header().Set("WWW-Authenticate", "Bearer realm="+quote(r.Host)+`, error="invalid_request", error_description="more than one Authorization header"`)
 		return caddyauth.User{}, false, nil
 	}
-	raw, presented := bearerToken(r)
+	cred, presented := presentedCredential(r)
 	if !presented {
 		w.Header().Set("WWW-Authenticate", "Bearer realm="+quote(r.Host))
 		return caddyauth.User{}, false, nil
 	}
-	id, err := a.bearer.authenticate(r.Context(), raw)
+	id, nonce, err, refusal := a.bearer.authenticateRequest(r, cred)
+	if refusal != nil {
+		if refusal.unavailable {
+			return caddyauth.User{}, false, refusal
+		}
+		c1, c2 := refusal.challenges(r, cred.dpop)
+		w.Header().Set("WWW-Authenticate", c1)
+		if c2 != "" {
+			w.Header().Add("WWW-Authenticate", c2)
+		}
+		if refusal.nonce != "" {
+			w.Header().Set("DPoP-Nonce", refusal.nonce)
+		}
+		return caddyauth.User{}, false, nil
+	}
+	if nonce != "" {
+		w.Header().Set("DPoP-Nonce", nonce)
+	}
 	if err != nil {
 		var te *token.Error
 		if errors.As(err, &te) && te.Kind == token.Unavailable {
@@ -75,6 +99,12 @@ func (a *Authenticator) Authenticate(w http.ResponseWriter, r *http.Request) (ca
 		if te != nil {
 			desc = te.Description
 		}
+		if cred.dpop {
+			c1, c2 := a.bearer.dpopTokenChallenges(r, desc)
+			w.Header().Set("WWW-Authenticate", c1)
+			w.Header().Add("WWW-Authenticate", c2)
+			return caddyauth.User{}, false, nil
+		}
 		w.Header().Set("WWW-Authenticate", "Bearer realm="+quote(r.Host)+`, error="invalid_token", error_description=`+quote(desc))
 		return caddyauth.User{}, false, nil
 	}
@@ -82,8 +112,9 @@ func (a *Authenticator) Authenticate(w http.ResponseWriter, r *http.Request) (ca
 }
 
 // userOf turns an identity into Caddy's user: ID = sub, metadata = every
-// claim that exports as a string, plus `scopes` and `provider`, which are
-// always the gateway's own values. Caddy sets {http.auth.user.id} from the
+// claim that exports as a string, plus `scopes`, `provider` and
+// `token_binding` (dpop, mtls or empty), which are always the gateway's own
+// values. Caddy sets {http.auth.user.id} from the
 // ID and then {http.auth.user.<key>} for each metadata key, so a claim named
 // like a reserved key (`id`, `scopes`, `provider`) is left out: a token's
 // `id` claim must never override the subject, nor a `scopes` claim the
@@ -100,15 +131,20 @@ func userOf(id *identity.Identity) caddyauth.User {
 	}
 	meta["scopes"] = strings.Join(id.Scopes, " ")
 	meta["provider"] = id.Provider
+	meta["token_binding"] = ""
+	if id.Binding != nil {
+		meta["token_binding"] = id.Binding.Method
+	}
 	return caddyauth.User{ID: id.Subject, Metadata: meta}
 }
 
 // reservedUserKey reports whether a metadata key is the gateway's own
-// placeholder (http.auth.user.id, .scopes, .provider), in any case: Caddy's
+// placeholder (http.auth.user.id, .scopes, .provider, .token_binding), in any case: Caddy's
 // placeholders are looked up as written, but a claim differing only in case
 // would still confuse a reader of the logs.
 func reservedUserKey(name string) bool {
-	return strings.EqualFold(name, "id") || strings.EqualFold(name, "scopes") || strings.EqualFold(name, "provider")
+	return strings.EqualFold(name, "id") || strings.EqualFold(name, "scopes") || strings.EqualFold(name, "provider") ||
+		strings.EqualFold(name, "token_binding")
 }
 
 // Interface guards.

@@ -20,6 +20,7 @@ type bearerAuth struct {
 	providers []*provider
 	selector  *token.Selector
 	opaque    *provider // the first provider that accepts opaque tokens; nil: none
+	origin    string    // dpop_origin, normalised ("" = the request's own)
 }
 
 // setup resolves the named providers (all when names is empty).
@@ -66,6 +67,11 @@ func (b *bearerAuth) authenticate(ctx context.Context, raw string) (*identity.Id
 	b.app.metrics.TokenCache(false)
 	id, err := b.selector.Verify(ctx, raw)
 	if err != nil {
+		return nil, err
+	}
+	// The binding is read before the identity is cached and shared; it is
+	// checked on every request (binding.go).
+	if id.Binding, err = bindingOrError(id.Claims); err != nil {
 		return nil, err
 	}
 	b.app.cache.Put(raw, id)

@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/edgeauth/caddy-edgeauth/module/dpop"
 	"github.com/edgeauth/caddy-edgeauth/module/policy"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 	"github.com/edgeauth/caddy-edgeauth/module/sts"
@@ -43,6 +44,10 @@ import (
 //			opaque_tokens introspection|userinfo
 //			opaque_cache_ttl <duration>
 //			opaque_rate <n>/s|<n>/m [<burst>]
+//			dpop allowed|required
+//			dpop_algorithms <alg>...
+//			dpop_proof_max_age <duration>
+//			dpop_nonce [<window>]
 //		}
 //		session {
 //			secret <secret>...
@@ -209,20 +214,23 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"revocation_endpoint":    &pc.RevocationEndpoint,
 		"preset":                 &pc.Preset,
 		"opaque_tokens":          &pc.OpaqueTokens,
+		"dpop":                   &pc.DPoP,
 	}
 	lists := map[string]*[]string{
-		"scopes":      &pc.Scopes,
-		"audiences":   &pc.Audiences,
-		"algorithms":  &pc.Algorithms,
-		"token_types": &pc.TokenTypes,
-		"thumbprints": &pc.Thumbprints,
+		"scopes":          &pc.Scopes,
+		"audiences":       &pc.Audiences,
+		"algorithms":      &pc.Algorithms,
+		"token_types":     &pc.TokenTypes,
+		"thumbprints":     &pc.Thumbprints,
+		"dpop_algorithms": &pc.DPoPAlgorithms,
 	}
 	durations := map[string]*caddy.Duration{
-		"clock_skew":       &pc.ClockSkew,
-		"max_token_age":    &pc.MaxTokenAge,
-		"jwks_refresh":     &pc.JWKSRefresh,
-		"kid_cooldown":     &pc.KidCooldown,
-		"opaque_cache_ttl": &pc.OpaqueCacheTTL,
+		"clock_skew":         &pc.ClockSkew,
+		"max_token_age":      &pc.MaxTokenAge,
+		"jwks_refresh":       &pc.JWKSRefresh,
+		"kid_cooldown":       &pc.KidCooldown,
+		"opaque_cache_ttl":   &pc.OpaqueCacheTTL,
+		"dpop_proof_max_age": &pc.DPoPProofMaxAge,
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
@@ -237,6 +245,9 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				if err := checkPreset(v); err != nil {
 					return d.Errf("%v", err)
 				}
+			}
+			if opt == "dpop" && v != dpopAllowed && v != dpopRequired {
+				return d.Errf("dpop %q: use `dpop allowed` (bound tokens need proofs, others pass as bearer tokens) or `dpop required`", v)
 			}
 		case lists[opt] != nil:
 			vals := d.RemainingArgs()
@@ -253,6 +264,10 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				if err := token.ValidateAlgorithms(vals); err != nil {
 					return d.Errf("%v", err)
 				}
+			case "dpop_algorithms":
+				if err := dpop.ValidateAlgorithms(vals); err != nil {
+					return d.Errf("%v", err)
+				}
 			}
 		case durations[opt] != nil:
 			if err := durationArg(d, durations[opt]); err != nil {
@@ -261,6 +276,18 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case opt == "opaque_rate":
 			if err := pc.unmarshalOpaqueRate(d); err != nil {
 				return err
+			}
+		case opt == "dpop_nonce":
+			pc.DPoPNonce = true
+			if d.NextArg() {
+				w, err := caddy.ParseDuration(d.Val())
+				if err != nil {
+					return d.Errf("dpop_nonce: %q is not a duration; write `dpop_nonce` or `dpop_nonce 5m` (how long one nonce is handed out)", d.Val())
+				}
+				pc.DPoPNonceWindow = caddy.Duration(w)
+			}
+			if d.NextArg() {
+				return d.ArgErr()
 			}
 		default:
 			return d.Errf("provider: unknown option %q", opt)
@@ -291,6 +318,7 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		}
 //		decision_log_level debug|info|warn|error
 //		pass_access_token
+//		dpop_origin <url>
 //		sts <name> {
 //			role_arn <arn>
 //			role_session_name <template>
@@ -323,7 +351,10 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // always deleted. `login` turns on the browser login with the first provider
 // (endpoints under the prefix, default /oauth2/); its block is optional.
 // `sts` exchanges the caller's token at a configured STS and passes the
-// temporary credentials upstream; its block is optional too.
+// temporary credentials upstream; its block is optional too. `dpop_origin`
+// is the scheme and host (https://api.example.com) that DPoP proofs' htu
+// must name when another proxy in front changes them (default: this
+// connection's scheme and the Host header).
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	h.Providers = append(h.Providers, d.RemainingArgs()...)
@@ -387,6 +418,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := h.Login.UnmarshalCaddyfile(d); err != nil {
 				return err
 			}
+		case "dpop_origin":
+			v, err := singleArg(d, "dpop_origin")
+			if err != nil {
+				return err
+			}
+			if _, err := parseDPoPOrigin(v); err != nil {
+				return d.Errf("%v", err)
+			}
+			h.DPoPOrigin = v
 		case "decision_log_level":
 			args := d.RemainingArgs()
 			if len(args) != 1 {
@@ -402,7 +442,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		default:
-			return d.Errf("edgeauth: unknown subdirective %q (expected public, optional, scope, claim, header, strip_prefix, login, sts, pass_access_token or decision_log_level)", d.Val())
+			return d.Errf("edgeauth: unknown subdirective %q (expected public, optional, scope, claim, header, strip_prefix, login, sts, pass_access_token, dpop_origin or decision_log_level)", d.Val())
 		}
 	}
 	return nil

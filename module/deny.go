@@ -42,6 +42,8 @@ type denial struct {
 	status     int
 	reason     metrics.Reason
 	challenge  string        // WWW-Authenticate; "" for none
+	challenge2 string        // a second WWW-Authenticate field (DPoP and Bearer); "" for none
+	dpopNonce  string        // DPoP-Nonce header (RFC 9449 §8); "" for none
 	retryAfter time.Duration // > 0 on a 503: Retry-After, rounded up to seconds
 	body       errorBody
 	scopes     []string // the scopes an insufficient_scope lacks
@@ -67,6 +69,12 @@ func refuse(w http.ResponseWriter, r *http.Request, d *denial) error {
 	h := w.Header()
 	if d.challenge != "" {
 		h.Set("WWW-Authenticate", d.challenge)
+	}
+	if d.challenge2 != "" {
+		h.Add("WWW-Authenticate", d.challenge2)
+	}
+	if d.dpopNonce != "" {
+		h.Set("DPoP-Nonce", d.dpopNonce)
 	}
 	if d.retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int((d.retryAfter+time.Second-1)/time.Second)))

@@ -74,6 +74,11 @@ type Handler struct {
 	// hands them to the upstream.
 	STS *STSUse `json:"sts,omitempty"`
 
+	// DPoPOrigin is the scheme and host (e.g. https://api.example.com) that
+	// DPoP proofs' htu must name, for a gateway behind another proxy that
+	// changes them. Default: this connection's scheme and the Host header.
+	DPoPOrigin string `json:"dpop_origin,omitempty"`
+
 	// DecisionLogLevel is the level of the log line written for each
 	// refused request (debug, info, warn or error). Default: debug.
 	// A verified caller refused with 403 (scope, claim or STS role) is
@@ -118,6 +123,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("edgeauth: %w", err)
 	}
 	if err := h.bearer.setup(ctx, h.Providers); err != nil {
+		return err
+	}
+	if err := h.bearer.setOrigin(h.DPoPOrigin); err != nil {
 		return err
 	}
 	if h.policy, err = policy.New(policy.Config{Public: h.Public, Optional: h.Optional, Scopes: h.Scopes, Claims: h.Claims}); err != nil {
@@ -252,10 +260,17 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 		h.decide(r, metrics.ReasonInvalidToken, h.bearer.soleProvider(), "malformed")
 		return nil, nil, true, refuse(w, r, challengeDenial(r, http.StatusBadRequest, metrics.ReasonInvalidToken, challenge{errCode: "invalid_request", description: "more than one Authorization header", inHeader: true}, nil))
 	}
-	if raw, presented := bearerToken(r); presented {
-		id, err := h.bearer.authenticate(r.Context(), raw)
-		if err != nil {
-			return nil, nil, true, h.denyToken(w, r, err)
+	if cred, presented := presentedCredential(r); presented {
+		id, nonce, err, refusal := h.bearer.authenticateRequest(r, cred)
+		switch {
+		case err != nil:
+			return nil, nil, true, h.denyToken(w, r, err, cred.dpop)
+		case refusal != nil:
+			h.decide(r, refusal.reason, refusal.provider, refusal.detail)
+			return nil, nil, true, refuse(w, r, refusal.denial(r, cred.dpop))
+		}
+		if nonce != "" {
+			w.Header().Set("DPoP-Nonce", nonce)
 		}
 		return id, nil, false, nil
 	}
@@ -278,7 +293,9 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 		}
 	}
 	h.decide(r, reason, "", "")
-	return nil, nil, true, refuse(w, r, challengeDenial(r, http.StatusUnauthorized, reason, challenge{errCode: "unauthorized", description: "authentication required"}, nil))
+	d := challengeDenial(r, http.StatusUnauthorized, reason, challenge{errCode: "unauthorized", description: "authentication required"}, nil)
+	d.challenge2 = h.bearer.dpopOffer()
+	return nil, nil, true, refuse(w, r, d)
 }
 
 // denyStore answers 503 when the session store could not be reached.
@@ -311,7 +328,7 @@ func (h *Handler) provide(r *http.Request, id *identity.Identity) *caddy.Replace
 
 // denyToken answers a token that failed verification: 503 while keys are not
 // loaded yet, 401 invalid_token otherwise.
-func (h *Handler) denyToken(w http.ResponseWriter, r *http.Request, err error) error {
+func (h *Handler) denyToken(w http.ResponseWriter, r *http.Request, err error, presentedDPoP bool) error {
 	var te *token.Error
 	if errors.As(err, &te) && te.Kind == token.Unavailable {
 		h.decide(r, metrics.ReasonKeysUnavailable, h.bearer.soleProvider(), metrics.TokenErrorDetail(err))
@@ -322,7 +339,11 @@ func (h *Handler) denyToken(w http.ResponseWriter, r *http.Request, err error) e
 		desc = te.Description
 	}
 	h.decide(r, metrics.ReasonInvalidToken, h.bearer.soleProvider(), metrics.TokenErrorDetail(err))
-	return refuse(w, r, challengeDenial(r, http.StatusUnauthorized, metrics.ReasonInvalidToken, challenge{errCode: "invalid_token", description: desc, inHeader: true}, nil))
+	d := challengeDenial(r, http.StatusUnauthorized, metrics.ReasonInvalidToken, challenge{errCode: "invalid_token", description: desc, inHeader: true}, nil)
+	if presentedDPoP {
+		d.challenge, d.challenge2 = h.bearer.dpopTokenChallenges(r, desc)
+	}
+	return refuse(w, r, d)
 }
 
 // decide counts a decision and logs it at decisionLevel. reason is a fixed

@@ -39,6 +39,9 @@ func (b *bearerAuth) authenticateOpaque(ctx context.Context, raw string) (*ident
 	if err != nil {
 		return nil, err
 	}
+	if id.Binding, err = bindingOrError(id.Claims); err != nil {
+		return nil, err
+	}
 	b.app.cache.Put(key, id)
 	return id, nil
 }

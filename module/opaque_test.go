@@ -44,8 +44,8 @@ func answer(t *testing.T, js string) map[string]any {
 // Finding 1: an opaque-token answer must bind the token to this gateway:
 // aud (when stated) like a JWT's, else client_id/azp; an introspection answer
 // that states none is refused, a userinfo one is accepted (the documented
-// limit); refresh tokens, DPoP and other sender-constrained tokens are
-// refused.
+// limit); refresh tokens are refused, and token_type DPoP only passes with
+// a cnf binding (which the gateway then checks per request: binding.go).
 func TestFinding1AnswerBinding(t *testing.T) {
 	gw := func(mode string, audiences ...string) *provider {
 		return &provider{name: "corp", config: &ProviderConfig{Audiences: audiences}, clientID: "gw", opaque: mode}
@@ -74,7 +74,8 @@ func TestFinding1AnswerBinding(t *testing.T) {
 		{`{"client_id":"gw","token_type":"DPoP"}`, gw(opaqueIntrospection), "not an access token"},
 		{`{"client_id":"gw","token_type":""}`, gw(opaqueIntrospection), "not an access token"},
 		{`{"client_id":"gw","token_type":null}`, gw(opaqueIntrospection), "not an access token"},
-		{`{"client_id":"gw","cnf":{"jkt":"x"}}`, gw(opaqueIntrospection), "sender-constrained"},
+		{`{"client_id":"gw","cnf":{"jkt":"x"}}`, gw(opaqueIntrospection), ""},
+		{`{"client_id":"gw","token_type":"DPoP","cnf":{"jkt":"x"}}`, gw(opaqueIntrospection), ""},
 		// Userinfo: whatever the answer states is checked; an answer that
 		// states nothing cannot be (README: what userinfo mode cannot check).
 		{`{}`, gw(opaqueUserinfo), ""},

@@ -17,16 +17,16 @@ import (
 //     (nothing ties the token to this gateway); a userinfo answer that
 //     states none is accepted — the documented limit of userinfo mode;
 //   - `token_type`, when stated, must name an access token (a refresh token
-//     is `active` too), and a sender-constrained token (`cnf`) is refused, as
-//     the gateway cannot check its proof of possession.
+//     is `active` too); `DPoP` (RFC 9449 §6.2) only with a `cnf` claim. A
+//     sender-constrained answer (`cnf.jkt`, `cnf["x5t#S256"]`) binds the
+//     token like a JWT's cnf: the gateway checks the DPoP proof or client
+//     certificate on every request (binding.go).
 //
 // Values are compared raw; a member of the wrong JSON type is refused.
 func checkAnswerBinding(claims map[string]any, p *provider) *token.Error {
-	if v, present := claims["token_type"]; present && !isAccessTokenType(v) {
+	_, bound := claims["cnf"]
+	if v, present := claims["token_type"]; present && !isAccessTokenType(v) && !(bound && isDPoPTokenType(v)) {
 		return &token.Error{Kind: token.Invalid, Description: "not an access token"}
-	}
-	if _, bound := claims["cnf"]; bound {
-		return &token.Error{Kind: token.Invalid, Description: "sender-constrained token presented as a bearer token"}
 	}
 	accepted := p.config.Audiences
 	if len(accepted) == 0 {
@@ -89,8 +89,8 @@ func stringOrStrings(v any) ([]string, bool) {
 
 // isAccessTokenType reports whether a stated token_type (optional in RFC
 // 7662) allows the token as a bearer access token: a refresh token, for
-// instance, is active too, but is no credential for an API call; a DPoP
-// token needs a proof the gateway does not check.
+// instance, is active too, but is no credential for an API call. (A DPoP
+// token is accepted by isDPoPTokenType when its answer has a cnf.)
 func isAccessTokenType(v any) bool {
 	t, ok := v.(string)
 	if !ok {
@@ -101,4 +101,11 @@ func isAccessTokenType(v any) bool {
 		return true
 	}
 	return false
+}
+
+// isDPoPTokenType reports whether a stated token_type is RFC 9449's `DPoP`
+// (case-insensitive, as token types are).
+func isDPoPTokenType(v any) bool {
+	t, ok := v.(string)
+	return ok && strings.EqualFold(t, "DPoP")
 }

@@ -3,7 +3,6 @@ package edgeauth
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -26,7 +25,10 @@ import (
 // refresh failed), gives a nil identity and no answer, never a login
 // redirect. A session store that cannot be reached is 503, as elsewhere.
 func (h *Handler) identifyOptional(w http.ResponseWriter, r *http.Request) (*identity.Identity, *session.Session, bool, error) {
-	if presentsToken(r) || multipleAuthorization(r) {
+	// A token the gateway judges (Bearer, or DPoP: a sender-constrained
+	// token is never an anonymous caller) is verified or refused as on any
+	// path; other schemes (Basic …) are no credential.
+	if _, presented := presentedCredential(r); presented || multipleAuthorization(r) {
 		return h.identify(w, r)
 	}
 	if h.flow == nil {
@@ -44,19 +46,6 @@ func (h *Handler) identifyOptional(w http.ResponseWriter, r *http.Request) (*ide
 		return nil, nil, false, nil
 	}
 	return nil, nil, true, h.denyStore(w, r, err)
-}
-
-// presentsToken reports whether r presents an access token the gateway
-// judges: `Authorization: Bearer …`, or `Authorization: DPoP …` (a
-// sender-constrained token is never an anonymous caller: it is verified, or
-// refused, like a bearer token). Other schemes (Basic …) are no credential.
-func presentsToken(r *http.Request) bool {
-	if _, presented := bearerToken(r); presented {
-		return true
-	}
-	auth := r.Header.Get("Authorization")
-	const scheme = "dpop "
-	return len(auth) > len(scheme) && strings.EqualFold(auth[:len(scheme)], scheme)
 }
 
 // passAnonymous sends a request on an optional path upstream without an

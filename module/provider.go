@@ -132,6 +132,32 @@ type ProviderConfig struct {
 	// the provider is asked again (never past the token's expiry when the
 	// provider tells it). Default: 2m; at most 1h.
 	OpaqueCacheTTL caddy.Duration `json:"opaque_cache_ttl,omitempty"`
+
+	// DPoP says how this provider's DPoP-bound tokens (RFC 9449, `cnf.jkt`)
+	// are taken: `allowed` (the default: a bound token needs a DPoP proof
+	// on every request, an unbound one passes as a bearer token) or
+	// `required` (a token without a binding the gateway checks is refused).
+	DPoP string `json:"dpop,omitempty"`
+
+	// DPoPAlgorithms are the JWS algorithms a DPoP proof may be signed with,
+	// independent of Algorithms (the client picks its proof key). Default:
+	// every asymmetric algorithm edgeauth supports.
+	DPoPAlgorithms []string `json:"dpop_algorithms,omitempty"`
+
+	// DPoPProofMaxAge is how long after its `iat` a proof is accepted (plus
+	// ClockSkew). Default: 60s; at most 10m.
+	DPoPProofMaxAge caddy.Duration `json:"dpop_proof_max_age,omitempty"`
+
+	// DPoPNonce makes every proof carry a server nonce (RFC 9449 §8): a
+	// proof without a current one is answered 401 use_dpop_nonce with a
+	// DPoP-Nonce header. Nonces are derived from the first session secret
+	// and the time, so every instance of a fleet that shares the secret
+	// accepts them.
+	DPoPNonce bool `json:"dpop_nonce,omitempty"`
+
+	// DPoPNonceWindow is how long one nonce is handed out; a nonce is
+	// accepted during its window and the next. Default: 5m.
+	DPoPNonceWindow caddy.Duration `json:"dpop_nonce_window,omitempty"`
 }
 
 // presets are the known providers' settings.
@@ -296,6 +322,10 @@ func (pc *ProviderConfig) compile() (oidc.Config, token.Rules, error) {
 	}
 	if pc.OpaqueBurst < 0 || pc.OpaqueBurst > maxOpaqueBurst {
 		return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_rate: burst %d is out of range; use a burst between 1 and %d, e.g. `opaque_rate 20/s 40`", pc.OpaqueBurst, maxOpaqueBurst)
+	}
+
+	if err := pc.checkDPoP(); err != nil {
+		return oidc.Config{}, token.Rules{}, err
 	}
 
 	rules := token.Rules{

@@ -49,6 +49,9 @@ type sessions struct {
 	cookieName string
 	lifetime   time.Duration
 	random     bool // no secret configured: a per-process one is used
+	// secret is the first session secret (or the per-process one): the
+	// key material of the DPoP server nonces (dpopsetup.go).
+	secret []byte
 
 	// With a Redis store: the client (closed at cleanup), the store itself
 	// (for back-channel logout), the cross-instance refresh lock and the
@@ -108,6 +111,7 @@ func (a *App) provisionSessions() error {
 		cookieName: name,
 		lifetime:   lifetime,
 		random:     random,
+		secret:     secrets[0],
 	}
 	if cfg.Store != nil && cfg.Store.Redis != nil {
 		if random {

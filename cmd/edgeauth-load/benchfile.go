@@ -59,6 +59,7 @@ Reproduce with the command below from a checkout (scenario 6 also needs
 | 4 | the same bearer token, with STS credentials (cached after the first exchange at the STS emulator) injected as X-Sts-* headers | ≥ 0.90 |
 | 5 | 90 % valid tokens (32 distinct, cached) and 10 % with a bad signature (refused with 401 after a verification each time); bare Caddy gets the same requests | ≥ 0.90 |
 | 6 | fleet (issue 6): a browser session cookie from one login, as in 3, on a Caddy whose sessions live in Redis — the cookie holds a sealed session ID and every request loads the session from Redis (one GET on loopback) | ≥ 0.80 (this tool's goal; issue 6 sets none) |
+| 8 | DPoP (issue 12): one token the demo provider bound to an ES256 key (cnf.jkt; cached after the first request) with a proof the load generator signs afresh for every request — one ES256 verification, a thumbprint and a replay-cache insert per request; bare Caddy gets the same requests. The generator's signing time per proof is in the notes | ≥ 0.80 (this tool's goal); issue 12: Caddy CPU per request ≤ scenario 1's + 45 µs |
 
 "added p50" is edgeauth's median latency minus bare Caddy's. "Caddy CPU per
 request" is the CPU time (user + system, from /proc) each Caddy process used

@@ -16,7 +16,9 @@
 //  5. 90 % valid and 10 % bad-signature tokens;
 //  6. a browser session cookie with the sessions in Redis (`store redis`):
 //     the cookie holds a sealed session ID and every request loads the
-//     session from a redis-server the tool starts (it must be on PATH).
+//     session from a redis-server the tool starts (it must be on PATH);
+//  8. a DPoP-bound token with a fresh ES256 proof on every request (issue
+//     12; not in the default list: `-scenarios 1,8`).
 //
 // Usage, from the repository root:
 //

@@ -35,7 +35,8 @@ type row struct {
 	info        scenarioInfo
 	unavailable string
 	bare, edge  []*Result
-	cookieBytes int // length of the replayed Cookie header (scenarios 3 and 6)
+	cookieBytes int         // length of the replayed Cookie header (scenarios 3 and 6)
+	dpop        *dpopClient // scenario 8: the generator's proof signing cost
 	poolSize    int
 	taken       int64
 	reused      int64
@@ -44,7 +45,7 @@ type row struct {
 func newReport(cfg config, scenarios []*scenario) *report {
 	rep := &report{cfg: cfg, date: time.Now().UTC(), loadBefore: loadAverage()}
 	for _, sc := range scenarios {
-		rep.rows = append(rep.rows, &row{info: sc.scenarioInfo, unavailable: sc.unavailable, cookieBytes: sc.cookieBytes})
+		rep.rows = append(rep.rows, &row{info: sc.scenarioInfo, unavailable: sc.unavailable, cookieBytes: sc.cookieBytes, dpop: sc.dpop})
 	}
 	return rep
 }
@@ -165,6 +166,9 @@ func (rep *report) table() string {
 		}
 		if cpu := r.storeCPU(); cpu > 0 {
 			notes = append(notes, fmt.Sprintf("redis-server CPU %s per request (not in the CPU column)", fmtDur(cpu)))
+		}
+		if r.dpop != nil && r.dpop.signCost() > 0 {
+			notes = append(notes, fmt.Sprintf("the load generator spends %s (wall) signing each ES256 proof, on the same CPUs (not in the CPU column)", fmtDur(r.dpop.signCost())))
 		}
 		if r.poolSize > 0 {
 			notes = append(notes, fmt.Sprintf("%d fresh tokens minted, %d sent to edgeauth, %d reused", r.poolSize, r.taken, r.reused))

@@ -244,6 +244,10 @@ func (r *runner) prepare(ctx context.Context) ([]*scenario, error) {
 			sc.bare, sc.edge = repeated("Authorization", bearer(stsTok))
 		case 5:
 			sc.bare, sc.edge = newMix(mixToks)
+		case 8:
+			if err := r.prepareDPoP(ctx, sc); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil

@@ -36,6 +36,10 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if g.clientID != "" {
 		resp["aud"] = g.clientID
 	}
+	if g.jkt != "" {
+		resp["cnf"] = map[string]any{"jkt": g.jkt}
+		resp["token_type"] = "DPoP"
+	}
 	if !g.issuedAt.IsZero() {
 		resp["iat"] = g.issuedAt.Unix()
 	}

@@ -41,6 +41,7 @@ type codeGrant struct {
 
 // grant is what an access or refresh token stands for.
 type grant struct {
+	jkt      string // access tokens bound to a DPoP key (cnf.jkt)
 	clientID string
 	user     User
 	scopes   []string

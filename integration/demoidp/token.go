@@ -21,6 +21,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if r, ok = s.withTokenRequestJKT(w, r); !ok {
+		return
+	}
 	switch gt, _ := single(r.PostForm, "grant_type"); gt {
 	case "authorization_code":
 		s.codeGrant(w, r, c)
@@ -81,7 +84,7 @@ func (s *Server) codeGrant(w http.ResponseWriter, r *http.Request, c Client) {
 		return
 	}
 	resp, keys, err := s.issue(issueRequest{
-		client: c, user: g.user, scopes: g.scopes, sid: g.sid, nonce: g.nonce, authTime: g.authTime,
+		jkt: requestJKT(r), client: c, user: g.user, scopes: g.scopes, sid: g.sid, nonce: g.nonce, authTime: g.authTime,
 		refresh: g.offline, idToken: slices.Contains(g.scopes, "openid"), family: randomToken(12),
 	})
 	if err != nil {
@@ -170,6 +173,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, c Client) 
 		scopes = req
 	}
 	resp, _, err := s.issue(issueRequest{
+		jkt:    requestJKT(r),
 		client: c, user: g.user, scopes: scopes, sid: g.sid, nonce: g.nonce, authTime: g.authTime,
 		refresh: rotate, idToken: s.opts.RefreshReturnsIDToken && slices.Contains(scopes, "openid"),
 		family: g.family, refreshScopes: g.scopes,
@@ -182,6 +186,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, c Client) 
 }
 
 type issueRequest struct {
+	jkt           string // the DPoP proof key's thumbprint: bind the access token to it
 	client        Client
 	user          User
 	scopes        []string
@@ -209,6 +214,9 @@ func (s *Server) issue(in issueRequest) (map[string]any, []string, error) {
 		if in.sid != "" {
 			claims["sid"] = in.sid
 		}
+		if in.jkt != "" {
+			claims["cnf"] = map[string]any{"jkt": in.jkt}
+		}
 		var err error
 		if at, err = s.sign(claims, &mintConfig{}, "at+jwt"); err != nil {
 			return nil, nil, err
@@ -220,6 +228,9 @@ func (s *Server) issue(in issueRequest) (map[string]any, []string, error) {
 		"expires_in":   int64(s.opts.AccessTokenTTL / time.Second),
 		"scope":        strings.Join(in.scopes, " "),
 	}
+	if in.jkt != "" {
+		resp["token_type"] = "DPoP"
+	}
 	if s.opts.ExpiresInAsString {
 		resp["expires_in"] = strconv.FormatInt(int64(s.opts.AccessTokenTTL/time.Second), 10)
 	}
@@ -228,6 +239,7 @@ func (s *Server) issue(in issueRequest) (map[string]any, []string, error) {
 	keys := []string{tokenKey(at)}
 	accessGrant := base
 	accessGrant.expires = exp
+	accessGrant.jkt = in.jkt
 
 	var rt string
 	refreshGrant := base

@@ -31,6 +31,7 @@ const (
 	fromIssuer                 // Identity.Issuer (or claim iss)
 	fromScopes                 // Identity.Scopes, space-separated
 	fromTemplate               // the operator's template, through the replacer
+	fromBinding                // Identity.Binding.Method (dpop, mtls)
 )
 
 // headerEntry is one header that Inject sets.
@@ -57,6 +58,7 @@ var defaultHeaders = []headerEntry{
 	{name: "X-Auth-Name", src: fromClaim, claim: "name"},
 	{name: "X-Auth-Email", src: fromClaim, claim: "email"},
 	{name: "X-Auth-Groups", src: fromClaim, claim: "groups"},
+	{name: "X-Auth-Token-Binding", src: fromBinding},
 }
 
 // DefaultStripPrefixes are the header name prefixes whose client-supplied
@@ -263,6 +265,8 @@ func (e *headerEntry) value(id *Identity, repl *caddy.Replacer) string {
 	case fromClaim:
 		v, _ := ClaimValue(id.Claims, e.claim)
 		return v
+	case fromBinding:
+		return bindingMethod(id)
 	case fromTemplate:
 		if repl == nil {
 			return ""

@@ -48,7 +48,7 @@ func TestNewHeadersNames(t *testing.T) {
 		{Name: "X-User", Value: "{http.auth.user.upn}"},
 	}, nil)
 	got := strings.Join(h.Names(), ",")
-	want := "X-Auth-Subject,X-Auth-Issuer,X-Auth-Scopes,X-Auth-Account-Id,X-Auth-User-Id,X-Auth-User-Type,X-Auth-Login-Name,X-Auth-Upn,X-Auth-Name,X-Auth-Groups,X-User"
+	want := "X-Auth-Subject,X-Auth-Issuer,X-Auth-Scopes,X-Auth-Account-Id,X-Auth-User-Id,X-Auth-User-Type,X-Auth-Login-Name,X-Auth-Upn,X-Auth-Name,X-Auth-Groups,X-Auth-Token-Binding,X-User"
 	if got != want {
 		t.Errorf("Names() = %s\nwant      %s", got, want)
 	}
@@ -359,5 +359,21 @@ func TestInjectGroups(t *testing.T) {
 	h.Inject(hdr, &Identity{Subject: "s", Claims: decodeClaims(t, `{"groups":["dev"]}`)}, nil)
 	if len(hdr) != 1 || hdr.Get("X-Auth-Subject") != "s" {
 		t.Errorf("header -X-Auth-Groups with no strip prefixes: %v", hdr)
+	}
+}
+
+// TestInjectTokenBinding: the binding method reaches the upstream as
+// X-Auth-Token-Binding and a client's own copy never survives.
+func TestInjectTokenBinding(t *testing.T) {
+	h := mustHeaders(t, nil, nil)
+	hdr := http.Header{"X-Auth-Token-Binding": {"mtls"}}
+	h.Strip(hdr)
+	h.Inject(hdr, &Identity{Subject: "a"}, nil)
+	if v := hdr.Get("X-Auth-Token-Binding"); v != "" {
+		t.Fatalf("unbound token: X-Auth-Token-Binding = %q", v)
+	}
+	h.Inject(hdr, &Identity{Subject: "a", Binding: &TokenBinding{Method: BindingDPoP, Thumbprint: "x"}}, nil)
+	if v := hdr.Get("X-Auth-Token-Binding"); v != "dpop" {
+		t.Fatalf("X-Auth-Token-Binding = %q, want dpop", v)
 	}
 }

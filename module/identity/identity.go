@@ -24,6 +24,9 @@ type Identity struct {
 	// Token is the raw credential that proved the identity (bearer JWT or the
 	// session's ID token). It is needed for token exchange; never log it.
 	Token string
+	// Binding is set for a sender-constrained token (cnf.jkt or
+	// cnf["x5t#S256"]); nil for a bearer token or a session.
+	Binding *TokenBinding
 }
 
 // HasScopes reports whether every scope in need was granted.

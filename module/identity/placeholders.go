@@ -14,9 +14,11 @@ const UserPlaceholderPrefix = "http.auth.user."
 //   - {http.auth.user.id}: the subject (Caddy's access log reads it as user_id);
 //   - {http.auth.user.scopes}: the granted scopes, space-separated;
 //   - {http.auth.user.provider}: the configured provider name;
+//   - {http.auth.user.token_binding}: dpop or mtls for a sender-constrained
+//     token, else "";
 //   - {http.auth.user.<claim path>}: ClaimValue of that claim or dotted path.
 //
-// These three names win over claims of the same name. Every key under the
+// These four names win over claims of the same name. Every key under the
 // prefix is answered (with "" when the claim is absent or not exportable), so
 // a template never keeps a literal placeholder for a missing claim. Values are
 // computed only when asked for and are already sanitized; they are returned
@@ -37,6 +39,8 @@ func Provide(repl *caddy.Replacer, id *Identity) {
 			return scopes(id), true
 		case "provider":
 			return Sanitize(id.Provider), true
+		case "token_binding":
+			return bindingMethod(id), true
 		}
 		v, _ := ClaimValue(id.Claims, path)
 		return v, true

@@ -82,6 +82,13 @@ const (
 	// ReasonOptionalAnonymous (allow): an optional path passed without an
 	// identity (no credential, or a session that has ended).
 	ReasonOptionalAnonymous
+	// ReasonInvalidDPoPProof (deny): a DPoP-bound token came without a
+	// valid proof (missing, two, malformed, for another request, token or
+	// key, replayed, stale).
+	ReasonInvalidDPoPProof
+	// ReasonUseDPoPNonce (deny): the provider wants server nonces and the
+	// proof had no current one (the answer carries DPoP-Nonce).
+	ReasonUseDPoPNonce
 
 	numReasons = iota
 )
@@ -107,6 +114,8 @@ var reasonInfo = [numReasons]struct {
 	ReasonStoreUnavailable:  {"store_unavailable", OutcomeUnavailable},
 	ReasonInvalidPath:       {"invalid_path", OutcomeDeny},
 	ReasonOptionalAnonymous: {"optional_anonymous", OutcomeAllow},
+	ReasonInvalidDPoPProof:  {"invalid_dpop_proof", OutcomeDeny},
+	ReasonUseDPoPNonce:      {"use_dpop_nonce", OutcomeDeny},
 }
 
 // String returns the label value, e.g. "invalid_token".
@@ -173,6 +182,12 @@ var tokenDetails = []struct{ prefix, code string }{
 	{"token is a security event token", "wrong_type"},
 	{"not an access token", "wrong_type"},
 	{"sender-constrained token", "sender_constrained"},
+	{"DPoP-bound token", "sender_constrained"},
+	{"token is not DPoP-bound", "not_bound"},
+	{"certificate-bound token", "wrong_certificate"},
+	{"this provider requires DPoP", "dpop_required"},
+	{"token bound by", "unsupported_binding"},
+	{"invalid cnf claim", "invalid_claim"},
 	{"malformed token: payload has a duplicate member", "duplicate_member"},
 	{"malformed token: header has a duplicate member", "duplicate_member"},
 	{"too many unknown tokens", "rate_limited"},

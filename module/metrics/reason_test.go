@@ -150,7 +150,6 @@ func TestTokenErrorDetailsFromTheRealVerifier(t *testing.T) {
 		{"logout token", signTyped(t, key, claims(nil), "logout+jwt"), loaded, "wrong_type", ReasonInvalidToken},
 		{"events claim", sign(claims(func(c jwt.MapClaims) { c["events"] = map[string]any{"x": map[string]any{}} }), "k1"), loaded, "wrong_type", ReasonInvalidToken},
 		{"duplicate member", withDuplicateSub(t, good), loaded, "duplicate_member", ReasonInvalidToken},
-		{"bound token", sign(claims(func(c jwt.MapClaims) { c["cnf"] = map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"} }), "k1"), loaded, "sender_constrained", ReasonInvalidToken},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
