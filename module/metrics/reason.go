@@ -79,6 +79,10 @@ const (
 	// ReasonInvalidPath (deny): the request path has bytes or segments that
 	// an upstream may read otherwise than the rules (policy.CheckPath).
 	ReasonInvalidPath
+	// ReasonAssertionUnavailable (unavailable): the route sends a signed
+	// identity assertion and no key could sign it (storage unreachable, or
+	// the stored key set is damaged).
+	ReasonAssertionUnavailable
 
 	numReasons = iota
 )
@@ -103,6 +107,8 @@ var reasonInfo = [numReasons]struct {
 	ReasonRefreshFailed:     {"refresh_failed", OutcomeDeny},
 	ReasonStoreUnavailable:  {"store_unavailable", OutcomeUnavailable},
 	ReasonInvalidPath:       {"invalid_path", OutcomeDeny},
+
+	ReasonAssertionUnavailable: {"assertion_unavailable", OutcomeUnavailable},
 }
 
 // String returns the label value, e.g. "invalid_token".
