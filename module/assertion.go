@@ -187,3 +187,41 @@ func unmarshalAssertionUse(d *caddyfile.Dispenser) (*AssertionUse, error) {
 	}
 	return u, nil
 }
+
+// adminHandleAssertion answers GET /edgeauth/assertion: the signing
+// settings and the published keys (IDs, ages, which one signs), never a
+// private key.
+func adminHandleAssertion(w http.ResponseWriter, _ *http.Request) error {
+	a, err := adminRunningApp()
+	if err != nil {
+		return err
+	}
+	if a.signer == nil {
+		return caddy.APIError{
+			HTTPStatus: http.StatusNotFound,
+			Err:        fmt.Errorf("the running config signs no identity assertions (add `assertion { issuer … }` to the edgeauth global option)"),
+		}
+	}
+	cfg := a.signer.Config()
+	return writeAdminJSON(w, struct {
+		Issuer           string               `json:"issuer"`
+		Algorithm        string               `json:"algorithm"`
+		LifetimeSeconds  float64              `json:"lifetime_seconds"`
+		RotateSeconds    float64              `json:"rotate_seconds,omitempty"`
+		KeyFile          bool                 `json:"key_file"`
+		Keys             []assertsign.KeyInfo `json:"keys"`
+		CachedAssertions int                  `json:"cached_assertions"`
+	}{
+		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, LifetimeSeconds: cfg.Lifetime.Seconds(),
+		RotateSeconds: rotateSeconds(cfg), KeyFile: cfg.KeyFile != "",
+		Keys: a.signer.Keys(), CachedAssertions: a.signer.CacheLen(),
+	})
+}
+
+// rotateSeconds is the rotation period, or 0 with a key file (no rotation).
+func rotateSeconds(cfg assertsign.Config) float64 {
+	if cfg.KeyFile != "" {
+		return 0
+	}
+	return cfg.Rotate.Seconds()
+}
