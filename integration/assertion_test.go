@@ -528,3 +528,58 @@ func TestAssertionFleetSharesKeys(t *testing.T) {
 		}
 	}
 }
+
+// The default audience is the origin Caddy routed on: a Host header picks a
+// site (and so an audience) only among the sites that serve it, in any
+// case; a fixed audience ignores the Host; a Host no site serves reaches no
+// upstream and gets no assertion.
+func TestAssertionAudienceFollowsRoutedHost(t *testing.T) {
+	e := newEnv(t, demoidp.Options{})
+	site := func(host, body string) string {
+		return fmt.Sprintf("http://%s:%d {\n\tedgeauth demo {\n\t\t%s\n\t}\n\treverse_proxy %s\n}\n", host, e.port, body, e.upstream)
+	}
+	e.start(withStorage(e.globals(e.providerBlock("demo")+"\n"+assertionBlock()), t.TempDir()) +
+		site("a.test", "assertion") + site("b.test", "assertion https://b.internal"))
+	alice := e.aliceToken()
+	send := func(host string) (*http.Response, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, e.url("/x"), nil)
+		req.Host = host
+		req.Header.Set("Authorization", "Bearer "+alice)
+		return e.do(req)
+	}
+	waitFor(t, "the provider's keys", 10*time.Second, func() bool {
+		resp, _ := send(fmt.Sprintf("a.test:%d", e.port))
+		return resp.StatusCode == http.StatusOK
+	})
+	resp, body := send(fmt.Sprintf("a.test:%d", e.port))
+	_ = resp
+	req, _ := http.NewRequest(http.MethodGet, e.url(jwksPath), nil)
+	req.Host = fmt.Sprintf("a.test:%d", e.port)
+	jresp, jbody := e.do(req)
+	var set jose.JSONWebKeySet
+	if jresp.StatusCode != http.StatusOK || json.Unmarshal(jbody, &set) != nil {
+		t.Fatalf("JWKS: %d %s", jresp.StatusCode, jbody)
+	}
+	originA := fmt.Sprintf("http://a.test:%d", e.port)
+	for _, host := range []string{fmt.Sprintf("a.test:%d", e.port), fmt.Sprintf("A.TEST:%d", e.port)} {
+		resp, body = send(host)
+		jws := e.upstreamSaw(resp, body).header("X-Auth-Assertion")
+		if _, _, err := verifyAssertion(jws, set, originA, time.Now()); err != nil {
+			t.Fatalf("Host %s: the assertion is not for %s: %v", host, originA, err)
+		}
+		if _, _, err := verifyAssertion(jws, set, "https://b.internal", time.Now()); !errors.Is(err, josejwt.ErrInvalidAudience) {
+			t.Fatalf("Host %s: the assertion verified for b's audience: %v", host, err)
+		}
+	}
+	resp, body = send(fmt.Sprintf("b.test:%d", e.port))
+	jws := e.upstreamSaw(resp, body).header("X-Auth-Assertion")
+	if _, _, err := verifyAssertion(jws, set, "https://b.internal", time.Now()); err != nil {
+		t.Fatalf("the fixed audience: %v", err)
+	}
+	for _, host := range []string{"127.0.0.1", fmt.Sprintf("evil.test:%d", e.port), fmt.Sprintf("b.internal:%d", e.port)} {
+		resp, body = send(host)
+		if resp.StatusCode == http.StatusOK && strings.Contains(string(body), "X-Auth-Assertion") {
+			t.Fatalf("Host %s, served by no site, got an assertion upstream: %s", host, body)
+		}
+	}
+}

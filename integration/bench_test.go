@@ -14,7 +14,8 @@ import (
 
 // BenchmarkGateway measures whole requests through a real Caddy in-process
 // over loopback: bare reverse_proxy, a cached bearer token, and a cached
-// bearer token plus cached STS credentials — the same upstream for all, so
+// bearer token plus cached STS credentials, a cached bearer token with a
+// (cached) signed identity assertion — the same upstream for all, so
 // the differences are edgeauth's cost. Compare the ns/op of the sub-benchmarks
 // (ratios, not absolute numbers):
 //
@@ -27,7 +28,7 @@ func BenchmarkGateway(b *testing.B) {
 	}))
 	defer trivial.Close()
 	w.upstream = strings.TrimPrefix(trivial.URL, "http://")
-	w.start(w.globals(w.providerBlock("demo")+"\n"+w.stsBlock()) + fmt.Sprintf(`http://127.0.0.1:%d {
+	w.start(withStorage(w.globals(w.providerBlock("demo")+"\n"+w.stsBlock()+"\n"+assertionBlock()), b.TempDir()) + fmt.Sprintf(`http://127.0.0.1:%d {
 	route /bare/* {
 		reverse_proxy %[2]s
 	}
@@ -38,6 +39,12 @@ func BenchmarkGateway(b *testing.B) {
 	route /sts/* {
 		edgeauth demo {
 			sts alibaba
+		}
+		reverse_proxy %[2]s
+	}
+	route /assertion/* {
+		edgeauth demo {
+			assertion
 		}
 		reverse_proxy %[2]s
 	}
@@ -52,7 +59,7 @@ func BenchmarkGateway(b *testing.B) {
 		b.Fatal("the STS route made no exchange")
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	for _, path := range []string{"/bare/x", "/bearer/x", "/sts/x"} {
+	for _, path := range []string{"/bare/x", "/bearer/x", "/sts/x", "/assertion/x"} {
 		b.Run(path[1:len(path)-2], func(b *testing.B) {
 			req, _ := http.NewRequest(http.MethodGet, w.url(path), nil)
 			req.Header.Set("Authorization", "Bearer "+alice)
