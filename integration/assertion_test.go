@@ -7,8 +7,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -581,5 +583,45 @@ func TestAssertionAudienceFollowsRoutedHost(t *testing.T) {
 		if resp.StatusCode == http.StatusOK && strings.Contains(string(body), "X-Auth-Assertion") {
 			t.Fatalf("Host %s, served by no site, got an assertion upstream: %s", host, body)
 		}
+	}
+}
+
+// A key set altered in storage is never used: the route answers 503 with
+// Retry-After (reason assertion_unavailable), the JWKS is not served, and
+// the file is left for the operator.
+func TestAssertionTamperedStorageFailsClosed(t *testing.T) {
+	e := newEnv(t, demoidp.Options{})
+	storage := t.TempDir()
+	sum := sha256.Sum256([]byte(assertionIssuer))
+	keyFile := filepath.Join(storage, "edgeauth", "assertion", "es256-"+hex.EncodeToString(sum[:8])+".json")
+	if err := os.MkdirAll(filepath.Dir(keyFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(ec)
+	planted := fmt.Sprintf(`{"version":1,"issuer":%q,"alg":"ES256","keys":[{"kid":"attacker-chosen","created":%q,"not_before":%q,"private_key":%q}]}`,
+		assertionIssuer, time.Now().UTC().Format(time.RFC3339), time.Now().UTC().Format(time.RFC3339),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	if err := os.WriteFile(keyFile, []byte(planted), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	alice := e.startAssertion(storage, assertionBlock())
+	before := sumMetric(e.scrapeMetrics(), "caddy_edgeauth_decisions_total", "reason=assertion_unavailable")
+	resp, body := e.get("/app", alice)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || strings.Contains(string(body), "X-Auth") {
+		t.Fatalf("with a tampered key set: %d %s, want 503 with Retry-After", resp.StatusCode, body)
+	}
+	if after := sumMetric(e.scrapeMetrics(), "caddy_edgeauth_decisions_total", "reason=assertion_unavailable"); after != before+1 {
+		t.Fatalf("assertion_unavailable grew by %v, want 1", after-before)
+	}
+	if resp, _ := e.get(jwksPath, ""); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("JWKS with a tampered key set: %d", resp.StatusCode)
+	}
+	if got, _ := os.ReadFile(keyFile); string(got) != planted {
+		t.Fatal("the tampered key set was overwritten")
+	}
+	// Public routes and routes without assertion are not affected.
+	if resp, _ := e.get("/plain/x", alice); resp.StatusCode != http.StatusOK {
+		t.Fatalf("a route without assertion: %d", resp.StatusCode)
 	}
 }
