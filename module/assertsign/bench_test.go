@@ -10,7 +10,7 @@ import (
 func benchIdentity() *identity.Identity {
 	return &identity.Identity{Provider: "corp", Subject: "1000000000000001", Issuer: "https://idp.example.com",
 		Scopes: []string{"openid", "profile", "aliuid"},
-		Claims: map[string]any{"aid": "1000000000000000", "uid": "2000", "type": "user",
+		Claims: map[string]any{"scope": "openid profile aliuid", "aid": "1000000000000000", "uid": "2000", "type": "user",
 			"login_name": "alice", "upn": "alice@corp", "name": "Alice"}}
 }
 

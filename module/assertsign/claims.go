@@ -44,7 +44,7 @@ func ClaimsFor(id *identity.Identity, aud, roleARN string) Claims {
 		Subject:   id.Subject,
 		IdP:       id.Issuer,
 		Provider:  id.Provider,
-		Scope:     strings.Join(id.Scopes, " "),
+		Scope:     scopeString(id),
 		AccountID: rawString(id.Claims, "aid"),
 		UserID:    rawString(id.Claims, "uid"),
 		UserType:  rawString(id.Claims, "type"),
@@ -61,6 +61,39 @@ func ClaimsFor(id *identity.Identity, aud, roleARN string) Claims {
 		c.IdP = rawString(id.Claims, "iss")
 	}
 	return c
+}
+
+// scopeString is the granted scopes, space-separated. The token's own
+// `scope` claim is used when it reads exactly so (the usual case), which
+// saves joining them on every request.
+func scopeString(id *identity.Identity) string {
+	switch len(id.Scopes) {
+	case 0:
+		return ""
+	case 1:
+		return id.Scopes[0]
+	}
+	if s, ok := id.Claims["scope"].(string); ok && joinedBySpace(s, id.Scopes) {
+		return s
+	}
+	return strings.Join(id.Scopes, " ")
+}
+
+// joinedBySpace reports whether s equals strings.Join(parts, " ").
+func joinedBySpace(s string, parts []string) bool {
+	for i, p := range parts {
+		if i > 0 {
+			if !strings.HasPrefix(s, " ") {
+				return false
+			}
+			s = s[1:]
+		}
+		if !strings.HasPrefix(s, p) {
+			return false
+		}
+		s = s[len(p):]
+	}
+	return s == ""
 }
 
 // rawString returns a scalar claim as a string, unsanitized.

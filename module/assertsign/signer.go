@@ -204,7 +204,9 @@ func (s *Signer) sign(k *signingKey, c Claims, now time.Time) (string, error) {
 // first use and starting a background re-read once the view is stale.
 func (s *Signer) current(ctx context.Context) (*ring, error) {
 	if r := s.ring.Load(); r != nil {
-		if !r.staleAt.IsZero() && !s.now().Before(r.staleAt) && s.loading.CompareAndSwap(false, true) {
+		// A stale view starts one background re-read, and after a failed one
+		// not before retryAfter, so an unreachable storage is not hammered.
+		if now := s.now(); !r.staleAt.IsZero() && !now.Before(r.staleAt) && !s.recentlyFailed(now) && s.loading.CompareAndSwap(false, true) {
 			go func() {
 				defer s.loading.Store(false)
 				ctx, cancel := context.WithTimeout(context.Background(), storageTimeout)
@@ -214,7 +216,7 @@ func (s *Signer) current(ctx context.Context) (*ring, error) {
 		}
 		return r, nil
 	}
-	if t := s.failedAt.Load(); t != 0 && s.now().Sub(time.Unix(0, t)) < retryAfter {
+	if s.recentlyFailed(s.now()) {
 		return nil, ErrUnavailable
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storageTimeout)
@@ -223,6 +225,12 @@ func (s *Signer) current(ctx context.Context) (*ring, error) {
 		return nil, ErrUnavailable
 	}
 	return s.ring.Load(), nil
+}
+
+// recentlyFailed reports whether a load failed less than retryAfter ago.
+func (s *Signer) recentlyFailed(now time.Time) bool {
+	t := s.failedAt.Load()
+	return t != 0 && now.Sub(time.Unix(0, t)) < retryAfter
 }
 
 // load reads the key set from storage and adopts it; when there is none,

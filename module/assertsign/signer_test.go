@@ -509,3 +509,26 @@ func TestKidIsThumbprint(t *testing.T) {
 		}
 	}
 }
+
+func TestScopeString(t *testing.T) {
+	cases := []struct {
+		scopes []string
+		claim  any
+		want   string
+	}{
+		{nil, nil, ""},
+		{[]string{"a"}, nil, "a"},
+		{[]string{"a", "b"}, "a b", "a b"},
+		{[]string{"a", "b"}, "a  b", "a b"},
+		{[]string{"a", "b"}, "b a", "a b"},
+		{[]string{"a", "b"}, "a b c", "a b"},
+		{[]string{"ab", "c"}, "a bc", "ab c"},
+		{[]string{"a", "b"}, []any{"a", "b"}, "a b"},
+	}
+	for _, c := range cases {
+		id := &identity.Identity{Scopes: c.scopes, Claims: map[string]any{"scope": c.claim}}
+		if got := scopeString(id); got != c.want {
+			t.Errorf("scopes %q claim %q: %q, want %q", c.scopes, c.claim, got, c.want)
+		}
+	}
+}
