@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 )
 
@@ -80,6 +84,37 @@ func BenchmarkGateway(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkUpstreamRequestLogFields measures what Caddy's reverse_proxy
+// pays per request for every byte of upstream request headers: it JSON-
+// encodes the whole upstream request into a logger.With field eagerly, at
+// any log level (reverseproxy.go, "upstream roundtrip"). An identity
+// assertion (~750 bytes) is such a header, so most of what a route with
+// `assertion` adds to a cached request is spent here, not in edgeauth
+// (BenchmarkAssertionCached in module/assertsign is the plugin's part):
+//
+//	go test ./integration -run XXX -bench UpstreamRequestLogFields -benchmem
+func BenchmarkUpstreamRequestLogFields(b *testing.B) {
+	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), zapcore.ErrorLevel))
+	for _, assertion := range []bool{false, true} {
+		req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:8080/x", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.Repeat("a", 900))
+		for _, h := range []string{"X-Auth-Subject", "X-Auth-Issuer", "X-Auth-Scopes", "X-Auth-Account-Id", "X-Auth-User-Id", "X-Auth-User-Type", "X-Auth-Upn", "X-Auth-Name", "X-Auth-Email"} {
+			req.Header.Set(h, "2000000000000002")
+		}
+		name := "identity headers"
+		if assertion {
+			name = "identity headers + assertion"
+			req.Header.Set("X-Auth-Assertion", strings.Repeat("eyJhbGciOiJFUzI1NiIsImtpZCI6", 27)) // 756 bytes
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				_ = logger.With(zap.String("upstream", "127.0.0.1:9000"), zap.Object("request", caddyhttp.LoggableHTTPRequest{Request: req}))
+			}
 		})
 	}
 }
