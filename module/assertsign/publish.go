@@ -14,10 +14,11 @@ const (
 	DiscoveryPath = "/.well-known/edgeauth/openid-configuration"
 )
 
-// publishMaxAge is the Cache-Control max-age of both documents. A rotated
-// key is published a refresh interval before it signs, and verifiers
-// refetch on an unknown kid, so a short cache suffices.
-const publishMaxAge = 300
+// maxPublishAge is the Cache-Control max-age of both documents with a key
+// file (keys change only with a reload). With generated keys it is the
+// time a rotated key is published before it signs (Signer.maxAge), so even
+// a verifier that never refetches on an unknown kid has the new key in time.
+const maxPublishAge = 300
 
 // claimsSupported lists the claims an assertion may carry.
 var claimsSupported = []string{"iss", "aud", "sub", "iat", "exp", "jti", "idp", "provider", "scope",
@@ -56,7 +57,7 @@ func (s *Signer) ServeWellKnown(w http.ResponseWriter, r *http.Request) bool {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(publishMaxAge))
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(s.maxAge()))
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
@@ -102,4 +103,12 @@ func Origin(r *http.Request) string {
 	}
 	host := strings.TrimSuffix(strings.ToLower(r.Host), defPort)
 	return scheme + "://" + host
+}
+
+// maxAge is the documents' Cache-Control max-age in seconds.
+func (s *Signer) maxAge() int {
+	if s.cfg.KeyFile != "" {
+		return maxPublishAge
+	}
+	return min(maxPublishAge, int(s.sched.lead.Seconds()))
 }

@@ -466,7 +466,9 @@ func TestWellKnown(t *testing.T) {
 	if algs, _ := doc["id_token_signing_alg_values_supported"].([]any); len(algs) != 1 || algs[0] != EdDSA {
 		t.Fatalf("algorithms %v", doc["id_token_signing_alg_values_supported"])
 	}
-	if cc := rec.Header().Get("Cache-Control"); !strings.Contains(cc, "max-age=") {
+	// Generated keys: cached no longer than a new key is published before
+	// it signs (here the re-read interval, lifetime/2 = 1m).
+	if cc := rec.Header().Get("Cache-Control"); cc != "public, max-age=60" {
 		t.Fatalf("Cache-Control %q", cc)
 	}
 	rec = serve(http.MethodGet, "http://127.0.0.1:8080"+DiscoveryPath, false)
