@@ -349,11 +349,11 @@ func flightKey(c Claims) string {
 
 // KeyInfo describes one published key for the admin API.
 type KeyInfo struct {
-	Kid       string  `json:"kid"`
-	Algorithm string  `json:"alg"`
-	Signing   bool    `json:"signing"`
-	AgeSecond float64 `json:"age_seconds,omitempty"` // since generation; absent for a key_file key
-	Source    string  `json:"source"`                // "storage" or "key_file"
+	Kid        string  `json:"kid"`
+	Algorithm  string  `json:"alg"`
+	Signing    bool    `json:"signing"`
+	AgeSeconds float64 `json:"age_seconds,omitempty"` // since generation; absent for a key_file key
+	Source     string  `json:"source"`                // "storage" or "key_file"
 }
 
 // Keys lists the published keys, newest first. Before first use (no key
@@ -370,7 +370,7 @@ func (s *Signer) Keys() []KeyInfo {
 		if k.created.IsZero() {
 			out[i].Source = "key_file"
 		} else {
-			out[i].AgeSecond = now.Sub(k.created).Seconds()
+			out[i].AgeSeconds = now.Sub(k.created).Seconds()
 		}
 	}
 	return out
