@@ -186,7 +186,7 @@ var edgeauthLabelValues = map[string]map[string]bool{
 	"reason": {"public": true, "authorized": true, "session": true, "no_credential": true, "invalid_token": true,
 		"keys_unavailable": true, "insufficient_scope": true, "claim_mismatch": true, "sts_invalid_token": true,
 		"sts_forbidden": true, "sts_misconfigured": true, "sts_unavailable": true, "login_redirect": true, "refresh_failed": true, "store_unavailable": true,
-		"invalid_path": true},
+		"invalid_path": true, "assertion_unavailable": true},
 	"result": {"hit": true, "miss": true, "ok": true, "error": true, "invalid_token": true, "forbidden": true,
 		"misconfigured": true, "unavailable": true},
 	"le": nil, // histogram buckets: numbers

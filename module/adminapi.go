@@ -30,6 +30,7 @@ const adminRefreshTimeout = 30 * time.Second
 //	POST /edgeauth/providers/<name>/refresh  refetch that provider's keys now
 //	GET  /edgeauth/caches                    cache sizes
 //	POST /edgeauth/caches/flush              empty the caches
+//	GET  /edgeauth/assertion                 the assertion keys: IDs and ages
 //
 // Answers are JSON and never contain a token, a key or a secret.
 //
@@ -79,10 +80,12 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		return adminMethod(w, r, http.MethodGet, a.handleCaches)
 	case len(parts) == 2 && parts[0] == "caches" && parts[1] == "flush":
 		return adminMethod(w, r, http.MethodPost, a.handleFlush)
+	case len(parts) == 1 && parts[0] == "assertion":
+		return adminMethod(w, r, http.MethodGet, a.handleAssertion)
 	}
 	return caddy.APIError{
 		HTTPStatus: http.StatusNotFound,
-		Err:        fmt.Errorf("no such edgeauth admin resource: %s (try GET /edgeauth/providers, GET /edgeauth/caches, POST /edgeauth/caches/flush or POST /edgeauth/providers/<name>/refresh)", r.URL.Path),
+		Err:        fmt.Errorf("no such edgeauth admin resource: %s (try GET /edgeauth/providers, GET /edgeauth/caches, POST /edgeauth/caches/flush, POST /edgeauth/providers/<name>/refresh or GET /edgeauth/assertion)", r.URL.Path),
 	}
 }
 

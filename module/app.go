@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/edgeauth/caddy-edgeauth/module/assertsign"
 	"github.com/edgeauth/caddy-edgeauth/module/dpop"
 	"github.com/edgeauth/caddy-edgeauth/module/fleet"
 	"github.com/edgeauth/caddy-edgeauth/module/metrics"
@@ -47,6 +48,12 @@ type App struct {
 	// exchange callers' OIDC tokens for temporary cloud credentials.
 	STS map[string]*STSConfig `json:"sts,omitempty"`
 
+	// Assertion signs identity assertions for the routes that send them
+	// (the `assertion` subdirective) and publishes their keys.
+	Assertion *AssertionConfig `json:"assertion,omitempty"`
+
+	signer    *assertsign.Signer // nil without Assertion
+	signerCtx caddy.Context
 	providers map[string]*provider
 	exchanges map[string]*exchangeService
 	sessions  *sessions
@@ -138,6 +145,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.provisionDPoP(); err != nil {
 		return err
 	}
+	if err := a.provisionAssertion(ctx); err != nil {
+		return err
+	}
 	return a.provisionSTS()
 }
 
@@ -223,6 +233,7 @@ func (a *App) Start() error {
 	for _, p := range a.providers {
 		p.remote.Start()
 	}
+	a.startAssertion()
 	return nil
 }
 

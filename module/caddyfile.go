@@ -101,9 +101,20 @@ import (
 //			max_entries <n>
 //			max_ttl <duration>
 //		}
+//		assertion {
+//			issuer <https-url>
+//			algorithm ES256|EdDSA|RS256|PS256
+//			lifetime <duration>
+//			rotate <duration>
+//			key_file <pem-file>
+//		}
 //	}
 //
-// `provider` may appear several times with different names. The option may
+// `assertion` sets how identity assertions (for routes with the
+// `assertion` subdirective) are signed: issuer is required; algorithm
+// defaults to ES256, lifetime to 2m (30s to 1h), rotate to 720h (at least
+// 30s and the lifetime); without key_file keys are generated and kept in
+// Caddy's storage. `provider` may appear several times with different names. The option may
 // also appear several times; the blocks are merged.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option name
@@ -166,6 +177,14 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.STS[name] = sc
+		case "assertion":
+			if a.Assertion != nil {
+				return d.Errf("assertion: given twice; keep one block")
+			}
+			a.Assertion = new(AssertionConfig)
+			if err := a.Assertion.unmarshalBlock(d); err != nil {
+				return err
+			}
 		case "token_cache":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -190,7 +209,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 			}
 		default:
-			return d.Errf("edgeauth: unknown option %q (expected provider, session, sts or token_cache)", d.Val())
+			return d.Errf("edgeauth: unknown option %q (expected provider, session, sts, token_cache or assertion)", d.Val())
 		}
 	}
 	return nil
@@ -326,6 +345,7 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //			source caller|workload
 //			header access_key_id|access_key_secret|security_token|expiration <name>
 //		}
+//		assertion [<audience>]
 //	}
 //
 // The providers are names from the edgeauth global option; with none, every
@@ -355,6 +375,9 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // is the scheme and host (https://api.example.com) that DPoP proofs' htu
 // must name when another proxy in front changes them (default: this
 // connection's scheme and the Host header).
+// `assertion` sends the upstream a signed identity assertion (a JWT) in
+// X-Auth-Assertion, with the audience given or, by default, the request's
+// origin `<scheme>://<host>`; it needs the global `assertion` block.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	h.Providers = append(h.Providers, d.RemainingArgs()...)
@@ -441,8 +464,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := h.STS.UnmarshalCaddyfile(d); err != nil {
 				return err
 			}
+		case "assertion":
+			if h.Assertion != nil {
+				return d.Errf("assertion: given twice")
+			}
+			u, err := unmarshalAssertionUse(d)
+			if err != nil {
+				return err
+			}
+			h.Assertion = u
 		default:
-			return d.Errf("edgeauth: unknown subdirective %q (expected public, optional, scope, claim, header, strip_prefix, login, sts, pass_access_token, dpop_origin or decision_log_level)", d.Val())
+			return d.Errf("edgeauth: unknown subdirective %q (expected public, optional, scope, claim, header, strip_prefix, login, sts, pass_access_token, dpop_origin, assertion or decision_log_level)", d.Val())
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/edgeauth/caddy-edgeauth/module/assertsign"
 	"github.com/edgeauth/caddy-edgeauth/module/fleet"
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/login"
@@ -86,6 +87,10 @@ type Handler struct {
 	// are logged at debug.
 	DecisionLogLevel string `json:"decision_log_level,omitempty"`
 
+	// Assertion sends the upstream a signed identity assertion (a JWT in
+	// X-Auth-Assertion) made with the app's `assertion` settings.
+	Assertion *AssertionUse `json:"assertion,omitempty"`
+
 	bearer bearerAuth
 	flow   *login.Flow // nil without login
 	// backchannel serves <prefix>backchannel_logout with a Redis store.
@@ -94,6 +99,7 @@ type Handler struct {
 	exchange        *routeExchange // nil without sts
 	policy          *policy.Policy
 	headers         *identity.Headers
+	signer          *assertsign.Signer // the app's; nil when it signs no assertions
 	logger          *zap.Logger
 	denyLevel       zapcore.Level
 }
@@ -135,11 +141,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	for i, hc := range h.Headers {
 		specs[i] = identity.HeaderSpec{Name: hc.Name, Value: hc.Value}
 	}
-	if h.headers, err = identity.NewHeaders(specs, h.StripPrefixes); err != nil {
+	if h.headers, err = identity.NewHeaders(h.assertionHeaderSpecs(specs), h.StripPrefixes); err != nil {
 		return fmt.Errorf("edgeauth: header: %w", err)
 	}
 	if h.PassAccessToken && h.Login == nil {
 		return fmt.Errorf("edgeauth: pass_access_token sends a session's access token upstream, but this route has no `login`: add `login`, or remove pass_access_token (bearer requests keep their Authorization header anyway)")
+	}
+	if err := h.provisionAssertion(); err != nil {
+		return err
 	}
 	if h.Login != nil {
 		if err := h.provisionLogin(); err != nil {
@@ -169,7 +178,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return refuse(w, r, jsonDenial(http.StatusBadRequest, metrics.ReasonInvalidPath, errorBody{Error: "invalid_request", Description: err.Error()}, nil))
 	}
 
-	// 2. The login endpoints are the plugin's own.
+	// 2. The login endpoints and the assertion keys are the plugin's own.
+	if h.serveWellKnown(w, r) {
+		return nil
+	}
 	if h.backchannel != nil && r.URL.Path == h.backchannelPath {
 		h.backchannel.ServeHTTP(w, r)
 		return nil
@@ -238,16 +250,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	// 6. Identity (and temporary credentials) to the upstream. A request
 	// refused by the STS is counted once, with the STS's reason.
+	// The assertion names the STS role, so it is signed after the exchange
+	// and injected with the other identity headers.
 	h.stripOwnCookies(r)
-	h.headers.Inject(r.Header, id, repl)
-	h.relaySessionToken(r, sess)
+	role := ""
 	if h.exchange != nil {
-		creds, role, err := h.exchange.credentials(r.Context(), id, repl)
+		creds, arn, err := h.exchange.credentials(r.Context(), id, repl)
 		if err != nil {
 			return h.denySTS(w, r, id.Provider, err)
 		}
+		role = arn
 		h.exchange.injectCredentials(r, repl, creds, role)
 	}
+	if err := h.assert(r, id, role, repl); err != nil {
+		return h.denyAssertion(w, r, id.Provider, err)
+	}
+	h.headers.Inject(r.Header, id, repl)
+	h.relaySessionToken(r, sess)
 	h.decide(r, allowed, id.Provider, "")
 	return next.ServeHTTP(w, r)
 }

@@ -16,7 +16,7 @@ const (
 )
 
 // allSetups lists the setups in the order they start and are reported.
-var allSetups = []string{setupBare, setupBearer, setupLogin, setupSTS, setupFleet}
+var allSetups = []string{setupBare, setupBearer, setupLogin, setupSTS, setupFleet, setupAssertion}
 
 // caddyConfig fills the Caddyfile template.
 type caddyConfig struct {
@@ -26,6 +26,7 @@ type caddyConfig struct {
 	STSEndpoint, OIDCProviderARN string
 	RoleARN, LoginHint           string
 	RedisAddr                    string // setupFleet's Redis host:port
+	StorageDir                   string // setupAssertion's key storage
 }
 
 // caddyfileTemplate is the Caddyfile of every setup: loopback only, no
@@ -39,6 +40,9 @@ var caddyfileTemplate = template.Must(template.New("Caddyfile").Parse(`{
 	log {
 		level ERROR
 	}
+{{- if eq .Setup "edgeauth-assertion"}}
+	storage file_system {{.StorageDir}}
+{{- end}}
 {{- if ne .Setup "bare"}}
 	edgeauth {
 		provider demo {
@@ -71,6 +75,11 @@ var caddyfileTemplate = template.Must(template.New("Caddyfile").Parse(`{
 			role_arn {{.RoleARN}}
 		}
 {{- end}}
+{{- if eq .Setup "edgeauth-assertion"}}
+		assertion {
+			issuer https://gateway.edgeauth-load.test
+		}
+{{- end}}
 	}
 {{- end}}
 }
@@ -87,6 +96,10 @@ http://{{.Addr}} {
 {{- else if eq .Setup "edgeauth-sts"}}
 	edgeauth demo {
 		sts alibaba
+	}
+{{- else if eq .Setup "edgeauth-assertion"}}
+	edgeauth demo {
+		assertion
 	}
 {{- end}}
 	reverse_proxy {{.Upstream}}

@@ -40,6 +40,8 @@ type row struct {
 	poolSize    int
 	taken       int64
 	reused      int64
+	signatures  float64       // scenario 9: assertions signed
+	signedOver  time.Duration // scenario 9: the time they were counted over
 }
 
 func newReport(cfg config, scenarios []*scenario) *report {
@@ -173,6 +175,7 @@ func (rep *report) table() string {
 		if r.poolSize > 0 {
 			notes = append(notes, fmt.Sprintf("%d fresh tokens minted, %d sent to edgeauth, %d reused", r.poolSize, r.taken, r.reused))
 		}
+		notes = append(notes, rep.assertionNotes(r)...)
 		if short := r.endedEarly(); short != "" {
 			notes = append(notes, short)
 		}

@@ -122,8 +122,8 @@ func TestParseFlags(t *testing.T) {
 		t.Fatalf("command %q", cfg.Command)
 	}
 	cfg, _, err = parseFlags(nil)
-	if err != nil || !slices.Equal(cfg.Scenarios, []int{1, 2, 3, 4, 5, 6}) {
-		t.Fatalf("default scenarios %v (%v), want 1 to 6", cfg.Scenarios, err)
+	if err != nil || !slices.Equal(cfg.Scenarios, []int{1, 2, 3, 4, 5, 6, 9}) {
+		t.Fatalf("default scenarios %v (%v), want 1 to 6 and 9", cfg.Scenarios, err)
 	}
 	cfg, _, err = parseFlags([]string{"-scenarios", "6,3"})
 	if err != nil || !slices.Equal(cfg.Scenarios, []int{3, 6}) {

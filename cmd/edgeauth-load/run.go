@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -43,7 +44,9 @@ type runner struct {
 	world *world
 	up    *upstreamProc
 	redis *redisProc // scenario 6's store
-	procs map[string]*caddyProc
+	// assertionSince is when scenario 9's Caddy signed its first assertion.
+	assertionSince time.Time
+	procs          map[string]*caddyProc
 	// unavailable says why an edgeauth setup could not start.
 	unavailable map[string]string
 }
@@ -66,6 +69,9 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	}
 	rep := newReport(cfg, scenarios)
 	if err := r.measure(ctx, scenarios, rep); err != nil {
+		return nil, err
+	}
+	if err := r.recordSignatures(ctx, rep); err != nil {
 		return nil, err
 	}
 	rep.loadAfter = loadAverage()
@@ -172,6 +178,9 @@ func (r *runner) startSetup(ctx context.Context, bin, setup string) (*caddyProc,
 		cfg.OIDCProviderARN = r.world.sts.ProviderARN(stsProvider)
 		cfg.RoleARN = r.world.sts.RoleARN(stsRole)
 	}
+	if setup == setupAssertion {
+		cfg.StorageDir = filepath.Join(r.dir, "assertion-storage")
+	}
 	text, err := caddyfile(cfg)
 	if err != nil {
 		return nil, err
@@ -194,10 +203,15 @@ func (r *runner) prepare(ctx context.Context) ([]*scenario, error) {
 	if err := enforce(ctx, setupBare, bare.URL(), bareChecks(repeatTok)); err != nil {
 		return nil, err
 	}
-	if p := r.procs[setupBearer]; p != nil {
-		if err := enforce(ctx, setupBearer, p.URL(), bearerChecks(repeatTok, badSignature(repeatTok))); err != nil {
-			return nil, err
+	for _, setup := range []string{setupBearer, setupAssertion} {
+		if p := r.procs[setup]; p != nil {
+			if err := enforce(ctx, setup, p.URL(), bearerChecks(repeatTok, badSignature(repeatTok))); err != nil {
+				return nil, err
+			}
 		}
+	}
+	if err := r.checkAssertionSigned(ctx); err != nil {
+		return nil, err
 	}
 	if p := r.procs[setupSTS]; p != nil {
 		checks := []expectation{
@@ -230,7 +244,7 @@ func (r *runner) prepare(ctx context.Context) ([]*scenario, error) {
 		}
 		sc.edgeURL = p.URL()
 		switch id {
-		case 1:
+		case 1, 9:
 			sc.bare, sc.edge = repeated("Authorization", bearer(repeatTok))
 		case 2:
 			if err := r.preparePool(ctx, sc, bearer(repeatTok)); err != nil {

@@ -26,12 +26,13 @@ type HeaderSpec struct {
 type source int
 
 const (
-	fromClaim    source = iota // identity.ClaimValue(claims, claim)
-	fromSubject                // Identity.Subject (or claim sub)
-	fromIssuer                 // Identity.Issuer (or claim iss)
-	fromScopes                 // Identity.Scopes, space-separated
-	fromTemplate               // the operator's template, through the replacer
-	fromBinding                // Identity.Binding.Method (dpop, mtls)
+	fromClaim       source = iota // identity.ClaimValue(claims, claim)
+	fromSubject                   // Identity.Subject (or claim sub)
+	fromIssuer                    // Identity.Issuer (or claim iss)
+	fromScopes                    // Identity.Scopes, space-separated
+	fromTemplate                  // the operator's template, through the replacer
+	fromBinding                   // Identity.Binding.Method (dpop, mtls)
+	fromPlaceholder               // a placeholder the handler set (claim names it)
 )
 
 // headerEntry is one header that Inject sets.
@@ -59,6 +60,8 @@ var defaultHeaders = []headerEntry{
 	{name: "X-Auth-Email", src: fromClaim, claim: "email"},
 	{name: "X-Auth-Groups", src: fromClaim, claim: "groups"},
 	{name: "X-Auth-Token-Binding", src: fromBinding},
+	// The signed identity assertion, on routes with `assertion`.
+	{name: "X-Auth-Assertion", src: fromPlaceholder, claim: "http.auth.assertion"},
 }
 
 // DefaultStripPrefixes are the header name prefixes whose client-supplied
@@ -272,6 +275,12 @@ func (e *headerEntry) value(id *Identity, repl *caddy.Replacer) string {
 			return ""
 		}
 		return strings.TrimSpace(Sanitize(repl.ReplaceKnown(e.tmpl, "")))
+	case fromPlaceholder:
+		if repl == nil {
+			return ""
+		}
+		v, _ := repl.GetString(e.claim)
+		return Sanitize(v)
 	}
 	return ""
 }

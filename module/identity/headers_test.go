@@ -48,7 +48,7 @@ func TestNewHeadersNames(t *testing.T) {
 		{Name: "X-User", Value: "{http.auth.user.upn}"},
 	}, nil)
 	got := strings.Join(h.Names(), ",")
-	want := "X-Auth-Subject,X-Auth-Issuer,X-Auth-Scopes,X-Auth-Account-Id,X-Auth-User-Id,X-Auth-User-Type,X-Auth-Login-Name,X-Auth-Upn,X-Auth-Name,X-Auth-Groups,X-Auth-Token-Binding,X-User"
+	want := "X-Auth-Subject,X-Auth-Issuer,X-Auth-Scopes,X-Auth-Account-Id,X-Auth-User-Id,X-Auth-User-Type,X-Auth-Login-Name,X-Auth-Upn,X-Auth-Name,X-Auth-Groups,X-Auth-Token-Binding,X-Auth-Assertion,X-User"
 	if got != want {
 		t.Errorf("Names() = %s\nwant      %s", got, want)
 	}

@@ -115,7 +115,7 @@ func newCollectors() *collectors {
 }
 
 func (c *collectors) all() []prometheus.Collector {
-	return []prometheus.Collector{c.decisions, c.tokenCache, c.stsExchanges, c.stsDuration, c.stsCache, c.sessionRefreshes}
+	return []prometheus.Collector{c.decisions, c.tokenCache, c.stsExchanges, c.stsDuration, c.stsCache, c.sessionRefreshes, assertionSignatures()}
 }
 
 // decisionsFor returns the provider's counters, creating them (every

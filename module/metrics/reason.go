@@ -89,6 +89,10 @@ const (
 	// ReasonUseDPoPNonce (deny): the provider wants server nonces and the
 	// proof had no current one (the answer carries DPoP-Nonce).
 	ReasonUseDPoPNonce
+	// ReasonAssertionUnavailable (unavailable): the route sends a signed
+	// identity assertion and no key could sign it (storage unreachable, or
+	// the stored key set is damaged).
+	ReasonAssertionUnavailable
 
 	numReasons = iota
 )
@@ -97,25 +101,26 @@ var reasonInfo = [numReasons]struct {
 	name    string
 	outcome Outcome
 }{
-	ReasonPublic:            {"public", OutcomeAllow},
-	ReasonAuthorized:        {"authorized", OutcomeAllow},
-	ReasonSession:           {"session", OutcomeAllow},
-	ReasonNoCredential:      {"no_credential", OutcomeDeny},
-	ReasonInvalidToken:      {"invalid_token", OutcomeDeny},
-	ReasonKeysUnavailable:   {"keys_unavailable", OutcomeUnavailable},
-	ReasonInsufficientScope: {"insufficient_scope", OutcomeDeny},
-	ReasonClaimMismatch:     {"claim_mismatch", OutcomeDeny},
-	ReasonSTSInvalidToken:   {"sts_invalid_token", OutcomeDeny},
-	ReasonSTSForbidden:      {"sts_forbidden", OutcomeDeny},
-	ReasonSTSMisconfigured:  {"sts_misconfigured", OutcomeError},
-	ReasonSTSUnavailable:    {"sts_unavailable", OutcomeUnavailable},
-	ReasonLoginRedirect:     {"login_redirect", OutcomeRedirect},
-	ReasonRefreshFailed:     {"refresh_failed", OutcomeDeny},
-	ReasonStoreUnavailable:  {"store_unavailable", OutcomeUnavailable},
-	ReasonInvalidPath:       {"invalid_path", OutcomeDeny},
-	ReasonOptionalAnonymous: {"optional_anonymous", OutcomeAllow},
-	ReasonInvalidDPoPProof:  {"invalid_dpop_proof", OutcomeDeny},
-	ReasonUseDPoPNonce:      {"use_dpop_nonce", OutcomeDeny},
+	ReasonPublic:               {"public", OutcomeAllow},
+	ReasonAuthorized:           {"authorized", OutcomeAllow},
+	ReasonSession:              {"session", OutcomeAllow},
+	ReasonNoCredential:         {"no_credential", OutcomeDeny},
+	ReasonInvalidToken:         {"invalid_token", OutcomeDeny},
+	ReasonKeysUnavailable:      {"keys_unavailable", OutcomeUnavailable},
+	ReasonInsufficientScope:    {"insufficient_scope", OutcomeDeny},
+	ReasonClaimMismatch:        {"claim_mismatch", OutcomeDeny},
+	ReasonSTSInvalidToken:      {"sts_invalid_token", OutcomeDeny},
+	ReasonSTSForbidden:         {"sts_forbidden", OutcomeDeny},
+	ReasonSTSMisconfigured:     {"sts_misconfigured", OutcomeError},
+	ReasonSTSUnavailable:       {"sts_unavailable", OutcomeUnavailable},
+	ReasonLoginRedirect:        {"login_redirect", OutcomeRedirect},
+	ReasonRefreshFailed:        {"refresh_failed", OutcomeDeny},
+	ReasonStoreUnavailable:     {"store_unavailable", OutcomeUnavailable},
+	ReasonInvalidPath:          {"invalid_path", OutcomeDeny},
+	ReasonOptionalAnonymous:    {"optional_anonymous", OutcomeAllow},
+	ReasonInvalidDPoPProof:     {"invalid_dpop_proof", OutcomeDeny},
+	ReasonUseDPoPNonce:         {"use_dpop_nonce", OutcomeDeny},
+	ReasonAssertionUnavailable: {"assertion_unavailable", OutcomeUnavailable},
 }
 
 // String returns the label value, e.g. "invalid_token".
