@@ -1,0 +1,285 @@
+package fleet
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Channel names and message forms of the invalidation link (see
+// Invalidator). Payloads hold Redis keys, which are SHA-256 hashes: no raw
+// session ID is ever published.
+const (
+	invalidationChannel = "invalidate"    // <prefix>invalidate: "<session key>"
+	heartbeatChannel    = "invalidate:hb" // <prefix>invalidate:hb:<instance>: "<seq>"
+)
+
+// invalidator keeps a Store's near-cache coherent with Redis.
+//
+// Every script that replaces or deletes a session publishes its key on
+// <prefix>invalidate (PUBLISH inside the same script, so an invalidation
+// is sent exactly when the write happened). Each instance subscribes to
+// that channel and drops the key from its near-cache.
+//
+// Pub/sub delivery is at most once: a message published while the link is
+// down, resubscribing, or silently dead is lost. So the cache is only used
+// while the link is proven current: every heartbeat interval the instance
+// publishes a sequence number on its own channel <prefix>invalidate:hb:<id>
+// — through the command pool, on every master — and the subscriber
+// connection receives it. Redis delivers the messages of one node to one
+// connection in the order it executed the PUBLISH commands, so when the
+// heartbeat sent at T comes back, every invalidation executed before T has
+// been received and applied. Cached copies are then trusted until T + lease.
+// A revocation executed at R > T is therefore served from a stale copy for
+// at most lease after R, whatever happened to the link; after that, Load
+// reads Redis (and, under fallback closed, refuses when Redis is down).
+//
+// On Redis Cluster, PUBLISH (not SPUBLISH) is used: a classic message is
+// forwarded by the node that ran the script to every node over the cluster
+// bus, so one subscription on any node receives all invalidations, and the
+// heartbeat is published on every master, so that it follows each master's
+// invalidations on that master's bus link. Sharded SPUBLISH would confine
+// each message to the shard of its channel and need a subscription per
+// shard with channels chosen to hash into each one; the invalidation rate
+// (logouts and refreshes, not requests) does not need that scaling.
+//
+// On every (re)subscription the cache is flushed and trust starts over
+// from the first heartbeat sent after the subscription was confirmed: the
+// link recovers by itself, without a restart.
+type invalidator struct {
+	c        *Client
+	cache    *nearCache
+	channel  string
+	hbChan   string
+	lease    time.Duration
+	interval time.Duration
+	base     time.Time // monotonic origin of the times below
+
+	trustedUntil atomic.Int64 // ns since base; 0 = not trusted
+
+	mu         sync.Mutex
+	seq        uint64
+	epochStart uint64 // first heartbeat counted for this subscription; 0 = not subscribed
+	rounds     map[uint64]*hbRound
+
+	resubscribes  atomic.Uint64
+	invalidations atomic.Uint64
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// hbRound is one heartbeat, published on want masters (want is 0 until
+// all publishes returned).
+type hbRound struct {
+	sent      int64
+	want, got int
+}
+
+func newInvalidator(c *Client, cache *nearCache, lease time.Duration) *invalidator {
+	return &invalidator{
+		c: c, cache: cache,
+		channel:  c.prefix + invalidationChannel,
+		hbChan:   c.prefix + heartbeatChannel + ":" + randomToken(),
+		lease:    lease,
+		interval: max(lease/4, 10*time.Millisecond),
+		base:     time.Now(),
+		rounds:   make(map[uint64]*hbRound),
+	}
+}
+
+func (v *invalidator) mono() int64 { return int64(time.Since(v.base)) }
+
+// trusted reports whether cached copies may be served now.
+func (v *invalidator) trusted() bool {
+	return v.mono() < v.trustedUntil.Load()
+}
+
+// start runs the subscriber and the heartbeat until stop.
+func (v *invalidator) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	v.cancel, v.done = cancel, make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); v.subscribeLoop(ctx) }()
+	go func() { defer wg.Done(); v.heartbeatLoop(ctx) }()
+	go func() { wg.Wait(); close(v.done) }()
+}
+
+// stop ends both loops and waits for them.
+func (v *invalidator) stop() {
+	if v.cancel != nil {
+		v.cancel()
+		<-v.done
+	}
+}
+
+func (v *invalidator) subscribeLoop(ctx context.Context) {
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		ps := v.c.rdb.Subscribe(ctx, v.channel, v.hbChan)
+		if v.listen(ctx, ps) {
+			backoff = 50 * time.Millisecond
+		}
+		_ = ps.Close()
+		v.lost()
+		if !sleep(ctx, backoff) {
+			return
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// listen handles messages until the link fails; it reports whether the
+// subscription had been confirmed.
+func (v *invalidator) listen(ctx context.Context, ps *redis.PubSub) bool {
+	// A live link carries our heartbeat every interval; far longer
+	// silence means it is dead even if TCP has not noticed.
+	idle := max(4*v.interval, time.Second)
+	confirmed := false
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, idle)
+		if err != nil {
+			return confirmed
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			// One confirmation per channel; both are on this connection,
+			// so the second one covers both.
+			if m.Kind == "subscribe" && m.Count == 2 {
+				confirmed = true
+				v.subscribed()
+			}
+		case *redis.Message:
+			v.handle(m.Channel, m.Payload)
+		}
+	}
+}
+
+// subscribed starts trust over: what was cached may have missed
+// invalidations while the link was down.
+func (v *invalidator) subscribed() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.trustedUntil.Store(0)
+	v.cache.flush()
+	v.epochStart = v.seq + 1
+	clear(v.rounds)
+	v.resubscribes.Add(1)
+}
+
+// lost ends trust until the next subscription is confirmed.
+func (v *invalidator) lost() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.trustedUntil.Store(0)
+	v.cache.flush()
+	v.epochStart = 0
+	clear(v.rounds)
+}
+
+// handle applies one message: an invalidation drops its key; our own
+// heartbeat, once received from every master it was published on,
+// extends trust to its send time plus the lease.
+func (v *invalidator) handle(channel, payload string) {
+	if channel == v.channel {
+		v.invalidations.Add(1)
+		v.cache.invalidate(payload)
+		return
+	}
+	if channel != v.hbChan {
+		return
+	}
+	seq, err := strconv.ParseUint(payload, 10, 64)
+	if err != nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	r, ok := v.rounds[seq]
+	if !ok || v.epochStart == 0 || seq < v.epochStart {
+		return // sent before this subscription, or already counted
+	}
+	r.got++
+	v.confirm(seq, r)
+}
+
+// confirm extends trust when round seq is complete. v.mu is held.
+func (v *invalidator) confirm(seq uint64, r *hbRound) {
+	if r.want == 0 || r.got < r.want {
+		return
+	}
+	delete(v.rounds, seq)
+	until := r.sent + int64(v.lease)
+	if until > v.trustedUntil.Load() {
+		v.trustedUntil.Store(until)
+	}
+	// Older rounds can no longer extend trust.
+	for s := range v.rounds {
+		if s < seq {
+			delete(v.rounds, s)
+		}
+	}
+}
+
+func (v *invalidator) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(v.interval)
+	defer t.Stop()
+	for {
+		v.beat(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// beat publishes one heartbeat on every master.
+func (v *invalidator) beat(ctx context.Context) {
+	v.mu.Lock()
+	v.seq++
+	seq := v.seq
+	r := &hbRound{sent: v.mono()}
+	if v.epochStart != 0 {
+		v.rounds[seq] = r
+	}
+	v.mu.Unlock()
+
+	pctx, cancel := context.WithTimeout(ctx, v.lease)
+	defer cancel()
+	payload := strconv.FormatUint(seq, 10)
+	n, err := v.publishAll(pctx, payload)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err != nil || n == 0 {
+		delete(v.rounds, seq)
+		return
+	}
+	r.want = n
+	if _, ok := v.rounds[seq]; ok {
+		v.confirm(seq, r)
+	}
+}
+
+// publishAll publishes payload on the heartbeat channel of every master
+// (one, unless Cluster) and returns how many publishes succeeded.
+func (v *invalidator) publishAll(ctx context.Context, payload string) (int, error) {
+	cc, ok := v.c.rdb.(*redis.ClusterClient)
+	if !ok {
+		return 1, v.c.rdb.Publish(ctx, v.hbChan, payload).Err()
+	}
+	var n atomic.Int64
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		if err := m.Publish(ctx, v.hbChan, payload).Err(); err != nil {
+			return err
+		}
+		n.Add(1)
+		return nil
+	})
+	return int(n.Load()), err
+}
