@@ -102,7 +102,8 @@ func (a *App) provisionRedis(rc *RedisStoreConfig, sealer *session.Sealer, cooki
 		_ = client.Close()
 		return nil, nil, err
 	}
-	store, err := fleet.NewStore(client, fleet.StoreConfig{Sealer: sealer, Cookie: cookie, Lifetime: lifetime, Fallback: fallback, NearCache: near})
+	store, err := fleet.NewStore(client, fleet.StoreConfig{Sealer: sealer, Cookie: cookie, Lifetime: lifetime, Fallback: fallback, NearCache: near,
+		Logger: a.logger.Named("session.redis")})
 	if err != nil {
 		_ = client.Close()
 		return nil, nil, fmt.Errorf("edgeauth: session store redis: %v", err)

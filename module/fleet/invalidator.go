@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 )
 
 // Channel names and message forms of the invalidation link (see
@@ -66,6 +67,8 @@ type invalidator struct {
 	epochStart uint64 // first heartbeat counted for this subscription; 0 = not subscribed
 	rounds     map[uint64]*hbRound
 
+	log *zap.Logger
+
 	resubscribes  atomic.Uint64
 	invalidations atomic.Uint64
 
@@ -89,6 +92,7 @@ func newInvalidator(c *Client, cache *nearCache, lease time.Duration) *invalidat
 		interval: max(lease/4, 10*time.Millisecond),
 		base:     time.Now(),
 		rounds:   make(map[uint64]*hbRound),
+		log:      zap.NewNop(),
 	}
 }
 
@@ -122,11 +126,16 @@ func (v *invalidator) subscribeLoop(ctx context.Context) {
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		ps := v.c.rdb.Subscribe(ctx, v.channel, v.hbChan)
-		if v.listen(ctx, ps) {
+		ok, err := v.listen(ctx, ps)
+		if ok {
 			backoff = 50 * time.Millisecond
 		}
 		_ = ps.Close()
 		v.lost()
+		if ctx.Err() == nil {
+			v.log.Warn("session near-cache: invalidation link lost; reading sessions from Redis until it is back",
+				zap.Bool("was_subscribed", ok), zap.Error(err))
+		}
 		if !sleep(ctx, backoff) {
 			return
 		}
@@ -135,8 +144,8 @@ func (v *invalidator) subscribeLoop(ctx context.Context) {
 }
 
 // listen handles messages until the link fails; it reports whether the
-// subscription had been confirmed.
-func (v *invalidator) listen(ctx context.Context, ps *redis.PubSub) bool {
+// subscription had been confirmed, and why it ended.
+func (v *invalidator) listen(ctx context.Context, ps *redis.PubSub) (bool, error) {
 	// A live link carries our heartbeat every interval; far longer
 	// silence means it is dead even if TCP has not noticed.
 	idle := max(4*v.interval, time.Second)
@@ -144,7 +153,7 @@ func (v *invalidator) listen(ctx context.Context, ps *redis.PubSub) bool {
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, idle)
 		if err != nil {
-			return confirmed
+			return confirmed, err
 		}
 		switch m := msg.(type) {
 		case *redis.Subscription:
@@ -153,6 +162,7 @@ func (v *invalidator) listen(ctx context.Context, ps *redis.PubSub) bool {
 			if m.Kind == "subscribe" && m.Count == 2 {
 				confirmed = true
 				v.subscribed()
+				v.log.Info("session near-cache: invalidation link subscribed", zap.String("channel", v.channel))
 			}
 		case *redis.Message:
 			v.handle(m.Channel, m.Payload)

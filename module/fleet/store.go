@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
@@ -48,6 +49,9 @@ type StoreConfig struct {
 	Fallback Fallback
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Logger receives the near-cache link's state changes (no keys, no
+	// values). Default: a no-op logger.
+	Logger *zap.Logger
 	// NearCache, when set, keeps opened sessions in this instance's memory
 	// and answers requests from there while the invalidation link is
 	// current (see NearCacheConfig). Nil: every Load reads Redis.
@@ -159,6 +163,9 @@ func NewStore(c *Client, cfg StoreConfig) (*Store, error) {
 		}
 		s.near = newNearCache(entries, bytes)
 		s.inv = newInvalidator(c, s.near, lease)
+		if cfg.Logger != nil {
+			s.inv.log = cfg.Logger
+		}
 		s.inv.start()
 		c.onClose(s.inv.stop)
 	}
