@@ -35,7 +35,8 @@ type row struct {
 	info        scenarioInfo
 	unavailable string
 	bare, edge  []*Result
-	cookieBytes int // length of the replayed Cookie header (scenarios 3 and 6)
+	cookieBytes int      // length of the replayed Cookie header (scenarios 3, 6 and 7)
+	edgeProcs   []string // the Caddy processes of the edgeauth side
 	poolSize    int
 	taken       int64
 	reused      int64
@@ -44,7 +45,7 @@ type row struct {
 func newReport(cfg config, scenarios []*scenario) *report {
 	rep := &report{cfg: cfg, date: time.Now().UTC(), loadBefore: loadAverage()}
 	for _, sc := range scenarios {
-		rep.rows = append(rep.rows, &row{info: sc.scenarioInfo, unavailable: sc.unavailable, cookieBytes: sc.cookieBytes})
+		rep.rows = append(rep.rows, &row{info: sc.scenarioInfo, unavailable: sc.unavailable, cookieBytes: sc.cookieBytes, edgeProcs: sc.edgeProcs})
 	}
 	return rep
 }
@@ -164,7 +165,13 @@ func (rep *report) table() string {
 			notes = append(notes, fmt.Sprintf("Cookie header %d bytes", r.cookieBytes))
 		}
 		if cpu := r.storeCPU(); cpu > 0 {
-			notes = append(notes, fmt.Sprintf("redis-server CPU %s per request (not in the CPU column)", fmtDur(cpu)))
+			notes = append(notes, fmt.Sprintf("redis-server CPU %s per request (not in the CPU column)", fmtStoreCPU(cpu)))
+		}
+		if cmds, ok := r.storeCommands(); ok {
+			notes = append(notes, fmt.Sprintf("Redis commands per request %.4f", cmds))
+		}
+		if len(r.edgeProcs) > 1 {
+			notes = append(notes, fmt.Sprintf("CPU column: the sum over %d edgeauth instances", len(r.edgeProcs)))
 		}
 		if r.poolSize > 0 {
 			notes = append(notes, fmt.Sprintf("%d fresh tokens minted, %d sent to edgeauth, %d reused", r.poolSize, r.taken, r.reused))
@@ -179,6 +186,33 @@ func (rep *report) table() string {
 			fmtAdded(es.p50-bs.p50), fmtCPU(bs.cpu, es.cpu), escapeCell(strings.Join(notes, "; ")))
 	}
 	return b.String()
+}
+
+// storeCommands is the session store server's commands per edgeauth
+// request over all rounds (warm-ups included, like the CPU figures), and
+// whether it was measured.
+func (r *row) storeCommands() (float64, bool) {
+	var cmds, reqs int64
+	for _, res := range r.edge {
+		if res.StoreCommands < 0 {
+			return 0, false
+		}
+		cmds += res.StoreCommands
+		reqs += int64(res.Completed)
+	}
+	if reqs == 0 || len(r.edge) == 0 {
+		return 0, false
+	}
+	return float64(cmds) / float64(reqs), true
+}
+
+// fmtStoreCPU prints a small per-request CPU time with enough precision
+// (fmtDur rounds to whole microseconds).
+func fmtStoreCPU(d time.Duration) string {
+	if d < 10*time.Microsecond {
+		return fmt.Sprintf("%.2f µs", float64(d)/float64(time.Microsecond))
+	}
+	return fmtDur(d)
 }
 
 // storeCPU is the median over rounds of the session store server's CPU

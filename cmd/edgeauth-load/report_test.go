@@ -122,8 +122,8 @@ func TestParseFlags(t *testing.T) {
 		t.Fatalf("command %q", cfg.Command)
 	}
 	cfg, _, err = parseFlags(nil)
-	if err != nil || !slices.Equal(cfg.Scenarios, []int{1, 2, 3, 4, 5, 6}) {
-		t.Fatalf("default scenarios %v (%v), want 1 to 6", cfg.Scenarios, err)
+	if err != nil || !slices.Equal(cfg.Scenarios, []int{1, 2, 3, 4, 5, 6, 7}) {
+		t.Fatalf("default scenarios %v (%v), want 1 to 7", cfg.Scenarios, err)
 	}
 	cfg, _, err = parseFlags([]string{"-scenarios", "6,3"})
 	if err != nil || !slices.Equal(cfg.Scenarios, []int{3, 6}) {
@@ -134,7 +134,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatalf("-caddy bin/caddy gave %q (%v), want an absolute path", cfg.Caddy, err)
 	}
 	for _, bad := range [][]string{
-		{"-scenarios", "7"}, {"-scenarios", "0"}, {"-scenarios", "1,x"}, {"-scenarios", ""}, {"-rounds", "0"},
+		{"-scenarios", "8"}, {"-scenarios", "0"}, {"-scenarios", "1,x"}, {"-scenarios", ""}, {"-rounds", "0"},
 		{"-duration", "1ms"}, {"-conns", "0"}, {"-max-pool", "5"}, {"extra"},
 	} {
 		if _, _, err := parseFlags(bad); err == nil {

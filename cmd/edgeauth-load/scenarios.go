@@ -21,7 +21,8 @@ var scenarioList = []scenarioInfo{
 	{3, "browser session cookie", setupLogin, 0.90},
 	{4, "bearer token + STS credentials (cached)", setupSTS, 0.90},
 	{5, "90 % valid / 10 % bad-signature tokens", setupBearer, 0.90},
-	{6, "fleet: browser session cookie with the Redis store", setupFleet, 0.80},
+	{6, "fleet: browser session cookie with the Redis store", setupFleet, 0.88},
+	{7, "fleet of three: the session cookie spread over three edgeauth instances sharing one Redis", setupFleet, 0.88},
 }
 
 // maxFleetCookie is the largest Cookie header scenario 6 accepts: a sealed
@@ -44,9 +45,11 @@ func scenarioByID(id int) (scenarioInfo, error) {
 type scenario struct {
 	scenarioInfo
 	bare, edge  Source
-	edgeURL     string
+	edgeURL     string     // the edgeauth side's (first) URL
+	edgeURLs    []string   // scenario 7: every fleet instance's URL; connections are spread over them
+	edgeProcs   []string   // the setups whose Caddy CPU counts for the edgeauth side
 	pool        *TokenPool // scenario 2's fresh tokens
-	cookieBytes int        // scenarios 3 and 6: the replayed Cookie header's length
+	cookieBytes int        // scenarios 3, 6 and 7: the replayed Cookie header's length
 	unavailable string
 }
 

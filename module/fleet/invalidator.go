@@ -89,7 +89,7 @@ func newInvalidator(c *Client, cache *nearCache, lease time.Duration) *invalidat
 		channel:  c.prefix + invalidationChannel,
 		hbChan:   c.prefix + heartbeatChannel + ":" + randomToken(),
 		lease:    lease,
-		interval: max(lease/4, 10*time.Millisecond),
+		interval: max(lease/3, 10*time.Millisecond),
 		base:     time.Now(),
 		rounds:   make(map[uint64]*hbRound),
 		log:      zap.NewNop(),
