@@ -2,6 +2,8 @@ package fleet
 
 import (
 	"context"
+	"errors"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -61,6 +63,8 @@ type invalidator struct {
 	base     time.Time // monotonic origin of the times below
 
 	trustedUntil atomic.Int64 // ns since base; 0 = not trusted
+	lastUse      atomic.Int64 // ns since base of the last trusted() call
+	wake         chan struct{} // a Load found the link idle: beat now
 
 	mu         sync.Mutex
 	seq        uint64
@@ -89,18 +93,33 @@ func newInvalidator(c *Client, cache *nearCache, lease time.Duration) *invalidat
 		channel:  c.prefix + invalidationChannel,
 		hbChan:   c.prefix + heartbeatChannel + ":" + randomToken(),
 		lease:    lease,
-		interval: max(lease/3, 10*time.Millisecond),
+		interval: max(lease/2, 10*time.Millisecond),
 		base:     time.Now(),
 		rounds:   make(map[uint64]*hbRound),
 		log:      zap.NewNop(),
+		wake:     make(chan struct{}, 1),
 	}
 }
 
 func (v *invalidator) mono() int64 { return int64(time.Since(v.base)) }
 
+// idleAfter: an instance that served no request for this long stops its
+// heartbeat (an idle gateway costs Redis nothing); its next request reads
+// Redis and wakes the heartbeat.
+const idleAfter = 2 * time.Second
+
 // trusted reports whether cached copies may be served now.
 func (v *invalidator) trusted() bool {
-	return v.mono() < v.trustedUntil.Load()
+	now := v.mono()
+	if now-v.lastUse.Load() > int64(10*time.Millisecond) {
+		if now-v.lastUse.Swap(now) > int64(idleAfter) {
+			select {
+			case v.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return now < v.trustedUntil.Load()
 }
 
 // start runs the subscriber and the heartbeat until stop.
@@ -146,15 +165,27 @@ func (v *invalidator) subscribeLoop(ctx context.Context) {
 // listen handles messages until the link fails; it reports whether the
 // subscription had been confirmed, and why it ended.
 func (v *invalidator) listen(ctx context.Context, ps *redis.PubSub) (bool, error) {
-	// A live link carries our heartbeat every interval; far longer
-	// silence means it is dead even if TCP has not noticed.
+	// A live link carries our heartbeat every interval (or, while this
+	// instance is idle and sends none, answers a PING): two silent periods
+	// in a row mean it is dead even if TCP has not noticed. Trust needs
+	// fresh heartbeats anyway, so this only bounds the time to recover.
 	idle := max(4*v.interval, time.Second)
 	confirmed := false
+	silent := 0
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, idle)
+		var ne net.Error
+		if err != nil && errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil && silent == 0 {
+			silent++
+			if err := ps.Ping(ctx); err != nil {
+				return confirmed, err
+			}
+			continue
+		}
 		if err != nil {
 			return confirmed, err
 		}
+		silent = 0
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			// One confirmation per channel; both are on this connection,
@@ -240,11 +271,14 @@ func (v *invalidator) heartbeatLoop(ctx context.Context) {
 	t := time.NewTicker(v.interval)
 	defer t.Stop()
 	for {
-		v.beat(ctx)
+		if v.mono()-v.lastUse.Load() <= int64(idleAfter) {
+			v.beat(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-v.wake:
 		}
 	}
 }

@@ -287,3 +287,22 @@ func TestNearCacheRedisRestart(t *testing.T) {
 		t.Errorf("after recovery the near-cache is not used: %v %+v", err, b.NearCacheStats())
 	}
 }
+// TestNearCacheIdleLinkStaysAndWakes: an idle instance stops its heartbeat
+// but keeps its subscription (no reconnect loop), and its next use
+// restores trust at once.
+func TestNearCacheIdleLinkStaysAndWakes(t *testing.T) {
+	rs := startRedis(t)
+	b := newNearStore(t, rs.addr())
+	waitCurrent(t, b)
+	subs := b.inv.resubscribes.Load()
+	time.Sleep(idleAfter + 3*time.Second)
+	if got := b.inv.resubscribes.Load(); got != subs {
+		t.Errorf("an idle link resubscribed %d times", got-subs)
+	}
+	if b.inv.trustedUntil.Load() > b.inv.mono() {
+		t.Error("an idle instance still trusts its cache (no heartbeat for seconds)")
+	}
+	began := time.Now()
+	waitCurrent(t, b)
+	t.Logf("trust back %s after the first use", time.Since(began).Round(time.Millisecond))
+}
