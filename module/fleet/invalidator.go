@@ -62,8 +62,8 @@ type invalidator struct {
 	interval time.Duration
 	base     time.Time // monotonic origin of the times below
 
-	trustedUntil atomic.Int64 // ns since base; 0 = not trusted
-	lastUse      atomic.Int64 // ns since base of the last trusted() call
+	trustedUntil atomic.Int64  // ns since base; 0 = not trusted
+	lastUse      atomic.Int64  // ns since base of the last trusted() call
 	wake         chan struct{} // a Load found the link idle: beat now
 
 	mu         sync.Mutex

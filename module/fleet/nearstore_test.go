@@ -287,6 +287,7 @@ func TestNearCacheRedisRestart(t *testing.T) {
 		t.Errorf("after recovery the near-cache is not used: %v %+v", err, b.NearCacheStats())
 	}
 }
+
 // TestNearCacheIdleLinkStaysAndWakes: an idle instance stops its heartbeat
 // but keeps its subscription (no reconnect loop), and its next use
 // restores trust at once.
