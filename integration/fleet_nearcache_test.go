@@ -115,6 +115,35 @@ func (f *fleetWorld) testServedFromMemory(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests over three gateways: %d Redis commands in all (heartbeats of the invalidation links; no GET)", n, total)
+
+	// What one session costs in Redis with the demo provider's tokens
+	// (RS256 ID and access tokens, a refresh token): the README's sizing.
+	ctx := context.Background()
+	var sessBytes, idxBytes, sessions, idx int64
+	for _, pattern := range []string{"edgeauth-fleet-test:session:*", "edgeauth-fleet-test:sid:*", "edgeauth-fleet-test:sub:*"} {
+		keys, err := rdb.Keys(ctx, pattern).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if v, _ := rdb.Get(ctx, k).Result(); strings.HasPrefix(pattern, "edgeauth-fleet-test:session:") && (v == "" || v == "!ended") {
+				continue
+			}
+			n, err := rdb.MemoryUsage(ctx, k).Result()
+			if err != nil {
+				t.Fatalf("MEMORY USAGE: %v", err)
+			}
+			if strings.Contains(pattern, ":session:") {
+				sessBytes, sessions = sessBytes+n, sessions+1
+			} else {
+				idxBytes, idx = idxBytes+n, idx+1
+			}
+		}
+	}
+	if sessions > 0 && idx > 0 {
+		t.Logf("Redis MEMORY USAGE: %d bytes per stored session value (%d sessions), %d bytes per index set (%d sets: one sid and one sub set per login)",
+			sessBytes/sessions, sessions, idxBytes/idx, idx)
+	}
 }
 
 // 8. Revocation within 1 s on every other gateway, measured over many
