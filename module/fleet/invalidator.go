@@ -93,7 +93,7 @@ func newInvalidator(c *Client, cache *nearCache, lease time.Duration) *invalidat
 		channel:  c.prefix + invalidationChannel,
 		hbChan:   c.prefix + heartbeatChannel + ":" + randomToken(),
 		lease:    lease,
-		interval: max(lease/2, 10*time.Millisecond),
+		interval: max(lease/4, 10*time.Millisecond),
 		base:     time.Now(),
 		rounds:   make(map[uint64]*hbRound),
 		log:      zap.NewNop(),
@@ -113,13 +113,24 @@ func (v *invalidator) trusted() bool {
 	now := v.mono()
 	if now-v.lastUse.Load() > int64(10*time.Millisecond) {
 		if now-v.lastUse.Swap(now) > int64(idleAfter) {
-			select {
-			case v.wake <- struct{}{}:
-			default:
-			}
+			v.beatNow()
 		}
 	}
-	return now < v.trustedUntil.Load()
+	if now < v.trustedUntil.Load() {
+		return true
+	}
+	if v.trustedUntil.Load() != 0 {
+		v.beatNow() // trust lapsed (a late heartbeat): try to renew it at once
+	}
+	return false
+}
+
+// beatNow asks the heartbeat loop for a beat now (never blocks).
+func (v *invalidator) beatNow() {
+	select {
+	case v.wake <- struct{}{}:
+	default:
+	}
 }
 
 // start runs the subscriber and the heartbeat until stop.
@@ -270,8 +281,10 @@ func (v *invalidator) confirm(seq uint64, r *hbRound) {
 func (v *invalidator) heartbeatLoop(ctx context.Context) {
 	t := time.NewTicker(v.interval)
 	defer t.Stop()
+	var last int64 = -1 << 62
 	for {
 		if v.mono()-v.lastUse.Load() <= int64(idleAfter) {
+			last = v.mono()
 			v.beat(ctx)
 		}
 		select {
@@ -279,6 +292,11 @@ func (v *invalidator) heartbeatLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-v.wake:
+			// Extra beats (wake-up, lapsed trust) at most every 20ms, so
+			// a broken publish path is not retried in a tight loop.
+			if gap := time.Duration(v.mono()-last) - 20*time.Millisecond; gap < 0 && !sleep(ctx, -gap) {
+				return
+			}
 		}
 	}
 }

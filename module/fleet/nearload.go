@@ -13,7 +13,9 @@ import (
 // load is Load's look-up of the session with this ID: from the near-cache
 // while the invalidation link is current, else from Redis (GET and PTTL in
 // one round trip), filling the near-cache unless an invalidation of the
-// key (or a loss of the link) came in since the read began.
+// key (or a loss of the link) came in since the read began. Concurrent
+// misses of one key share one read (started at most one read timeout
+// before any of them: far inside the revocation bound).
 func (s *Store) load(ctx context.Context, id string) (*session.Session, error) {
 	if s.near == nil {
 		return s.get(ctx, id)
@@ -27,9 +29,37 @@ func (s *Store) load(ctx context.Context, id string) (*session.Session, error) {
 		}
 	}
 	s.misses.Add(1)
-	t := s.near.ticket(key)
-	var val string
-	var pttl time.Duration
+	v, err, _ := s.reads.Do(key, func() (any, error) {
+		// Detached from the first caller: its cancellation must not fail
+		// the others (the client's read timeout bounds the read).
+		return s.readNear(context.WithoutCancel(ctx), key, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	rd := v.(nearRead)
+	sess, err := s.open(key, id, rd.val)
+	if err != nil {
+		return nil, err
+	}
+	if rd.pttl > 0 {
+		// A key without expiry (pttl -1) is never cached: every stored
+		// session has one, so something else wrote it.
+		s.near.put(rd.ticket, key, sess, len(rd.val), now.Add(rd.pttl), now)
+	}
+	return sess, nil
+}
+
+// nearRead is one read of a session key for the near-cache.
+type nearRead struct {
+	ticket nearTicket
+	val    string
+	pttl   time.Duration
+}
+
+// readNear takes the fill ticket, then reads key's value and TTL.
+func (s *Store) readNear(ctx context.Context, key string, now time.Time) (nearRead, error) {
+	rd := nearRead{ticket: s.near.ticket(key)}
 	err := s.c.call(ctx, "load session", func(ctx context.Context) error {
 		var get *redis.StringCmd
 		var ttl *redis.DurationCmd
@@ -41,28 +71,16 @@ func (s *Store) load(ctx context.Context, id string) (*session.Session, error) {
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
-		if val, err = get.Result(); err != nil {
+		if rd.val, err = get.Result(); err != nil {
 			return err
 		}
-		pttl, err = ttl.Result()
+		rd.pttl, err = ttl.Result()
 		return err
 	})
 	if errors.Is(err, redis.Nil) {
-		return nil, session.ErrNoSession
+		return rd, session.ErrNoSession
 	}
-	if err != nil {
-		return nil, err
-	}
-	sess, err := s.open(key, id, val)
-	if err != nil {
-		return nil, err
-	}
-	if pttl > 0 {
-		// A key without expiry (pttl -1) is never cached: every stored
-		// session has one, so something else wrote it.
-		s.near.put(t, key, sess, len(val), now.Add(pttl), now)
-	}
-	return sess, nil
+	return rd, err
 }
 
 // dropNear removes this instance's copy of key at once (after its own

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
@@ -116,6 +117,7 @@ type Store struct {
 	inv      *invalidator        // its invalidation link
 	hits     atomic.Uint64       // Loads answered from the near-cache
 	misses   atomic.Uint64       // Loads that read Redis
+	reads    singleflight.Group  // concurrent near-cache misses of one key
 
 	// beforeWrite, when set (tests only), runs between indexing a session
 	// and writing it, to make a logout land in that window.
