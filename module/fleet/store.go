@@ -235,8 +235,9 @@ func (s *Store) get(ctx context.Context, id string) (*session.Session, error) {
 // has expired is no session.
 func (s *Store) open(key, id, val string) (*session.Session, error) {
 	now := s.now()
-	// Redis is read on every request, so that a logout anywhere counts at
-	// once; only opening and decoding the same stored value is saved.
+	// Without a near-cache Redis is read on every request, so that a logout
+	// anywhere counts at once; only opening and decoding the same stored
+	// value is saved. With one, this runs once per fill.
 	openedKey := session.OpenedKey(key, val)
 	if sess, ok := s.opened.Get(openedKey, now); ok && sess.ID == id {
 		return sess, nil
