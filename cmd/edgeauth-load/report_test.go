@@ -184,3 +184,16 @@ func TestCPUTimeOfAProcess(t *testing.T) {
 		t.Fatalf("fmtCPU: %q", got)
 	}
 }
+
+// TestParseRedisCPU: INFO cpu's two process figures are added with
+// microsecond precision; the children's and main thread's are not.
+func TestParseRedisCPU(t *testing.T) {
+	info := "# CPU\r\nused_cpu_sys:0.012345\r\nused_cpu_user:1.000001\r\nused_cpu_sys_children:5.0\r\nused_cpu_sys_main_thread:0.01\r\n"
+	d, ok := parseRedisCPU(info)
+	if !ok || d != 1012346*time.Microsecond {
+		t.Fatalf("parseRedisCPU = %v, %v; want 1.012346s", d, ok)
+	}
+	if _, ok := parseRedisCPU("# CPU\r\nused_cpu_sys:x\r\n"); ok {
+		t.Error("a malformed INFO cpu was accepted")
+	}
+}
