@@ -61,8 +61,9 @@
 // proven current: the scripts that replace or end a session PUBLISH its
 // key on <prefix>invalidate (inside the same script: only a successful
 // write publishes), every instance subscribes and drops its copy, and a
-// heartbeat each instance publishes on every master (on its own channel)
-// must have come back within the lease (500ms) for copies to be served. A
+// heartbeat each instance sends through its subscription (a PING; on
+// Cluster a message published on every master) must have come back within
+// the lease (500ms) for copies to be served. A
 // revocation therefore reaches every instance within the lease whatever
 // happens to the link; a lost link flushes the copies and recovers by
 // itself. Fills that an invalidation overtook are refused (a per-key

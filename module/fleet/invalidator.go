@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,13 +31,13 @@ const (
 //
 // Pub/sub delivery is at most once: a message published while the link is
 // down, resubscribing, or silently dead is lost. So the cache is only used
-// while the link is proven current: every heartbeat interval the instance
-// publishes a sequence number on its own channel <prefix>invalidate:hb:<id>
-// — through the command pool, on every master — and the subscriber
-// connection receives it. Redis delivers the messages of one node to one
-// connection in the order it executed the PUBLISH commands, so when the
-// heartbeat sent at T comes back, every invalidation executed before T has
-// been received and applied. Cached copies are then trusted until T + lease.
+// while the link is proven current: every heartbeat interval (lease/2) the
+// instance sends a sequence number that must come back on the subscriber
+// connection — as a PING on that connection (single server, Sentinel), or
+// published on its own channel <prefix>invalidate:hb:<id> on every master
+// (Cluster). Redis answers one connection in the order it executed the
+// commands, so when the heartbeat sent at T comes back, every invalidation
+// executed before T has been received and applied. Cached copies are then trusted until T + lease.
 // A revocation executed at R > T is therefore served from a stale copy for
 // at most lease after R, whatever happened to the link; after that, Load
 // reads Redis (and, under fallback closed, refuses when Redis is down).
@@ -67,6 +68,7 @@ type invalidator struct {
 	wake         chan struct{} // a Load found the link idle: beat now
 
 	mu         sync.Mutex
+	ps         *redis.PubSub // the current subscription (nil between links)
 	seq        uint64
 	epochStart uint64 // first heartbeat counted for this subscription; 0 = not subscribed
 	rounds     map[uint64]*hbRound
@@ -93,7 +95,7 @@ func newInvalidator(c *Client, cache *nearCache, lease time.Duration) *invalidat
 		channel:  c.prefix + invalidationChannel,
 		hbChan:   c.prefix + heartbeatChannel + ":" + randomToken(),
 		lease:    lease,
-		interval: max(lease/4, 10*time.Millisecond),
+		interval: max(lease/2, 10*time.Millisecond),
 		base:     time.Now(),
 		rounds:   make(map[uint64]*hbRound),
 		log:      zap.NewNop(),
@@ -156,7 +158,13 @@ func (v *invalidator) subscribeLoop(ctx context.Context) {
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		ps := v.c.rdb.Subscribe(ctx, v.channel, v.hbChan)
+		v.mu.Lock()
+		v.ps = ps
+		v.mu.Unlock()
 		ok, err := v.listen(ctx, ps)
+		v.mu.Lock()
+		v.ps = nil
+		v.mu.Unlock()
 		if ok {
 			backoff = 50 * time.Millisecond
 		}
@@ -208,6 +216,10 @@ func (v *invalidator) listen(ctx context.Context, ps *redis.PubSub) (bool, error
 			}
 		case *redis.Message:
 			v.handle(m.Channel, m.Payload)
+		case *redis.Pong:
+			if seq, ok := strings.CutPrefix(m.Payload, pingPrefix); ok {
+				v.handle(v.hbChan, seq)
+			}
 		}
 	}
 }
@@ -328,12 +340,27 @@ func (v *invalidator) beat(ctx context.Context) {
 	}
 }
 
-// publishAll publishes payload on the heartbeat channel of every master
-// (one, unless Cluster) and returns how many publishes succeeded.
+// pingPrefix starts the payload of a heartbeat sent as a PING on the
+// subscription itself.
+const pingPrefix = "hb:"
+
+// publishAll sends the heartbeat and returns on how many masters. On a
+// single server or Sentinel master it is a PING with the payload on the
+// subscription connection itself: the server answers it on that
+// connection after every message published before it ran, the same
+// ordering as a published heartbeat, for one command and no fan-out. On
+// Cluster the subscription sits on one node while invalidations come from
+// every master over the bus, so the heartbeat is published on each master.
 func (v *invalidator) publishAll(ctx context.Context, payload string) (int, error) {
 	cc, ok := v.c.rdb.(*redis.ClusterClient)
 	if !ok {
-		return 1, v.c.rdb.Publish(ctx, v.hbChan, payload).Err()
+		v.mu.Lock()
+		ps := v.ps
+		v.mu.Unlock()
+		if ps == nil {
+			return 0, nil
+		}
+		return 1, ps.Ping(ctx, pingPrefix+payload)
 	}
 	var n atomic.Int64
 	err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
