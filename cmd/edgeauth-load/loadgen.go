@@ -40,6 +40,10 @@ type Result struct {
 	// commandstats after minus before, the INFO calls themselves left out);
 	// -1 when unknown.
 	StoreCommands int64
+	// StoreIdle is what that server would have used in the same wall time
+	// doing nothing (its idle rate, measured before the rounds); 0 when
+	// unknown.
+	StoreIdle time.Duration
 }
 
 // CPUPerRequest returns the server's CPU time per answered request.

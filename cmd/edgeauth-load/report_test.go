@@ -197,3 +197,21 @@ func TestParseRedisCPU(t *testing.T) {
 		t.Error("a malformed INFO cpu was accepted")
 	}
 }
+
+// TestStoreCPUAboveIdle: what Redis uses idle in the same wall time is
+// taken off before dividing by the requests, never going below zero.
+func TestStoreCPUAboveIdle(t *testing.T) {
+	r := &row{edge: []*Result{
+		{Completed: 1000, StoreCPU: 5 * time.Millisecond, StoreIdle: 4 * time.Millisecond},
+		{Completed: 1000, StoreCPU: 3 * time.Millisecond, StoreIdle: 4 * time.Millisecond},
+		{Completed: 1000, StoreCPU: 6 * time.Millisecond, StoreIdle: 4 * time.Millisecond},
+	}}
+	got, ok := r.storeCPUAboveIdle()
+	if !ok || got != time.Microsecond {
+		t.Fatalf("storeCPUAboveIdle = %v, %v; want the median 1µs", got, ok)
+	}
+	r.edge[0].StoreIdle = 0
+	if _, ok := r.storeCPUAboveIdle(); ok {
+		t.Error("reported without an idle rate")
+	}
+}

@@ -368,6 +368,11 @@ func headerValues(toks []string) []string {
 // Caddy and edgeauth taking turns in slices.
 func (r *runner) measure(ctx context.Context, scenarios []*scenario, rep *report) error {
 	bare := r.procs[setupBare]
+	var idleRate float64 // redis-server CPU per second of wall time, doing nothing
+	if r.redis != nil {
+		idleRate = r.redisIdleRate(ctx)
+		rep.redisIdle = time.Duration(idleRate * float64(time.Second))
+	}
 	opts := PairOptions{Conns: r.cfg.Conns, Warmup: r.cfg.Warmup, Duration: r.cfg.Duration, Slice: r.cfg.Slice}
 	for round := 1; round <= r.cfg.Rounds; round++ {
 		for i, sc := range scenarios {
@@ -399,10 +404,12 @@ func (r *runner) measure(ctx context.Context, scenarios []*scenario, rep *report
 					cmdsR = n
 				}
 			}
+			began := time.Now()
 			b, ed, err := RunPair(ctx, o, a, e)
 			if err != nil {
 				return err
 			}
+			ed.StoreIdle = time.Duration(idleRate * float64(time.Since(began)))
 			if cpuB > 0 && cpuE > 0 {
 				b.CPU, ed.CPU = bare.cpuTime()-cpuB, r.edgeCPU(sc)-cpuE
 			}
@@ -440,6 +447,23 @@ func (r *runner) measure(ctx context.Context, scenarios []*scenario, rep *report
 		}
 	}
 	return nil
+}
+
+// redisIdleRate measures redis-server's CPU per second of wall time while
+// no request is sent (its own timers, the gateways' idle link checks), so
+// the report can tell what requests add. The fleet gateways stop their
+// near-cache heartbeats after two idle seconds, so it waits that long.
+func (r *runner) redisIdleRate(ctx context.Context) float64 {
+	sleep(ctx, 2500*time.Millisecond)
+	c0, t0 := r.redis.cpuTime(), time.Now()
+	sleep(ctx, 2*time.Second)
+	c1 := r.redis.cpuTime()
+	if c0 <= 0 || c1 < c0 {
+		return 0
+	}
+	rate := float64(c1-c0) / float64(time.Since(t0))
+	r.logf("redis-server idle: %.2f ms of CPU per second", rate*1000)
+	return rate
 }
 
 // edgeCPU is the CPU time used so far by the Caddy processes of the
