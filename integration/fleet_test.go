@@ -320,6 +320,8 @@ func TestFleet(t *testing.T) {
 	t.Run("BackChannelLogout", f.testBackChannelLogout)
 	t.Run("OneSTSExchangeAcrossInstances", f.testSTS)
 	t.Run("OneRefreshAcrossInstances", f.testRefresh)
+	t.Run("ServedFromMemory", f.testServedFromMemory)
+	t.Run("RevocationWithinOneSecond", f.testRevocationWithinBound)
 	t.Run("RedisOutageAndRecovery", f.testRedisOutage)
 	for _, n := range f.nodes {
 		select {
@@ -374,6 +376,9 @@ func (f *fleetWorld) testLogout(t *testing.T) {
 	// an attacker or another tab would be, so that the other instances
 	// are really asked about the session.
 	b.setCookies(kept)
+	// The other gateways may answer from memory until the invalidation
+	// arrives: the contract is refusal within revocationBound.
+	f.waitRefused(t, es, cookieHeader(kept))
 	for i, e := range es {
 		resp, body := b.at(e).api("/app")
 		if resp.StatusCode != http.StatusUnauthorized {
@@ -428,6 +433,7 @@ func (f *fleetWorld) testBackChannelLogout(t *testing.T) {
 	if status, body := post(); status != http.StatusOK {
 		t.Fatalf("back-channel logout on instance 3: %d, want 200; %.300s", status, body)
 	}
+	f.waitRefused(t, es, cookieHeader(alice.sessionCookies()))
 	for i, e := range es {
 		if resp, body := alice.at(e).api("/app"); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("instance %d after back-channel logout of alice's sid: %d, want 401; %.200s", i+1, resp.StatusCode, body)
@@ -554,6 +560,21 @@ func (f *fleetWorld) testRedisOutage(t *testing.T) {
 	bearer := es[0].aliceToken()
 	f.redis.Stop()
 	outage := time.Now()
+	// A gateway may answer from memory until it notices (at most its
+	// near-cache lease, 500ms); then it must not vouch for any session.
+	for i, e := range es {
+		for {
+			st, err := f.apiStatus(e, cookieHeader(b.sessionCookies()))
+			if st == http.StatusServiceUnavailable {
+				break
+			}
+			if err != nil || st != http.StatusOK || time.Since(outage) > revocationBound {
+				t.Fatalf("instance %d, %s after Redis died: %d, %v; want 503 within %s", i+1, time.Since(outage), st, err, revocationBound)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	t.Logf("every gateway stopped vouching for sessions %s after Redis died", time.Since(outage).Round(time.Millisecond))
 
 	for i, e := range es {
 		for try := 1; try <= 2; try++ {
@@ -616,6 +637,9 @@ func (f *fleetWorld) testRedisOutage(t *testing.T) {
 			t.Errorf("instance %d after recovery, a login made on instance 3: subject %q, %v", i+1, sub, err)
 		}
 	}
+	// The invalidation links are back too: sessions come from memory again.
+	took := f.waitNoRedisReads(t, es, cookieHeader(nb.sessionCookies()), 5*time.Second)
+	t.Logf("near-caches in use again %s after the new login", took.Round(time.Millisecond))
 }
 
 // tailBuffer keeps the last max bytes written to it; it is safe for

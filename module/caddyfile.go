@@ -66,6 +66,12 @@ import (
 //				tls_server_name <name>
 //				fallback closed|cookie
 //				timeout <duration>
+//				near_cache off
+//				near_cache {
+//					max_entries <n>
+//					max_bytes <size>
+//					lease <duration>
+//				}
 //			}
 //		}
 //		sts <name> {
@@ -782,8 +788,14 @@ func (rc *RedisStoreConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
 			if err := durationArg(d, &rc.Timeout); err != nil {
 				return err
 			}
+		case opt == "near_cache":
+			n, err := unmarshalNearCache(d)
+			if err != nil {
+				return err
+			}
+			rc.NearCache = n
 		default:
-			return d.Errf("store redis: unknown option %q (expected address, sentinel, cluster, username, password, db, key_prefix, tls, tls_ca, tls_server_name, fallback or timeout)", opt)
+			return d.Errf("store redis: unknown option %q (expected address, sentinel, cluster, username, password, db, key_prefix, tls, tls_ca, tls_server_name, fallback, timeout or near_cache)", opt)
 		}
 	}
 	if len(rc.Addresses) == 0 {

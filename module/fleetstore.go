@@ -50,6 +50,9 @@ type RedisStoreConfig struct {
 	Fallback string `json:"fallback,omitempty"`
 	// Timeout bounds connecting, reading and writing. Default: 500ms.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// NearCache bounds the in-memory copy of sessions each instance keeps
+	// (on by default; see NearCacheConfig).
+	NearCache *NearCacheConfig `json:"near_cache,omitempty"`
 }
 
 // provisionRedis connects the session store to Redis (lazily: nothing is
@@ -94,7 +97,13 @@ func (a *App) provisionRedis(rc *RedisStoreConfig, sealer *session.Sealer, cooki
 	if err != nil {
 		return nil, nil, fmt.Errorf("edgeauth: session store redis: %v", err)
 	}
-	store, err := fleet.NewStore(client, fleet.StoreConfig{Sealer: sealer, Cookie: cookie, Lifetime: lifetime, Fallback: fallback})
+	near, err := rc.NearCache.fleetConfig()
+	if err != nil {
+		_ = client.Close()
+		return nil, nil, err
+	}
+	store, err := fleet.NewStore(client, fleet.StoreConfig{Sealer: sealer, Cookie: cookie, Lifetime: lifetime, Fallback: fallback, NearCache: near,
+		Logger: a.logger.Named("session.redis")})
 	if err != nil {
 		_ = client.Close()
 		return nil, nil, fmt.Errorf("edgeauth: session store redis: %v", err)

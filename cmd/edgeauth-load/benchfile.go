@@ -58,15 +58,19 @@ Reproduce with the command below from a checkout (scenario 6 also needs
 | 3 | a browser session cookie from one login (code flow against the demo provider) | ≥ 0.90 |
 | 4 | the same bearer token, with STS credentials (cached after the first exchange at the STS emulator) injected as X-Sts-* headers | ≥ 0.90 |
 | 5 | 90 % valid tokens (32 distinct, cached) and 10 % with a bad signature (refused with 401 after a verification each time); bare Caddy gets the same requests | ≥ 0.90 |
-| 6 | fleet (issue 6): a browser session cookie from one login, as in 3, on a Caddy whose sessions live in Redis — the cookie holds a sealed session ID and every request loads the session from Redis (one GET on loopback) | ≥ 0.80 (this tool's goal; issue 6 sets none) |
+| 6 | fleet (issues 6 and 11): a browser session cookie from one login, as in 3, on a Caddy whose sessions live in Redis — the cookie holds a sealed session ID; the session is read from Redis once and then answered from the instance's near-cache | ≥ 0.88 (issue 11; also within 0.03 of 3) |
+| 7 | fleet of three (issue 11): the same cookie, the connections spread over three edgeauth instances sharing one Redis | ≥ 0.88 |
 | 8 | DPoP (issue 12): one token the demo provider bound to an ES256 key (cnf.jkt; cached after the first request) with a proof the load generator signs afresh for every request — one ES256 verification, a thumbprint and a replay-cache insert per request; bare Caddy gets the same requests. The generator's signing time per proof is in the notes | ≥ 0.80 (this tool's goal); issue 12: Caddy CPU per request ≤ scenario 1's + 45 µs |
+| 9 | assertion (issue 10): scenario 1's repeated bearer token on a route with assertion: a signed identity assertion (ES256) in X-Auth-Assertion, reused until half its lifetime; the notes give the signature count from the gateway's metrics | ≥ 0.97 of scenario 1 in the same run; Caddy CPU ≤ scenario 1's + 3 µs |
 
 "added p50" is edgeauth's median latency minus bare Caddy's. "Caddy CPU per
 request" is the CPU time (user + system, from /proc) each Caddy process used
 during the run divided by the requests it answered: unlike throughput, other
 load on the machine hardly moves it, so it is the steadiest measure of what
-edgeauth adds; for scenario 6 the notes also give redis-server's CPU per
-request, which the column leaves out. With 32 connections the servers are
+edgeauth adds; for scenarios 6 and 7 the notes also give redis-server's CPU
+per request (INFO cpu; also above its idle rate), which the column leaves
+out, and Redis commands per request (INFO commandstats); for 7 the column
+sums the three instances. With 32 connections the servers are
 saturated, so p50 is mostly queueing (connections ÷ throughput) and "added
 p50" follows the throughput ratio; the CPU per request is the closer measure of the latency
 edgeauth adds to one request on an idle gateway (docs/CONTRACT.md's "added p50 ≤

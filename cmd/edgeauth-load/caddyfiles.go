@@ -13,10 +13,18 @@ const (
 	setupLogin  = "edgeauth-login"
 	setupSTS    = "edgeauth-sts"
 	setupFleet  = "edgeauth-fleet" // the login setup with sessions in Redis
+	// setupFleet2 and setupFleet3 are two more processes of the fleet setup
+	// (same Caddyfile, same Redis, same session secret): scenario 7 spreads
+	// its connections over the three.
+	setupFleet2 = "edgeauth-fleet-2"
+	setupFleet3 = "edgeauth-fleet-3"
 )
 
+// fleetSetups are the processes of scenario 7's fleet, in order.
+var fleetSetups = []string{setupFleet, setupFleet2, setupFleet3}
+
 // allSetups lists the setups in the order they start and are reported.
-var allSetups = []string{setupBare, setupBearer, setupLogin, setupSTS, setupFleet, setupAssertion}
+var allSetups = []string{setupBare, setupBearer, setupLogin, setupSTS, setupFleet, setupFleet2, setupFleet3, setupAssertion}
 
 // caddyConfig fills the Caddyfile template.
 type caddyConfig struct {

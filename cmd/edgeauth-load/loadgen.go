@@ -34,8 +34,16 @@ type Result struct {
 	Completed uint64
 	CPU       time.Duration
 	// StoreCPU is the CPU time the session store's server (redis-server,
-	// scenario 6) used meanwhile; 0 when there is none or it is unknown.
+	// scenarios 6 and 7) used meanwhile; 0 when there is none or it is unknown.
 	StoreCPU time.Duration
+	// StoreCommands is how many commands that server ran meanwhile (INFO
+	// commandstats after minus before, the INFO calls themselves left out);
+	// -1 when unknown.
+	StoreCommands int64
+	// StoreIdle is what that server would have used in the same wall time
+	// doing nothing (its idle rate, measured before the rounds); 0 when
+	// unknown.
+	StoreIdle time.Duration
 }
 
 // CPUPerRequest returns the server's CPU time per answered request.
@@ -121,10 +129,17 @@ func newTransport() *http.Transport {
 
 // newSide prepares conns idle workers for url.
 func newSide(ctx context.Context, url string, src Source, conns int) (*side, error) {
-	s := &side{url: url, src: src}
+	return newSpreadSide(ctx, []string{url}, src, conns)
+}
+
+// newSpreadSide prepares conns idle workers, worker i sending to
+// urls[i mod len(urls)] (scenario 7: one generator, connections spread
+// over the fleet's instances).
+func newSpreadSide(ctx context.Context, urls []string, src Source, conns int) (*side, error) {
+	s := &side{url: urls[0], src: src}
 	s.set(false, false, false)
 	for i := range conns {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, urls[i%len(urls)], nil)
 		if err != nil {
 			return nil, err
 		}

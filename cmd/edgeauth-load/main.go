@@ -15,18 +15,24 @@
 //  4. a bearer token with STS credentials injected;
 //  5. 90 % valid and 10 % bad-signature tokens;
 //  6. a browser session cookie with the sessions in Redis (`store redis`):
-//     the cookie holds a sealed session ID and every request loads the
-//     session from a redis-server the tool starts (it must be on PATH);
+//     the cookie holds a sealed session ID; the session is read from a
+//     redis-server the tool starts (it must be on PATH) and then answered
+//     from the instance's near-cache;
+//  7. the same cookie with connections spread over three edgeauth
+//     instances sharing that Redis (the CPU column sums the three).
 //  8. a DPoP-bound token with a fresh ES256 proof on every request (issue
 //     12; not in the default list: `-scenarios 1,8`).
 //  9. scenario 1 on a route with `assertion` (issue 10): the report compares
 //     it with scenario 1 (throughput ≥ 0.97, Caddy CPU ≤ +3 µs per request)
 //     and gives the signature count read from the gateway's metrics.
 //
+// For 6 and 7 the notes give redis-server's CPU and its commands (INFO
+// commandstats before and after) per edgeauth request.
+//
 // Usage, from the repository root:
 //
 //	go run ./cmd/edgeauth-load [-duration 2s] [-slice 250ms] [-rounds 4] [-conns 32]
-//		[-scenarios 1,2,3,4,5,6,9] [-out BENCHMARKS.md] [-caddy path] [-profile dir]
+//		[-scenarios 1,2,3,4,5,6,7,9] [-out BENCHMARKS.md] [-caddy path] [-profile dir]
 //
 // It exits 1 when a setup does not enforce (nothing is reported) or on any
 // other failure, and 3 when it measured but something looked wrong (unexpected
@@ -91,7 +97,7 @@ func parseFlags(args []string) (config, string, error) {
 	fs.DurationVar(&cfg.Slice, "slice", 250*time.Millisecond, "within a round, bare and edgeauth take turns for this long")
 	fs.IntVar(&cfg.Rounds, "rounds", 4, "rounds of (bare, edgeauth) runs per scenario")
 	fs.IntVar(&cfg.Conns, "conns", 32, "connections, each sending requests back to back")
-	list := fs.String("scenarios", "1,2,3,4,5,6,9", "comma-separated scenarios to run")
+	list := fs.String("scenarios", "1,2,3,4,5,6,7,9", "comma-separated scenarios to run")
 	out := fs.String("out", "", "also write the report into this Markdown file (e.g. BENCHMARKS.md)")
 	fs.StringVar(&cfg.Caddy, "caddy", "", "a Caddy binary built with edgeauth (default: go build ./cmd/caddy into a temporary directory)")
 	fs.StringVar(&cfg.Profile, "profile", "", "after measuring, save CPU and allocation profiles of each edgeauth scenario into this directory")

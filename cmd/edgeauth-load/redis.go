@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -97,9 +98,36 @@ func (p *redisProc) keys() (int, error) {
 	return strconv.Atoi(n)
 }
 
-// cpuTime returns the CPU time redis-server has used, or 0 when /proc
-// cannot tell.
-func (p *redisProc) cpuTime() time.Duration { return processCPU(p.cmd.Process.Pid) }
+// cpuTime returns the CPU time redis-server has used: its own getrusage
+// figures from INFO cpu (microseconds; /proc's clock ticks of 10ms are
+// too coarse for a microsecond or two per request), else /proc, else 0.
+func (p *redisProc) cpuTime() time.Duration {
+	if info, err := redisBulk(p.addr, "INFO cpu"); err == nil {
+		if d, ok := parseRedisCPU(info); ok {
+			return d
+		}
+	}
+	return processCPU(p.cmd.Process.Pid)
+}
+
+// parseRedisCPU adds used_cpu_sys and used_cpu_user (seconds) of INFO cpu.
+func parseRedisCPU(info string) (time.Duration, bool) {
+	var sum float64
+	found := 0
+	for _, line := range strings.Split(info, "\n") {
+		name, val, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (name != "used_cpu_sys" && name != "used_cpu_user") {
+			continue
+		}
+		f, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			return 0, false
+		}
+		sum += f
+		found++
+	}
+	return time.Duration(sum * float64(time.Second)), found == 2
+}
 
 // alive reports an error when redis-server has exited.
 func (p *redisProc) alive() error {
@@ -139,4 +167,59 @@ func redisCommand(addr, command string) (string, error) {
 		return "", err
 	}
 	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// commandCalls returns how many commands redis-server has run since it
+// started (INFO commandstats, every command's calls), leaving out the INFO
+// calls themselves, which only this tool sends.
+func (p *redisProc) commandCalls() (int64, error) {
+	info, err := redisBulk(p.addr, "INFO commandstats")
+	if err != nil {
+		return 0, err
+	}
+	return sumCalls(info), nil
+}
+
+// sumCalls adds the calls= fields of INFO commandstats lines, except INFO's.
+func sumCalls(info string) int64 {
+	var total int64
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok || name == "cmdstat_info" {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.SplitN(rest, ",", 2)[0], 10, 64)
+		if err == nil {
+			total += n
+		}
+	}
+	return total
+}
+
+// redisBulk sends one inline command whose reply is a bulk string (RESP2
+// $<len>) and returns that string.
+func redisBulk(addr, command string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte(command + "\r\n")); err != nil {
+		return "", err
+	}
+	rd := bufio.NewReader(c)
+	head, err := rd.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(strings.TrimRight(head, "\r\n"), "$"))
+	if err != nil || !strings.HasPrefix(head, "$") || n < 0 || n > 1<<20 {
+		return "", fmt.Errorf("redis: unexpected reply %q to %s", strings.TrimSpace(head), command)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(rd, buf); err != nil {
+		return "", err
+	}
+	return string(buf), nil
 }

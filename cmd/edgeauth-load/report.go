@@ -14,8 +14,9 @@ type report struct {
 	cfg                   config
 	date                  time.Time
 	rows                  []*row
-	loadBefore, loadAfter string   // /proc/loadavg's 1-minute figure
-	memory                []string // each Caddy's peak resident memory
+	loadBefore, loadAfter string        // /proc/loadavg's 1-minute figure
+	memory                []string      // each Caddy's peak resident memory
+	redisIdle             time.Duration // redis-server's CPU per second while idle
 }
 
 // loadAverage returns the 1-minute load average, or "?".
@@ -35,8 +36,9 @@ type row struct {
 	info        scenarioInfo
 	unavailable string
 	bare, edge  []*Result
-	cookieBytes int         // length of the replayed Cookie header (scenarios 3 and 6)
+	cookieBytes int         // length of the replayed Cookie header (scenarios 3, 6 and 7)
 	dpop        *dpopClient // scenario 8: the generator's proof signing cost
+	edgeProcs   []string    // the Caddy processes of the edgeauth side
 	poolSize    int
 	taken       int64
 	reused      int64
@@ -47,7 +49,7 @@ type row struct {
 func newReport(cfg config, scenarios []*scenario) *report {
 	rep := &report{cfg: cfg, date: time.Now().UTC(), loadBefore: loadAverage()}
 	for _, sc := range scenarios {
-		rep.rows = append(rep.rows, &row{info: sc.scenarioInfo, unavailable: sc.unavailable, cookieBytes: sc.cookieBytes, dpop: sc.dpop})
+		rep.rows = append(rep.rows, &row{info: sc.scenarioInfo, unavailable: sc.unavailable, cookieBytes: sc.cookieBytes, dpop: sc.dpop, edgeProcs: sc.edgeProcs})
 	}
 	return rep
 }
@@ -167,7 +169,18 @@ func (rep *report) table() string {
 			notes = append(notes, fmt.Sprintf("Cookie header %d bytes", r.cookieBytes))
 		}
 		if cpu := r.storeCPU(); cpu > 0 {
-			notes = append(notes, fmt.Sprintf("redis-server CPU %s per request (not in the CPU column)", fmtDur(cpu)))
+			note := fmt.Sprintf("redis-server CPU %s per request (not in the CPU column)", fmtStoreCPU(cpu))
+			if above, ok := r.storeCPUAboveIdle(); ok {
+				note = fmt.Sprintf("redis-server CPU %s per request, %s above its idle rate of %.1f ms/s (not in the CPU column)",
+					fmtStoreCPU(cpu), fmtStoreCPU(above), float64(rep.redisIdle)/float64(time.Millisecond))
+			}
+			notes = append(notes, note)
+		}
+		if cmds, ok := r.storeCommands(); ok {
+			notes = append(notes, fmt.Sprintf("Redis commands per request %.4f", cmds))
+		}
+		if len(r.edgeProcs) > 1 {
+			notes = append(notes, fmt.Sprintf("CPU column: the sum over %d edgeauth instances", len(r.edgeProcs)))
 		}
 		if r.dpop != nil && r.dpop.signCost() > 0 {
 			notes = append(notes, fmt.Sprintf("the load generator spends %s (wall) signing each ES256 proof, on the same CPUs (not in the CPU column)", fmtDur(r.dpop.signCost())))
@@ -186,6 +199,47 @@ func (rep *report) table() string {
 			fmtAdded(es.p50-bs.p50), fmtCPU(bs.cpu, es.cpu), escapeCell(strings.Join(notes, "; ")))
 	}
 	return b.String()
+}
+
+// storeCPUAboveIdle is the median over rounds of the session store
+// server's CPU per edgeauth request beyond what it uses idle in the same
+// time (never below 0), and whether it was measured.
+func (r *row) storeCPUAboveIdle() (time.Duration, bool) {
+	var per []time.Duration
+	for _, res := range r.edge {
+		if res.StoreCPU <= 0 || res.StoreIdle <= 0 || res.Completed == 0 {
+			return 0, false
+		}
+		per = append(per, max(res.StoreCPU-res.StoreIdle, 0)/time.Duration(res.Completed))
+	}
+	return median(per), len(per) > 0
+}
+
+// storeCommands is the session store server's commands per edgeauth
+// request over all rounds (warm-ups included, like the CPU figures), and
+// whether it was measured.
+func (r *row) storeCommands() (float64, bool) {
+	var cmds, reqs int64
+	for _, res := range r.edge {
+		if res.StoreCommands < 0 {
+			return 0, false
+		}
+		cmds += res.StoreCommands
+		reqs += int64(res.Completed)
+	}
+	if reqs == 0 || len(r.edge) == 0 {
+		return 0, false
+	}
+	return float64(cmds) / float64(reqs), true
+}
+
+// fmtStoreCPU prints a small per-request CPU time with enough precision
+// (fmtDur rounds to whole microseconds).
+func fmtStoreCPU(d time.Duration) string {
+	if d < 10*time.Microsecond {
+		return fmt.Sprintf("%.2f µs", float64(d)/float64(time.Microsecond))
+	}
+	return fmtDur(d)
 }
 
 // storeCPU is the median over rounds of the session store server's CPU

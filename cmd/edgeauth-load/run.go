@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
@@ -43,7 +44,8 @@ type runner struct {
 	dir   string
 	world *world
 	up    *upstreamProc
-	redis *redisProc // scenario 6's store
+	redis *redisProc // scenarios 6 and 7's store
+	key   string     // the session secret, the same in every setup (the fleet must share it)
 	// assertionSince is when scenario 9's Caddy signed its first assertion.
 	assertionSince time.Time
 	procs          map[string]*caddyProc
@@ -54,7 +56,7 @@ type runner struct {
 // run sets everything up, checks enforcement, measures and returns the
 // report. Progress goes to log.
 func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
-	r := &runner{cfg: cfg, log: log, start: time.Now(), procs: map[string]*caddyProc{}, unavailable: map[string]string{}}
+	r := &runner{cfg: cfg, log: log, start: time.Now(), procs: map[string]*caddyProc{}, unavailable: map[string]string{}, key: sessionKey()}
 	defer r.close()
 	var err error
 	if r.dir, err = os.MkdirTemp("", "edgeauth-load-"); err != nil {
@@ -123,6 +125,9 @@ func (r *runner) setup(ctx context.Context) error {
 	for _, id := range r.cfg.Scenarios {
 		s, _ := scenarioByID(id)
 		need[s.setup] = true
+		if id == 7 {
+			need[setupFleet2], need[setupFleet3] = true, true
+		}
 	}
 	if need[setupSTS] {
 		if err := r.world.startSTS(); err != nil {
@@ -131,7 +136,7 @@ func (r *runner) setup(ctx context.Context) error {
 		}
 	}
 	if need[setupFleet] {
-		// Without Redis scenario 6 cannot run at all: fail, naming the fix.
+		// Without Redis scenarios 6 and 7 cannot run at all: fail, naming the fix.
 		if r.redis, err = startRedis(ctx, r.dir); err != nil {
 			return err
 		}
@@ -165,10 +170,14 @@ func (r *runner) startSetup(ctx context.Context, bin, setup string) (*caddyProc,
 	if err != nil {
 		return nil, err
 	}
+	render := setup
+	if setup == setupFleet2 || setup == setupFleet3 {
+		render = setupFleet // more instances of the same fleet
+	}
 	cfg := caddyConfig{
-		Setup: setup, Admin: admin, Addr: addr, Upstream: r.up.addr,
+		Setup: render, Admin: admin, Addr: addr, Upstream: r.up.addr,
 		Issuer: r.world.idp.Issuer(), ClientID: demoidp.DefaultClientID, Secret: demoidp.DefaultClientSecret,
-		CAFile: r.world.caFile, SessionKey: sessionKey(), LoginHint: loadUser,
+		CAFile: r.world.caFile, SessionKey: r.key, LoginHint: loadUser,
 	}
 	if r.redis != nil {
 		cfg.RedisAddr = r.redis.addr
@@ -230,6 +239,18 @@ func (r *runner) prepare(ctx context.Context) ([]*scenario, error) {
 			}
 		}
 	}
+	for _, setup := range []string{setupFleet2, setupFleet3} {
+		if p := r.procs[setup]; p != nil {
+			// The session made on the first instance, read from Redis.
+			checks := []expectation{
+				{what: "the fleet's session cookie (login on " + setupFleet + ")", hdr: map[string]string{"Cookie": cookies[setupFleet]}, status: 200, minAuth: 1, maxAuth: -1},
+				{what: "no cookie (not a browser navigation)", status: 401},
+			}
+			if err := enforce(ctx, setup, p.URL(), checks); err != nil {
+				return nil, err
+			}
+		}
+	}
 	r.logf("every setup enforces: no credential → 401, bad signature → 401, valid → 200 with identity headers upstream")
 
 	var out []*scenario
@@ -243,6 +264,7 @@ func (r *runner) prepare(ctx context.Context) ([]*scenario, error) {
 			continue
 		}
 		sc.edgeURL = p.URL()
+		sc.edgeURLs, sc.edgeProcs = []string{p.URL()}, []string{info.setup}
 		switch id {
 		case 1, 9:
 			sc.bare, sc.edge = repeated("Authorization", bearer(repeatTok))
@@ -250,10 +272,16 @@ func (r *runner) prepare(ctx context.Context) ([]*scenario, error) {
 			if err := r.preparePool(ctx, sc, bearer(repeatTok)); err != nil {
 				return nil, err
 			}
-		case 3, 6:
+		case 3, 6, 7:
 			cookie := cookies[info.setup]
 			sc.bare, sc.edge = repeated("Cookie", cookie)
 			sc.cookieBytes = len(cookie)
+			if id == 7 {
+				sc.edgeURLs, sc.edgeProcs = nil, fleetSetups
+				for _, s := range fleetSetups {
+					sc.edgeURLs = append(sc.edgeURLs, r.procs[s].URL())
+				}
+			}
 		case 4:
 			sc.bare, sc.edge = repeated("Authorization", bearer(stsTok))
 		case 5:
@@ -358,6 +386,11 @@ func headerValues(toks []string) []string {
 // Caddy and edgeauth taking turns in slices.
 func (r *runner) measure(ctx context.Context, scenarios []*scenario, rep *report) error {
 	bare := r.procs[setupBare]
+	var idleRate float64 // redis-server CPU per second of wall time, doing nothing
+	if r.redis != nil {
+		idleRate = r.redisIdleRate(ctx)
+		rep.redisIdle = time.Duration(idleRate * float64(time.Second))
+	}
 	opts := PairOptions{Conns: r.cfg.Conns, Warmup: r.cfg.Warmup, Duration: r.cfg.Duration, Slice: r.cfg.Slice}
 	for round := 1; round <= r.cfg.Rounds; round++ {
 		for i, sc := range scenarios {
@@ -369,7 +402,7 @@ func (r *runner) measure(ctx context.Context, scenarios []*scenario, rep *report
 			if err != nil {
 				return err
 			}
-			e, err := newSide(ctx, sc.edgeURL, sc.edge, r.cfg.Conns)
+			e, err := newSpreadSide(ctx, sc.edgeURLs, sc.edge, r.cfg.Conns)
 			if err != nil {
 				return err
 			}
@@ -380,37 +413,48 @@ func (r *runner) measure(ctx context.Context, scenarios []*scenario, rep *report
 				limit := int64(sc.pool.Size()-2*r.cfg.Conns) * int64(round) / int64(r.shares())
 				o.Exhausted = func() bool { taken, _ := sc.pool.Taken(); return taken >= limit }
 			}
-			edgeProc := r.procs[sc.setup]
-			cpuB, cpuE := bare.cpuTime(), edgeProc.cpuTime()
+			cpuB, cpuE := bare.cpuTime(), r.edgeCPU(sc)
 			var cpuR time.Duration
+			cmdsR := int64(-1)
 			if sc.setup == setupFleet {
 				cpuR = r.redis.cpuTime()
+				if n, err := r.redis.commandCalls(); err == nil {
+					cmdsR = n
+				}
 			}
+			began := time.Now()
 			b, ed, err := RunPair(ctx, o, a, e)
 			if err != nil {
 				return err
 			}
+			ed.StoreIdle = time.Duration(idleRate * float64(time.Since(began)))
 			if cpuB > 0 && cpuE > 0 {
-				b.CPU, ed.CPU = bare.cpuTime()-cpuB, edgeProc.cpuTime()-cpuE
+				b.CPU, ed.CPU = bare.cpuTime()-cpuB, r.edgeCPU(sc)-cpuE
 			}
 			if cpuR > 0 {
 				// Redis serves only edgeauth's side; no other work touches it.
 				ed.StoreCPU = r.redis.cpuTime() - cpuR
 			}
+			ed.StoreCommands = -1
 			if sc.setup == setupFleet {
+				if n, err := r.redis.commandCalls(); err == nil && cmdsR >= 0 {
+					ed.StoreCommands = n - cmdsR
+				}
 				if err := r.redis.alive(); err != nil {
 					return err
 				}
 			}
-			for _, check := range []struct {
-				p   *caddyProc
-				res *Result
-			}{{bare, b}, {r.procs[sc.setup], ed}} {
-				if err := check.p.alive(); err != nil {
+			if err := bare.alive(); err != nil {
+				return err
+			}
+			for _, s := range sc.edgeProcs {
+				if err := r.procs[s].alive(); err != nil {
 					return err
 				}
-				if check.res.Requests == 0 {
-					return errors.New(check.p.name + ": no request completed during the measurement")
+			}
+			for _, res := range []*Result{b, ed} {
+				if res.Requests == 0 {
+					return errors.New("no request completed during the measurement of scenario " + strconv.Itoa(sc.id))
 				}
 			}
 			rep.rows[i].bare = append(rep.rows[i].bare, b)
@@ -421,6 +465,37 @@ func (r *runner) measure(ctx context.Context, scenarios []*scenario, rep *report
 		}
 	}
 	return nil
+}
+
+// redisIdleRate measures redis-server's CPU per second of wall time while
+// no request is sent (its own timers, the gateways' idle link checks), so
+// the report can tell what requests add. The fleet gateways stop their
+// near-cache heartbeats after two idle seconds, so it waits that long.
+func (r *runner) redisIdleRate(ctx context.Context) float64 {
+	sleep(ctx, 2500*time.Millisecond)
+	c0, t0 := r.redis.cpuTime(), time.Now()
+	sleep(ctx, 2*time.Second)
+	c1 := r.redis.cpuTime()
+	if c0 <= 0 || c1 < c0 {
+		return 0
+	}
+	rate := float64(c1-c0) / float64(time.Since(t0))
+	r.logf("redis-server idle: %.2f ms of CPU per second", rate*1000)
+	return rate
+}
+
+// edgeCPU is the CPU time used so far by the Caddy processes of the
+// scenario's edgeauth side (three for scenario 7), or 0 when unknown.
+func (r *runner) edgeCPU(sc *scenario) time.Duration {
+	var sum time.Duration
+	for _, s := range sc.edgeProcs {
+		t := r.procs[s].cpuTime()
+		if t <= 0 {
+			return 0
+		}
+		sum += t
+	}
+	return sum
 }
 
 // close stops everything run started and removes the temporary directory.

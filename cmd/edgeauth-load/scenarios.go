@@ -25,7 +25,8 @@ var scenarioList = []scenarioInfo{
 	{3, "browser session cookie", setupLogin, 0.90},
 	{4, "bearer token + STS credentials (cached)", setupSTS, 0.90},
 	{5, "90 % valid / 10 % bad-signature tokens", setupBearer, 0.90},
-	{6, "fleet: browser session cookie with the Redis store", setupFleet, 0.80},
+	{6, "fleet: browser session cookie with the Redis store", setupFleet, 0.88},
+	{7, "fleet of three: the session cookie spread over three edgeauth instances sharing one Redis", setupFleet, 0.88},
 	{8, "DPoP-bound token (cached) with a fresh ES256 proof every request", setupBearer, 0.80},
 	// Scenario 9's own target is relative to scenario 1 (assertion.go); the
 	// column shows scenario 1's target times that ratio.
@@ -56,9 +57,11 @@ func scenarioByID(id int) (scenarioInfo, error) {
 type scenario struct {
 	scenarioInfo
 	bare, edge  Source
-	edgeURL     string
+	edgeURL     string      // the edgeauth side's (first) URL
+	edgeURLs    []string    // scenario 7: every fleet instance's URL; connections are spread over them
+	edgeProcs   []string    // the setups whose Caddy CPU counts for the edgeauth side
 	pool        *TokenPool  // scenario 2's fresh tokens
-	cookieBytes int         // scenarios 3 and 6: the replayed Cookie header's length
+	cookieBytes int         // scenarios 3, 6 and 7: the replayed Cookie header's length
 	dpop        *dpopClient // scenario 8's client (its signing cost is reported)
 	unavailable string
 }

@@ -51,14 +51,14 @@ func TestSmoke(t *testing.T) {
 	}
 	cfg := config{
 		Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond, Slice: 100 * time.Millisecond, Rounds: 1, Conns: 4,
-		Scenarios: []int{1, 2, 3, 4, 5, 6}, Caddy: bin, MaxPool: 300, Command: "smoke test",
+		Scenarios: []int{1, 2, 3, 4, 5, 6, 7}, Caddy: bin, MaxPool: 300, Command: "smoke test",
 	}
 	rep, err := run(ctx, cfg, testLog{t})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.rows) != 6 {
-		t.Fatalf("%d rows, want 6", len(rep.rows))
+	if len(rep.rows) != 7 {
+		t.Fatalf("%d rows, want 7", len(rep.rows))
 	}
 	for _, r := range rep.rows {
 		if r.unavailable != "" {
@@ -97,13 +97,25 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("scenario 3's cookie (%d bytes) is not larger than scenario 6's (%d bytes)", s3.cookieBytes, s6.cookieBytes)
 	}
 	t.Logf("scenario 6: redis-server CPU %s per request", s6.storeCPU())
+	// Scenarios 6 and 7 count Redis commands; 7 runs on three instances.
+	s7 := rep.rows[6]
+	for _, r := range []*row{s6, s7} {
+		if cmds, ok := r.storeCommands(); !ok || cmds < 0 {
+			t.Errorf("scenario %d: Redis commands per request not measured (%v, %v)", r.info.id, cmds, ok)
+		} else {
+			t.Logf("scenario %d: %.4f Redis commands per request", r.info.id, cmds)
+		}
+	}
+	if len(s7.edgeProcs) != 3 || !strings.Contains(rep.table(), "the sum over 3 edgeauth instances") {
+		t.Errorf("scenario 7: edgeauth side %v, want the three fleet instances", s7.edgeProcs)
+	}
 	if !strings.Contains(strings.Join(rep.memory, ", "), setupFleet+" ") {
 		t.Errorf("peak memory of the fleet Caddy not reported: %q", rep.memory)
 	}
 	if len(rep.memory) < 2 || !strings.Contains(rep.summaryText(), "edgeauth ") {
 		t.Errorf("peak memory not reported: %q", rep.memory)
 	}
-	if table := rep.table(); strings.Count(table, "\n") != 8 {
+	if table := rep.table(); strings.Count(table, "\n") != 9 {
 		t.Errorf("table:\n%s", table)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,9 @@ type Client struct {
 	prefix    string
 	retry     time.Duration
 	downUntil atomic.Int64 // Unix nanoseconds; 0 = up
+
+	mu      sync.Mutex
+	closers []func() // background work of stores on this client (near-cache links)
 }
 
 // New validates cfg and returns a client. It does no network I/O: Redis
@@ -61,8 +65,29 @@ func New(cfg Config) (*Client, error) {
 	return &Client{rdb: redis.NewUniversalClient(opts), prefix: cfg.KeyPrefix, retry: cfg.RetryInterval}, nil
 }
 
-// Close closes the pool.
-func (c *Client) Close() error { return c.rdb.Close() }
+// Close stops the background work of the stores built on c (their
+// near-cache invalidation links) and closes the pool.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	closers := c.closers
+	c.closers = nil
+	c.mu.Unlock()
+	for _, f := range closers {
+		f()
+	}
+	return c.rdb.Close()
+}
+
+// onClose registers f to run when c is closed.
+func (c *Client) onClose(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closers = append(c.closers, f)
+}
+
+// invalidationChannel is the pub/sub channel on which session writes
+// publish the keys whose near-cached copies must go (see invalidator).
+func (c *Client) invalidationChannel() string { return c.prefix + invalidationChannel }
 
 // Ping checks that Redis answers. It always tries (ignoring the wait after
 // a failure) and a success ends that wait.

@@ -69,6 +69,24 @@
 // useless without the session secret. Every instance must use the same
 // session secrets and key prefix.
 //
+// # Near-cache
+//
+// With StoreConfig.NearCache each instance answers sessions it has read
+// from memory, with no Redis command, while its invalidation link is
+// proven current: the scripts that replace or end a session PUBLISH its
+// key on <prefix>invalidate (inside the same script: only a successful
+// write publishes), every instance subscribes and drops its copy, and a
+// heartbeat each instance sends through its subscription (a PING; on
+// Cluster a message published on every master) must have come back within
+// the lease (500ms) for copies to be served. A
+// revocation therefore reaches every instance within the lease whatever
+// happens to the link; a lost link flushes the copies and recovers by
+// itself. Fills that an invalidation overtook are refused (a per-key
+// stripe counter and a flush epoch, read before the Redis read). Copies
+// end at the session's NotAfter or the Redis TTL, whichever is first; the
+// cache is bounded in entries and bytes. See invalidator for the ordering
+// argument, and for PUBLISH rather than SPUBLISH on Cluster.
+//
 // # Failure behaviour
 //
 // Commands have short timeouts (500 ms dial/read/write, 1 s pool wait, one

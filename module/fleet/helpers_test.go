@@ -2,6 +2,8 @@ package fleet
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -61,4 +63,16 @@ func newTestStore(t *testing.T, c *Client, tweak ...func(*StoreConfig)) *Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+func startRedisB(b *testing.B) *redistest.Server { return redistest.Start(b) }
+
+func sleepB() { time.Sleep(10 * time.Millisecond) }
+
+func saveB(b *testing.B, st *Store, s *session.Session) *http.Request {
+	rec := httptest.NewRecorder()
+	if err := st.Save(rec, httptest.NewRequest("GET", "http://app.example.com/", nil), s); err != nil {
+		b.Fatalf("Save: %v", err)
+	}
+	return withCookies(rec)
 }

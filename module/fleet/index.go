@@ -52,13 +52,16 @@ func (s *Store) EndIssuedBefore(ctx context.Context, issuer, sid, sub string, is
 		ttl := s.endTTL().Milliseconds()
 		cmds, err := s.c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, m := range members {
-				endScript.Eval(ctx, p, []string{s.c.prefix + "session:" + m}, tombstone, ttl)
+				endScript.Eval(ctx, p, []string{s.c.prefix + "session:" + m}, tombstone, ttl, s.c.invalidationChannel())
 			}
 			// The set itself stays: entries added meanwhile by a session
 			// saved concurrently are not lost, and it expires with its TTL.
 			p.SRem(ctx, idx, toAny(members)...)
 			return nil
 		})
+		for _, m := range members {
+			s.dropNear(s.c.prefix + "session:" + m)
+		}
 		if err != nil {
 			return err
 		}

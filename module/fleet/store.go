@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
@@ -47,6 +50,48 @@ type StoreConfig struct {
 	Fallback Fallback
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Logger receives the near-cache link's state changes (no keys, no
+	// values). Default: a no-op logger.
+	Logger *zap.Logger
+	// NearCache, when set, keeps opened sessions in this instance's memory
+	// and answers requests from there while the invalidation link is
+	// current (see NearCacheConfig). Nil: every Load reads Redis.
+	NearCache *NearCacheConfig
+}
+
+// NearCacheConfig bounds a Store's near-cache: a local copy of the
+// sessions read from Redis, kept coherent with Redis by an invalidation
+// link (pub/sub beside the command pool; see the package doc, "Near-cache").
+// A copy is never served past its session's NotAfter or its Redis entry's
+// expiry, nor while the link is not proven current within Lease: then
+// Load reads Redis, as without a near-cache.
+type NearCacheConfig struct {
+	// MaxEntries bounds the number of sessions held (default
+	// DefaultNearCacheEntries). When full, arbitrary entries are evicted;
+	// an evicted session is read from Redis again at its next request.
+	MaxEntries int
+	// MaxBytes bounds their estimated memory: the sealed value's length
+	// plus a fixed overhead per entry (default DefaultNearCacheBytes).
+	MaxBytes int64
+	// Lease is how long a confirmation of the invalidation link vouches
+	// for the cache (default DefaultNearCacheLease, 500ms): a revocation
+	// elsewhere reaches this instance within Lease whatever happens to the
+	// link. It must be below one second.
+	Lease time.Duration
+}
+
+// Validate checks the bounds; errors name the setting and the fix.
+func (n NearCacheConfig) Validate() error {
+	if n.MaxEntries < 0 {
+		return fmt.Errorf("fleet: near_cache max_entries %d is negative; use 1 or more", n.MaxEntries)
+	}
+	if n.MaxBytes < 0 {
+		return fmt.Errorf("fleet: near_cache max_bytes %d is negative; use for example 64MiB", n.MaxBytes)
+	}
+	if n.Lease < 0 || n.Lease >= time.Second {
+		return fmt.Errorf("fleet: near_cache lease %s must be between 0 (default 500ms) and 1s, the revocation bound", n.Lease)
+	}
+	return nil
 }
 
 // Store is a session.Store keeping sessions in Redis. The cookie holds only
@@ -68,6 +113,11 @@ type Store struct {
 	cookies  *session.CookieStore
 	now      func() time.Time
 	opened   session.OpenedCache // sessions opened from stored values
+	near     *nearCache          // nil without a near-cache
+	inv      *invalidator        // its invalidation link
+	hits     atomic.Uint64       // Loads answered from the near-cache
+	misses   atomic.Uint64       // Loads that read Redis
+	reads    singleflight.Group  // concurrent near-cache misses of one key
 
 	// beforeWrite, when set (tests only), runs between indexing a session
 	// and writing it, to make a logout land in that window.
@@ -97,8 +147,31 @@ func NewStore(c *Client, cfg StoreConfig) (*Store, error) {
 	}
 	cs := session.NewCookieStore(cfg.Sealer, cfg.Cookie, cfg.Lifetime)
 	cs.Now = cfg.Now
-	return &Store{c: c, sealer: cfg.Sealer, opts: cfg.Cookie, lifetime: cfg.Lifetime,
-		fallback: cfg.Fallback, cookies: cs, now: cfg.Now}, nil
+	s := &Store{c: c, sealer: cfg.Sealer, opts: cfg.Cookie, lifetime: cfg.Lifetime,
+		fallback: cfg.Fallback, cookies: cs, now: cfg.Now}
+	if n := cfg.NearCache; n != nil {
+		if err := n.Validate(); err != nil {
+			return nil, err
+		}
+		entries, bytes, lease := n.MaxEntries, n.MaxBytes, n.Lease
+		if entries == 0 {
+			entries = DefaultNearCacheEntries
+		}
+		if bytes == 0 {
+			bytes = DefaultNearCacheBytes
+		}
+		if lease == 0 {
+			lease = DefaultNearCacheLease
+		}
+		s.near = newNearCache(entries, bytes)
+		s.inv = newInvalidator(c, s.near, lease)
+		if cfg.Logger != nil {
+			s.inv.log = cfg.Logger
+		}
+		s.inv.start()
+		c.onClose(s.inv.stop)
+	}
+	return s, nil
 }
 
 // Lifetime is the configured session lifetime.
@@ -127,7 +200,7 @@ func (s *Store) Load(r *http.Request) (*session.Session, error) {
 		}
 		return nil, session.ErrNoSession
 	}
-	sess, err := s.get(r.Context(), string(pt))
+	sess, err := s.load(r.Context(), string(pt))
 	if err != nil && s.fallback == FallbackCookie && errors.Is(err, ErrUnavailable) {
 		return nil, session.ErrNoSession // degraded: log in again into a cookie session
 	}
@@ -162,8 +235,9 @@ func (s *Store) get(ctx context.Context, id string) (*session.Session, error) {
 // has expired is no session.
 func (s *Store) open(key, id, val string) (*session.Session, error) {
 	now := s.now()
-	// Redis is read on every request, so that a logout anywhere counts at
-	// once; only opening and decoding the same stored value is saved.
+	// Without a near-cache Redis is read on every request, so that a logout
+	// anywhere counts at once; only opening and decoding the same stored
+	// value is saved. With one, this runs once per fill.
 	openedKey := session.OpenedKey(key, val)
 	if sess, ok := s.opened.Get(openedKey, now); ok && sess.ID == id {
 		return sess, nil
@@ -267,9 +341,11 @@ func (s *Store) Clear(w http.ResponseWriter, r *http.Request) error {
 		return nil // not an ID cookie (or a fallback cookie): nothing in Redis
 	}
 	key := s.sessionKey(string(pt))
-	return s.c.call(r.Context(), "clear session", func(ctx context.Context) error {
-		return s.c.rdb.Del(ctx, key).Err()
+	err = s.c.call(r.Context(), "clear session", func(ctx context.Context) error {
+		return deleteScript.Run(ctx, s.c.rdb, []string{key}, s.c.invalidationChannel()).Err()
 	})
+	s.dropNear(key) // after the delete: a fill that raced it is refused
+	return err
 }
 
 // IsSessionCookie reports whether a cookie of this name belongs to this

@@ -69,22 +69,34 @@ if cur == ARGV[3] then return -1 end
 return 0`)
 
 // replaceScript stores ARGV[2] only if the key still holds ARGV[1] (the
-// value the refresh started from). It returns 1 when stored, -1 when the
-// key is absent or a tombstone, 0 when it holds another value.
+// value the refresh started from) and then publishes the key on the
+// invalidation channel ARGV[5], so every instance drops its near-cached
+// copy. It returns 1 when stored, -1 when the key is absent or a
+// tombstone, 0 when it holds another value (nothing is published then).
 var replaceScript = redis.NewScript(`
 local cur = redis.call("GET", KEYS[1])
 if cur == false or cur == ARGV[4] then return -1 end
 if cur ~= ARGV[1] then return 0 end
 redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[3])
+redis.call("PUBLISH", ARGV[5], KEYS[1])
 return 1`)
 
 // endScript replaces a session by a tombstone for ARGV[2] ms, whatever it
-// holds (a logout always wins). It returns 1 when a session was there.
+// holds (a logout always wins), and publishes the key on the invalidation
+// channel ARGV[3]. It returns 1 when a session was there.
 var endScript = redis.NewScript(`
 local cur = redis.call("GET", KEYS[1])
 redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+redis.call("PUBLISH", ARGV[3], KEYS[1])
 if cur == false or cur == ARGV[1] then return 0 end
 return 1`)
+
+// deleteScript deletes a session (logout) and, when there was one,
+// publishes its key on the invalidation channel ARGV[1].
+var deleteScript = redis.NewScript(`
+local n = redis.call("DEL", KEYS[1])
+if n == 1 then redis.call("PUBLISH", ARGV[1], KEYS[1]) end
+return n`)
 
 // getRaw loads the session with this ID and also returns its stored raw
 // value, the version a later replace is conditional on.
@@ -154,6 +166,11 @@ func (s *Store) put(ctx context.Context, sess *session.Session, prev string) (wr
 		s.beforeWrite()
 	}
 	n, err := s.write(ctx, sess, key, sealed, ttl, prev)
+	if prev != "" {
+		// Our own copy goes at once (the published invalidation reaches
+		// the other instances, and this one again a little later).
+		s.dropNear(key)
+	}
 	if err != nil {
 		return ended, err
 	}
@@ -189,7 +206,7 @@ func (s *Store) write(ctx context.Context, sess *session.Session, key, sealed st
 			// The refresh tells us the session belongs to an ended sid (or
 			// predates a logout of its sub): end the stored one too.
 			err = s.c.call(ctx, "end session", func(ctx context.Context) error {
-				return endScript.Run(ctx, s.c.rdb, []string{key}, tombstone, s.endTTL().Milliseconds()).Err()
+				return endScript.Run(ctx, s.c.rdb, []string{key}, tombstone, s.endTTL().Milliseconds(), s.c.invalidationChannel()).Err()
 			})
 		}
 		return -1, err
@@ -200,7 +217,7 @@ func (s *Store) write(ctx context.Context, sess *session.Session, key, sealed st
 		if prev == "" {
 			n, e = createScript.Run(ctx, s.c.rdb, []string{key}, sealed, ttl.Milliseconds(), tombstone).Int64()
 		} else {
-			n, e = replaceScript.Run(ctx, s.c.rdb, []string{key}, prev, sealed, ttl.Milliseconds(), tombstone).Int64()
+			n, e = replaceScript.Run(ctx, s.c.rdb, []string{key}, prev, sealed, ttl.Milliseconds(), tombstone, s.c.invalidationChannel()).Int64()
 		}
 		return e
 	})
