@@ -38,6 +38,7 @@ type strictDecoder struct {
 	s     string
 	i     int
 	depth int
+	skip  bool     // check nested values but build none (a header's)
 	dup   bool     // some object repeats a member name
 	kv    []member // members of the open objects, innermost last
 	vals  []any    // elements of the open arrays, innermost last
@@ -55,7 +56,7 @@ var decoders = sync.Pool{New: func() any {
 
 func getDecoder(s string) *strictDecoder {
 	d := decoders.Get().(*strictDecoder)
-	d.s, d.i, d.depth, d.dup = s, 0, 0, false
+	d.s, d.i, d.depth, d.skip, d.dup = s, 0, 0, false, false
 	return d
 }
 
@@ -97,9 +98,11 @@ func decodeStrictString(s string) (map[string]any, error) {
 }
 
 // header decodes a JOSE header (one JSON object, checked as decodeStrict
-// checks it) and returns its top-level members without building a map.
-// The slice is d's scratch: use it before d.release.
+// checks it) and returns its top-level members without building a map:
+// string values are in str, others are checked but not built (val is
+// nil). The slice is d's scratch: use it before d.release.
 func (d *strictDecoder) header() ([]member, error) {
+	d.skip = true
 	d.space()
 	if d.peek() != '{' {
 		return nil, errNotObject
@@ -155,9 +158,15 @@ func (d *strictDecoder) value() (any, bool) {
 		return a, ok
 	case c == '"':
 		s, ok := d.str()
+		if d.skip {
+			return nil, ok
+		}
 		return s, ok
 	case c == '-' || c >= '0' && c <= '9':
 		n, ok := d.number()
+		if d.skip {
+			return nil, ok
+		}
 		return n, ok
 	case c == 't':
 		return true, d.literal("true")
@@ -180,8 +189,10 @@ func (d *strictDecoder) literal(word string) bool {
 // object decodes the object at d.i into a map sized to its members.
 func (d *strictDecoder) object() (map[string]any, bool) {
 	base, ok := d.members()
-	if !ok {
-		return nil, false
+	if !ok || d.skip {
+		clear(d.kv[base:])
+		d.kv = d.kv[:base]
+		return nil, ok
 	}
 	m := make(map[string]any, len(d.kv)-base)
 	for _, mb := range d.kv[base:] {
@@ -296,6 +307,9 @@ func (d *strictDecoder) array() ([]any, bool) {
 	if d.peek() == ']' {
 		d.i++
 		d.depth--
+		if d.skip {
+			return nil, true
+		}
 		return []any{}, true
 	}
 	for {
@@ -304,7 +318,9 @@ func (d *strictDecoder) array() ([]any, bool) {
 		if !ok {
 			return nil, false
 		}
-		d.vals = append(d.vals, v)
+		if !d.skip {
+			d.vals = append(d.vals, v)
+		}
 		d.space()
 		switch d.peek() {
 		case ',':
@@ -312,6 +328,9 @@ func (d *strictDecoder) array() ([]any, bool) {
 		case ']':
 			d.i++
 			d.depth--
+			if d.skip {
+				return nil, true
+			}
 			a := make([]any, len(d.vals)-base)
 			copy(a, d.vals[base:])
 			clear(d.vals[base:])
@@ -394,7 +413,8 @@ func (d *strictDecoder) str() (string, bool) {
 // unescape reads the string whose contents start at s[start] the slow way.
 func (d *strictDecoder) unescape(start int) (string, bool) {
 	s := d.s
-	b := make([]byte, 0, len(s)-start)
+	var buf [128]byte // on the stack for short strings
+	b := buf[:0]
 	for i := start; i < len(s); {
 		c := s[i]
 		switch {
