@@ -23,6 +23,7 @@ type config struct {
 	Caddy     string // a built Caddy with the plugin; empty: build ./cmd/caddy
 	Profile   string // directory for pprof profiles of the edgeauth side; empty: none
 	MaxPool   int    // most fresh tokens minted for scenario 2
+	MinPool   int    // fewest fresh tokens minted for scenario 2
 	Command   string // the command line, for the report
 }
 
@@ -319,7 +320,7 @@ func (r *runner) preparePool(ctx context.Context, sc *scenario, warm string) err
 		return err
 	}
 	measured := r.cfg.Duration * time.Duration(r.shares())
-	n := poolSize(res.RPS(), measured, poolMargin, 4*r.cfg.Conns, r.cfg.MaxPool)
+	n := max(poolSize(res.RPS(), measured, poolMargin, 4*r.cfg.Conns, r.cfg.MaxPool), r.cfg.MinPool)
 	r.logf("scenario 2: calibrated at %.0f req/s with fresh tokens; minting %d tokens (≈ %.0f s)", res.RPS(), n, float64(n)*0.5e-3*2/float64(runtime.NumCPU()))
 	start := time.Now()
 	toks, err := mintAll(ctx, n, runtime.NumCPU(), r.world.mint)
