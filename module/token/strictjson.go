@@ -61,10 +61,12 @@ func getDecoder(s string) *strictDecoder {
 }
 
 // release returns d to the pool, dropping its references into the text
-// and the decoded values.
+// and the decoded values. Every pop clears what it drops, so only what is
+// still on the stacks (a header's members, or a failed decode's) needs
+// clearing here.
 func (d *strictDecoder) release() {
-	clear(d.kv[:cap(d.kv)])
-	clear(d.vals[:cap(d.vals)])
+	clear(d.kv)
+	clear(d.vals)
 	d.kv, d.vals, d.s = d.kv[:0], d.vals[:0], ""
 	if cap(d.kv) <= maxPooledScratch && cap(d.vals) <= maxPooledScratch {
 		decoders.Put(d)
