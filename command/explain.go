@@ -147,6 +147,8 @@ func printExplanation(out io.Writer, e *edgeauth.Explanation) {
 	switch {
 	case e.Public:
 		fmt.Fprintln(out, "rules: the path is public (no identity needed; no identity headers are set)")
+	case e.Optional:
+		fmt.Fprintln(out, "rules: the path is optional (a valid token gives the identity, an invalid one is refused; without any credential the request would pass anonymously)")
 	case len(e.Rules) == 0:
 		fmt.Fprintln(out, "rules: none beyond a valid token")
 	default:

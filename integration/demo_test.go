@@ -63,6 +63,17 @@ func TestDemo(t *testing.T) {
 	if got.header("X-Auth-Upn") != "alice@example.onaliyun.com" || !strings.HasPrefix(got.header("X-Sts-Access-Key-Id"), "STS.") {
 		t.Errorf("alice's call: identity or STS credentials missing: %v", got.Headers)
 	}
+	// whoami checks the gateway's signed identity assertion and reports the
+	// result (once the Caddyfile enables `assertion`, Verified must hold).
+	var checked struct {
+		Assertion *struct {
+			Verified bool   `json:"verified"`
+			Status   string `json:"status"`
+		} `json:"assertion"`
+	}
+	if _, raw := call("/", alice); json.Unmarshal(raw, &checked) != nil || checked.Assertion == nil || !strings.HasPrefix(checked.Assertion.Status, "assertion ") {
+		t.Errorf("whoami reports no assertion check: %s", raw)
+	}
 	if resp, body := call("/dns/records", bob); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("bob on /dns/records: %d %s, want 403", resp.StatusCode, body)
 	}

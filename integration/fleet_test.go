@@ -46,7 +46,8 @@ type fleetNode struct {
 // fleetWorld is the provider, the STS emulator, Redis and three gateways.
 type fleetWorld struct {
 	*stsWorld
-	redis *redistest.Server
+	redis *redistest.Server // the single Redis server (newFleet only)
+	store string            // the lines of the `store redis` block
 	nodes []*fleetNode
 }
 
@@ -54,10 +55,20 @@ type fleetWorld struct {
 // and waits until each has loaded the provider's keys.
 func newFleet(t *testing.T, opts demoidp.Options) *fleetWorld {
 	t.Helper()
+	rs := redistest.Start(t)
+	f := newFleetOn(t, opts, "address "+rs.Addr())
+	f.redis = rs
+	return f
+}
+
+// newFleetOn is newFleet on a Redis the caller started: store holds the
+// `store redis` lines that reach it (address, cluster or sentinel).
+func newFleetOn(t *testing.T, opts demoidp.Options, store string) *fleetWorld {
+	t.Helper()
 	began := time.Now()
 	bin := buildCaddy(t)
 	t.Logf("built ./cmd/caddy in %s", time.Since(began).Round(time.Millisecond))
-	f := &fleetWorld{stsWorld: newSTSWorld(t, opts), redis: redistest.Start(t)}
+	f := &fleetWorld{stsWorld: newSTSWorld(t, opts), store: store}
 	began = time.Now()
 	for i := 1; i <= 3; i++ {
 		ne := *f.env
@@ -89,21 +100,41 @@ func newFleet(t *testing.T, opts demoidp.Options) *fleetWorld {
 	return f
 }
 
+// caddyBuild is the caddy binary built once for the whole test binary
+// (the fleet, command and version tests share it); TestMain removes it.
+var caddyBuild struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
 // buildCaddy builds ./cmd/caddy (from the module root, the parent of this
-// package's directory) into a temporary directory.
+// package's directory) into a temporary directory, once per test binary.
 func buildCaddy(t *testing.T) string {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go tool is not on PATH; the fleet test builds ./cmd/caddy with it: %v", err)
+	caddyBuild.once.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			caddyBuild.err = fmt.Errorf("the go tool is not on PATH; the fleet test builds ./cmd/caddy with it: %v", err)
+			return
+		}
+		if caddyBuild.dir, err = os.MkdirTemp("", "edgeauth-caddy-"); err != nil {
+			caddyBuild.err = err
+			return
+		}
+		bin := filepath.Join(caddyBuild.dir, "caddy")
+		cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/caddy")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			caddyBuild.err = fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
+			return
+		}
+		caddyBuild.bin = bin
+	})
+	if caddyBuild.err != nil {
+		t.Fatal(caddyBuild.err)
 	}
-	bin := filepath.Join(t.TempDir(), "caddy")
-	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/caddy")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/caddy: %v\n%s", err, out)
-	}
-	return bin
+	return caddyBuild.bin
 }
 
 // startNode writes the node's Caddyfile and runs `caddy run` with its own
@@ -161,7 +192,7 @@ func (f *fleetWorld) caddyfile(n *fleetNode) string {
 		session {
 			secret %s
 			store redis {
-				address %s
+				%s
 				key_prefix edgeauth-fleet-test:
 			}
 		}
@@ -190,7 +221,7 @@ http://127.0.0.1:%d {
 		reverse_proxy %[6]s
 	}
 }
-`, f.providerBlock("demo", "scopes openid profile aliuid email"), secretNew, f.redis.Addr(), f.stsBlock(), n.env.port, f.upstream)
+`, f.providerBlock("demo", "scopes openid profile aliuid email"), secretNew, strings.ReplaceAll(f.store, "\n", "\n\t\t\t\t"), f.stsBlock(), n.env.port, f.upstream)
 }
 
 // envs returns the nodes' envs bound to t (helpers fail t, so a subtest

@@ -149,6 +149,7 @@ func TestDecisionReasonsRecorded(t *testing.T) {
 				param access_type offline
 			}
 			public /public/*
+			optional /opt/*
 			scope /dns/* /acs/alidns
 			claim /billing/* type account
 		}
@@ -219,6 +220,7 @@ func TestDecisionReasonsRecorded(t *testing.T) {
 	}
 
 	expect(metrics.ReasonPublic, http.StatusOK, func() (*http.Response, []byte) { return w.get("/public/x", "") })
+	expect(metrics.ReasonOptionalAnonymous, http.StatusOK, func() (*http.Response, []byte) { return w.get("/opt/x", "", "Accept: text/html") })
 	expect(metrics.ReasonAuthorized, http.StatusOK, func() (*http.Response, []byte) { return w.get("/x", w.aliceToken()) })
 	expect(metrics.ReasonNoCredential, http.StatusUnauthorized, func() (*http.Response, []byte) { return w.get("/x", "") })
 	expect(metrics.ReasonInvalidToken, http.StatusUnauthorized, func() (*http.Response, []byte) { return w.get("/x", "not-a-token") })

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -19,20 +18,6 @@ import (
 func init() {
 	caddy.RegisterModule(adminAPI{})
 }
-
-// activeApp is the edgeauth app of the running config, for the admin API.
-// Reloads start the new app before stopping the old one, so
-// unregisterActiveApp clears it only when it still points at the app being
-// stopped.
-var activeApp atomic.Pointer[App]
-
-// registerActiveApp makes a the app that the admin API shows. Call it from
-// App.Start.
-func registerActiveApp(a *App) { activeApp.Store(a) }
-
-// unregisterActiveApp forgets a, unless a newer app has replaced it already.
-// Call it from App.Stop.
-func unregisterActiveApp(a *App) { activeApp.CompareAndSwap(a, nil) }
 
 // adminRefreshTimeout bounds a key refresh requested through the admin API.
 const adminRefreshTimeout = 30 * time.Second
@@ -47,7 +32,13 @@ const adminRefreshTimeout = 30 * time.Second
 //	POST /edgeauth/caches/flush              empty the caches
 //
 // Answers are JSON and never contain a token, a key or a secret.
-type adminAPI struct{}
+//
+// Caddy builds a new admin endpoint for every config it loads and provisions
+// its routers with that config's context, so the router holds the app of
+// its own config: no package state is shared between configs.
+type adminAPI struct {
+	app *App // nil when the config has no edgeauth app
+}
 
 // CaddyModule returns the Caddy module information.
 func (adminAPI) CaddyModule() caddy.ModuleInfo {
@@ -57,25 +48,37 @@ func (adminAPI) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Routes returns the admin routes under /edgeauth/.
-func (adminAPI) Routes() []caddy.AdminRoute {
-	return []caddy.AdminRoute{{Pattern: "/edgeauth/", Handler: caddy.AdminHandlerFunc(serveAdmin)}}
+// Provision takes the edgeauth app of the config being loaded, as Caddy's
+// own PKI admin API takes the pki app. Caddy provisions admin routers before
+// the apps, so this may provision the app first; an app that fails to load
+// fails the config anyway (with the same error, when Caddy loads its apps),
+// so the error is not reported twice here.
+func (a *adminAPI) Provision(ctx caddy.Context) error {
+	if app, err := ctx.AppIfConfigured("edgeauth"); err == nil {
+		a.app, _ = app.(*App)
+	}
+	return nil
 }
 
-// serveAdmin routes a request under /edgeauth/.
-func serveAdmin(w http.ResponseWriter, r *http.Request) error {
+// Routes returns the admin routes under /edgeauth/.
+func (a *adminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{{Pattern: "/edgeauth/", Handler: caddy.AdminHandlerFunc(a.serve)}}
+}
+
+// serve routes a request under /edgeauth/.
+func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/edgeauth/"), "/"), "/")
 	switch {
 	case len(parts) == 1 && parts[0] == "providers":
-		return adminMethod(w, r, http.MethodGet, adminHandleProviders)
+		return adminMethod(w, r, http.MethodGet, a.handleProviders)
 	case len(parts) == 3 && parts[0] == "providers" && parts[2] == "refresh" && parts[1] != "":
 		return adminMethod(w, r, http.MethodPost, func(w http.ResponseWriter, r *http.Request) error {
-			return adminHandleRefresh(w, r, parts[1])
+			return a.handleRefresh(w, r, parts[1])
 		})
 	case len(parts) == 1 && parts[0] == "caches":
-		return adminMethod(w, r, http.MethodGet, adminHandleCaches)
+		return adminMethod(w, r, http.MethodGet, a.handleCaches)
 	case len(parts) == 2 && parts[0] == "caches" && parts[1] == "flush":
-		return adminMethod(w, r, http.MethodPost, adminHandleFlush)
+		return adminMethod(w, r, http.MethodPost, a.handleFlush)
 	}
 	return caddy.APIError{
 		HTTPStatus: http.StatusNotFound,
@@ -94,16 +97,15 @@ func adminMethod(w http.ResponseWriter, r *http.Request, method string, next fun
 	return next(w, r)
 }
 
-// adminRunningApp returns the active app or an API error saying there is none.
-func adminRunningApp() (*App, error) {
-	a := activeApp.Load()
-	if a == nil {
+// runningApp returns the config's app or an API error saying there is none.
+func (a *adminAPI) runningApp() (*App, error) {
+	if a.app == nil {
 		return nil, caddy.APIError{
 			HTTPStatus: http.StatusNotFound,
 			Err:        fmt.Errorf("edgeauth is not running: the loaded config has no edgeauth app (add the edgeauth global option or an edgeauth handler)"),
 		}
 	}
-	return a, nil
+	return a.app, nil
 }
 
 // adminProvider is one provider's state as the admin API shows it.
@@ -157,8 +159,8 @@ func (a *App) providerStates() []metrics.ProviderState {
 	return out
 }
 
-func adminHandleProviders(w http.ResponseWriter, _ *http.Request) error {
-	a, err := adminRunningApp()
+func (api *adminAPI) handleProviders(w http.ResponseWriter, _ *http.Request) error {
+	a, err := api.runningApp()
 	if err != nil {
 		return err
 	}
@@ -173,8 +175,8 @@ func adminHandleProviders(w http.ResponseWriter, _ *http.Request) error {
 	return writeAdminJSON(w, out)
 }
 
-func adminHandleRefresh(w http.ResponseWriter, r *http.Request, name string) error {
-	a, err := adminRunningApp()
+func (api *adminAPI) handleRefresh(w http.ResponseWriter, r *http.Request, name string) error {
+	a, err := api.runningApp()
 	if err != nil {
 		return err
 	}
@@ -204,12 +206,6 @@ type adminCache interface {
 	Flush()
 }
 
-// stsCacheLister is implemented by the App once STS credential caches
-// exist: it returns them by STS name, for GET /edgeauth/caches and the flush.
-type stsCacheLister interface {
-	adminSTSCaches() map[string]adminCache
-}
-
 // adminCacheSize is one cache's size.
 type adminCacheSize struct {
 	Entries int `json:"entries"`
@@ -222,35 +218,28 @@ type adminCaches struct {
 	STSCaches  map[string]adminCacheSize `json:"sts_caches"`
 }
 
-func (a *App) adminSTSCacheList() map[string]adminCache {
-	if l, ok := any(a).(stsCacheLister); ok {
-		return l.adminSTSCaches()
-	}
-	return nil
-}
-
 // adminCacheSizes counts the entries of the app's caches.
 func adminCacheSizes(a *App) adminCaches {
 	out := adminCaches{STSCaches: map[string]adminCacheSize{}}
 	if a.cache != nil {
 		out.TokenCache.Entries = a.cache.Len()
 	}
-	for name, c := range a.adminSTSCacheList() {
+	for name, c := range a.adminSTSCaches() {
 		out.STSCaches[name] = adminCacheSize{Entries: c.Len()}
 	}
 	return out
 }
 
-func adminHandleCaches(w http.ResponseWriter, _ *http.Request) error {
-	a, err := adminRunningApp()
+func (api *adminAPI) handleCaches(w http.ResponseWriter, _ *http.Request) error {
+	a, err := api.runningApp()
 	if err != nil {
 		return err
 	}
 	return writeAdminJSON(w, adminCacheSizes(a))
 }
 
-func adminHandleFlush(w http.ResponseWriter, _ *http.Request) error {
-	a, err := adminRunningApp()
+func (api *adminAPI) handleFlush(w http.ResponseWriter, _ *http.Request) error {
+	a, err := api.runningApp()
 	if err != nil {
 		return err
 	}
@@ -258,7 +247,7 @@ func adminHandleFlush(w http.ResponseWriter, _ *http.Request) error {
 	if a.cache != nil {
 		a.cache.Flush()
 	}
-	for _, c := range a.adminSTSCacheList() {
+	for _, c := range a.adminSTSCaches() {
 		c.Flush()
 	}
 	caddy.Log().Named("admin.api.edgeauth").Info("caches flushed", zap.Int("token_cache_entries", out.TokenCache.Entries))
@@ -278,4 +267,7 @@ func writeAdminJSON(w http.ResponseWriter, v any) error {
 }
 
 // Interface guards.
-var _ caddy.AdminRouter = (*adminAPI)(nil)
+var (
+	_ caddy.AdminRouter = (*adminAPI)(nil)
+	_ caddy.Provisioner = (*adminAPI)(nil)
+)

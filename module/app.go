@@ -164,6 +164,7 @@ func (a *App) provisionProvider(name string, configured *ProviderConfig) (*provi
 	}
 	a.poolKeys = append(a.poolKeys, key)
 	remote := val.(*oidc.Provider)
+	rules.StatedIssuer = remote.StatedIssuer // a configured trailing "/" the discovery document lacks
 	repl := caddy.NewReplacer()
 	p := &provider{
 		name:         name,
@@ -216,14 +217,12 @@ func (a *App) Start() error {
 	for _, p := range a.providers {
 		p.remote.Start()
 	}
-	registerActiveApp(a)
 	return nil
 }
 
 // Stop does nothing: providers outlive a config and are stopped by Cleanup
 // when no config uses them any more.
 func (a *App) Stop() error {
-	unregisterActiveApp(a)
 	return nil
 }
 

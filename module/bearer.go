@@ -35,7 +35,9 @@ func (b *bearerAuth) setup(ctx caddy.Context, names []string) error {
 	verifiers := make([]*token.Verifier, 0, len(b.providers))
 	issuers := make(map[string]string, len(b.providers))
 	for _, p := range b.providers {
-		iss := p.verifier.Issuer()
+		// Issuers that differ only by a trailing "/" name one provider
+		// (see oidc.IssuerMatches).
+		iss := strings.TrimRight(p.verifier.Issuer(), "/")
 		if other, dup := issuers[iss]; dup {
 			return fmt.Errorf("edgeauth: providers %s and %s have the same issuer %s; a route can accept only one provider per issuer (list one of them, or merge their audiences)", other, p.name, iss)
 		}

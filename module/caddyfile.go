@@ -273,6 +273,7 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //
 //	edgeauth [<matcher>] [<provider>...] {
 //		public <path>...
+//		optional <path>...
 //		scope <path> <scope>...
 //		claim <path> <claim> <value>... [{
 //			allow_unverified_email
@@ -289,6 +290,7 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //			logout_id_token_hint
 //		}
 //		decision_log_level debug|info|warn|error
+//		pass_access_token
 //		sts <name> {
 //			role_arn <arn>
 //			role_session_name <template>
@@ -302,7 +304,12 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // configured provider is accepted (a token is matched to one by its `iss`).
 // Paths are Caddy path patterns (`/exact`, `/prefix/*`, `*.ext`). A request
 // must satisfy every `scope` and `claim` rule whose path matches; `public`
-// opens a path only where no such rule matches. `claim` values are patterns
+// opens a path only where no such rule matches; `optional` likewise makes an
+// identity optional (a valid bearer token or session gives it, none or an
+// ended session passes anonymously with the identity headers stripped, an
+// invalid bearer token is refused), and `public` wins where both match.
+// `pass_access_token` (with `login`) sends session requests upstream with
+// `Authorization: Bearer <the session's access token>`. `claim` values are patterns
 // (`*` any run of characters, `?` one character, `\*` `\?` `\\` literal) matched
 // on the raw claim; for an array claim one element must match. A rule on the
 // `email` claim takes `<local>@<domain>` patterns such as `*@example.com` or
@@ -328,6 +335,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("public: at least one path is required, e.g. `public /healthz /static/*`")
 			}
 			h.Public = append(h.Public, paths...)
+		case "optional":
+			paths := d.RemainingArgs()
+			if len(paths) == 0 {
+				return d.Errf("optional: at least one path is required, e.g. `optional / /blog/*`")
+			}
+			h.Optional = append(h.Optional, paths...)
+		case "pass_access_token":
+			if d.NextArg() {
+				return d.Errf("pass_access_token: takes no value; write `pass_access_token` alone")
+			}
+			h.PassAccessToken = true
 		case "scope":
 			args := d.RemainingArgs()
 			if len(args) < 2 {
@@ -384,7 +402,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		default:
-			return d.Errf("edgeauth: unknown subdirective %q (expected public, scope, claim, header, strip_prefix, login, sts or decision_log_level)", d.Val())
+			return d.Errf("edgeauth: unknown subdirective %q (expected public, optional, scope, claim, header, strip_prefix, login, sts, pass_access_token or decision_log_level)", d.Val())
 		}
 	}
 	return nil

@@ -201,8 +201,9 @@ func (rx *routeExchange) injectCredentials(r *http.Request, repl *caddy.Replacer
 	repl.Set("http.auth.sts.role_arn", role)
 }
 
-// denySTS answers an exchange that failed, as DESIGN.md's table says. Bodies
-// carry the STS code and request ID, never a token or a secret.
+// denySTS answers an exchange that failed, as the table in docs/CONTRACT.md
+// ("What a caller sees") says. Bodies carry the STS code and request ID,
+// never a token or a secret.
 func (h *Handler) denySTS(w http.ResponseWriter, r *http.Request, provider string, err error) error {
 	if errors.Is(err, errNoRole) {
 		h.decide(r, metrics.ReasonSTSForbidden, provider, "no_role")

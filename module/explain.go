@@ -24,6 +24,10 @@ type Explanation struct {
 	Token token.Explanation
 	// Public reports that the path needs no identity.
 	Public bool
+	// Optional reports that the path is optional: the token is judged as
+	// on a protected path, and a request without any credential would pass
+	// anonymously.
+	Optional bool
 	// Rules are the scope and claim rules that apply to the path, each
 	// with whether the verified caller passes it.
 	Rules []RuleCheck
@@ -65,7 +69,7 @@ func (h *Handler) Explain(ctx context.Context, r *http.Request, raw string) *Exp
 		return out
 	}
 	need := h.policy.Evaluate(r)
-	out.Public = need.Public
+	out.Public, out.Optional = need.Public, need.Optional
 
 	out.Token = h.bearer.explain(ctx, raw)
 	id := out.Token.Identity

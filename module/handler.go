@@ -37,6 +37,19 @@ type Handler struct {
 	// claim rule also matches the request.
 	Public []string `json:"public,omitempty"`
 
+	// Optional lists path patterns where a valid bearer token or session
+	// gives the upstream the identity and a request without one (or with
+	// an ended session) passes anonymously, with every identity header
+	// stripped; an invalid bearer token is still refused. Scope and claim
+	// rules, and public patterns, win where they also match.
+	Optional []string `json:"optional,omitempty"`
+
+	// PassAccessToken sends session requests upstream with
+	// `Authorization: Bearer <the session's current access token>`,
+	// replacing any Authorization the client sent. Bearer requests keep
+	// theirs. Needs login.
+	PassAccessToken bool `json:"pass_access_token,omitempty"`
+
 	// Scopes are path patterns that need scopes; a request must hold every
 	// scope of every matching rule.
 	Scopes []policy.ScopeRule `json:"scopes,omitempty"`
@@ -53,7 +66,8 @@ type Handler struct {
 	// request (case and `_`/`-` insensitive). Default: X-Auth- and X-Sts-.
 	StripPrefixes []string `json:"strip_prefixes,omitempty"`
 
-	// Login turns on the browser login with the first provider named.
+	// Login turns on the browser login with the first provider named (with
+	// none named: the alphabetically first provider of the app).
 	Login *LoginConfig `json:"login,omitempty"`
 
 	// STS exchanges the caller's OIDC token for temporary credentials and
@@ -106,7 +120,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.bearer.setup(ctx, h.Providers); err != nil {
 		return err
 	}
-	if h.policy, err = policy.New(policy.Config{Public: h.Public, Scopes: h.Scopes, Claims: h.Claims}); err != nil {
+	if h.policy, err = policy.New(policy.Config{Public: h.Public, Optional: h.Optional, Scopes: h.Scopes, Claims: h.Claims}); err != nil {
 		return fmt.Errorf("edgeauth: %w", err)
 	}
 	specs := make([]identity.HeaderSpec, len(h.Headers))
@@ -115,6 +129,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.headers, err = identity.NewHeaders(specs, h.StripPrefixes); err != nil {
 		return fmt.Errorf("edgeauth: header: %w", err)
+	}
+	if h.PassAccessToken && h.Login == nil {
+		return fmt.Errorf("edgeauth: pass_access_token sends a session's access token upstream, but this route has no `login`: add `login`, or remove pass_access_token (bearer requests keep their Authorization header anyway)")
 	}
 	if h.Login != nil {
 		if err := h.provisionLogin(); err != nil {
@@ -163,15 +180,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	// 4. The credential: a bearer token first, else the session cookie;
-	// never a token from the query string.
-	id, sess, done, err := h.identify(w, r)
+	// never a token from the query string. On an optional path, none (or
+	// an ended session) passes anonymously.
+	var id *identity.Identity
+	var sess *session.Session
+	var done bool
+	var err error
+	if need.Optional {
+		id, sess, done, err = h.identifyOptional(w, r)
+	} else {
+		id, sess, done, err = h.identify(w, r)
+	}
 	if done {
 		return err
+	}
+	if id == nil {
+		return h.passAnonymous(w, r, next)
 	}
 	// The caller is known from here on, allowed or not: the access log's
 	// user_id and the decision log name it (docs/ARCHITECTURE.md, "module
 	// (handler decisions)").
 	repl := h.provide(r, id)
+	provideTokens(repl, r, sess)
 
 	// 5. Scope and claim rules.
 	if d := need.Authorize(id); d.Outcome != policy.Allow {
@@ -202,6 +232,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// refused by the STS is counted once, with the STS's reason.
 	h.stripOwnCookies(r)
 	h.headers.Inject(r.Header, id, repl)
+	h.relaySessionToken(r, sess)
 	if h.exchange != nil {
 		creds, role, err := h.exchange.credentials(r.Context(), id, repl)
 		if err != nil {
@@ -235,10 +266,7 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 		case err == nil:
 			return s.Identity(), s, false, nil
 		case !errors.Is(err, session.ErrNoSession) && !login.IsLoginRequired(err):
-			h.decide(r, metrics.ReasonStoreUnavailable, "", "")
-			h.logger.Error("session store failed", zap.Error(err))
-			retry, _ := fleet.RetryAfter(err)
-			return nil, nil, true, refuse(w, r, unavailableDenial(metrics.ReasonStoreUnavailable, "temporarily_unavailable", "the session store is unavailable", retry, nil))
+			return nil, nil, true, h.denyStore(w, r, err)
 		case login.IsBrowserNavigation(r):
 			h.decide(r, metrics.ReasonLoginRedirect, "", "")
 			h.flow.StartLogin(w, r, r.URL.RequestURI(), nil)
@@ -251,6 +279,14 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 	}
 	h.decide(r, reason, "", "")
 	return nil, nil, true, refuse(w, r, challengeDenial(r, http.StatusUnauthorized, reason, challenge{errCode: "unauthorized", description: "authentication required"}, nil))
+}
+
+// denyStore answers 503 when the session store could not be reached.
+func (h *Handler) denyStore(w http.ResponseWriter, r *http.Request, err error) error {
+	h.decide(r, metrics.ReasonStoreUnavailable, "", "")
+	h.logger.Error("session store failed", zap.Error(err))
+	retry, _ := fleet.RetryAfter(err)
+	return refuse(w, r, unavailableDenial(metrics.ReasonStoreUnavailable, "temporarily_unavailable", "the session store is unavailable", retry, nil))
 }
 
 // stripOwnCookies removes the plugin's session and login cookies from the

@@ -7,13 +7,16 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
 	"github.com/edgeauth/caddy-edgeauth/module/fleet"
 	"github.com/edgeauth/caddy-edgeauth/module/login"
 	"github.com/edgeauth/caddy-edgeauth/module/oidc"
 )
 
 // LoginConfig turns on the browser login (OAuth 2.0 authorization-code flow
-// with PKCE) for a route, with the first provider named on the directive.
+// with PKCE) for a route, with the first provider named on the directive;
+// when the directive names none, the alphabetically first provider of the
+// app (a JSON object keeps no order).
 type LoginConfig struct {
 	// Prefix is where the login endpoints live: <prefix>start, callback,
 	// logout and userinfo. Default: /oauth2/.
@@ -136,7 +139,7 @@ func checkLoginPrefix(prefix string) error {
 // checkAuthMethod refuses a token endpoint auth method the flow cannot use.
 func checkAuthMethod(m string) error {
 	switch m {
-	case "", login.AuthClientSecretBasic, login.AuthClientSecretPost:
+	case "", clientauth.SecretBasic, clientauth.SecretPost:
 		return nil
 	}
 	return fmt.Errorf("login auth_method %q: use client_secret_basic or client_secret_post", m)

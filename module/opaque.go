@@ -114,7 +114,7 @@ func askProvider(ctx context.Context, p *provider, raw string) (*identity.Identi
 		return nil, &token.Error{Kind: token.Invalid, Description: "the provider's answer names no subject"}
 	}
 	if v, present := claims["iss"]; present {
-		if iss, ok := v.(string); !ok || iss != p.remote.Issuer() {
+		if iss, ok := v.(string); !ok || iss != p.remote.TokenIssuer() {
 			return nil, &token.Error{Kind: token.Invalid, Description: "issuer not trusted"}
 		}
 	}

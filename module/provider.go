@@ -288,8 +288,8 @@ func (pc *ProviderConfig) compile() (oidc.Config, token.Rules, error) {
 	default:
 		return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_tokens %q: use userinfo or introspection", pc.OpaqueTokens)
 	}
-	if ttl := time.Duration(pc.OpaqueCacheTTL); ttl < 0 || ttl > maxOpaqueTTL {
-		return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_cache_ttl: %s is out of range; use a value between 1s and %s", ttl, maxOpaqueTTL)
+	if ttl := time.Duration(pc.OpaqueCacheTTL); ttl < 0 || (ttl > 0 && ttl < time.Second) || ttl > maxOpaqueTTL {
+		return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_cache_ttl: %s is out of range; use a value between 1s and %s, or leave it out for the default %s", ttl, maxOpaqueTTL, defaultOpaqueTTL)
 	}
 	if pc.OpaqueRate < 0 || pc.OpaqueRate > maxOpaqueRate || math.IsNaN(pc.OpaqueRate) {
 		return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_rate: %v calls per second is out of range; use e.g. `opaque_rate 20/s 40` (at most %v/s)", pc.OpaqueRate, maxOpaqueRate)

@@ -45,6 +45,8 @@ func TestProviderCompile(t *testing.T) {
 		"must not be negative":     func(p *ProviderConfig) { p.KidCooldown = -1 },
 		"thumbprint":               func(p *ProviderConfig) { p.Thumbprints = []string{"nothex"} },
 		"max_token_age: 169h0m0s ": func(p *ProviderConfig) { p.MaxTokenAge = caddy.Duration(169 * time.Hour) },
+		"opaque_cache_ttl: 500ms":  func(p *ProviderConfig) { p.OpaqueCacheTTL = caddy.Duration(500 * time.Millisecond) },
+		"opaque_cache_ttl: 2h0m0s": func(p *ProviderConfig) { p.OpaqueCacheTTL = caddy.Duration(2 * time.Hour) },
 	}
 	for want, mutate := range bad {
 		pc := ok()

@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# redis-cli (Cluster creation) is in redis-tools, a dependency of redis-server;
+# Sentinel is redis-server --sentinel. Listed for a host that has one only.
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 if ((${#missing[@]})); then
 	echo "test.sh: installing ${missing[*]} from Debian's packages"
 	if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); else sudo_cmd=(); fi

@@ -68,7 +68,7 @@ edgeauth adds; for scenario 6 the notes also give redis-server's CPU per
 request, which the column leaves out. With 32 connections the servers are
 saturated, so p50 is mostly queueing (connections ÷ throughput) and "added
 p50" follows the throughput ratio; the CPU per request is the closer measure of the latency
-edgeauth adds to one request on an idle gateway (DESIGN.md's "added p50 ≤
+edgeauth adds to one request on an idle gateway (docs/CONTRACT.md's "added p50 ≤
 50 µs"). The generator shares the CPUs with the servers, so the throughput
 ratio also charges edgeauth for the CPU it takes from everyone else — which is
 what a 2-core gateway sees.

@@ -23,6 +23,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile" // the Caddyfile adapter
 
+	"github.com/edgeauth/caddy-edgeauth/assertion"
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 	"github.com/edgeauth/caddy-edgeauth/integration/stsemu"
 	"github.com/edgeauth/caddy-edgeauth/integration/whoami"
@@ -70,6 +71,9 @@ type settings struct {
 	Issuer, ClientID, ClientSecret, CAFile string
 	Thumbprint, SessionSecret, AccessLog   string
 	STSEndpoint, ProviderARN, RoleARN      string
+	// AssertionIssuer and AssertionAudience are what whoami verifies the
+	// identity assertion against: both the gateway's URL.
+	AssertionIssuer, AssertionAudience string
 }
 
 // Start starts every part and loads Caddy. Close stops them. A busy
@@ -144,8 +148,15 @@ func (d *Demo) start(opts Options) (err error) {
 		return fmt.Errorf("creating the demo role: %v", err)
 	}
 
+	// whoami checks the gateway's signed identity assertion: the gateway
+	// is its issuer (keys from its discovery document) and its own URL the
+	// audience. Keys load on the first request that carries an assertion.
+	verifier, err := assertion.NewVerifier(d.URL, d.URL)
+	if err != nil {
+		return fmt.Errorf("the demo upstream's assertion verifier: %v", err)
+	}
 	var upstream string
-	if d.upstream, upstream, err = whoami.StartWith("127.0.0.1:0", whoami.Options{LogoutPath: "/oauth2/logout"}); err != nil {
+	if d.upstream, upstream, err = whoami.StartWith("127.0.0.1:0", whoami.Options{LogoutPath: "/oauth2/logout", Assertion: verifier}); err != nil {
 		return err
 	}
 
@@ -164,6 +175,9 @@ func (d *Demo) start(opts Options) (err error) {
 		ProviderARN:   prov.Arn,
 		RoleARN:       role.Arn,
 		AccessLog:     d.AccessLog,
+
+		AssertionIssuer:   d.URL,
+		AssertionAudience: d.URL,
 	})
 	if err != nil {
 		return err

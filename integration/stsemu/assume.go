@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 )
 
-// Parameter rules (ALIBABA.md §2.3).
+// Parameter rules (docs/PROTOCOL.md §2.3).
 var (
 	roleArnRe     = regexp.MustCompile(`^acs:ram::([0-9]+):role/(.+)$`)
 	providerArnRe = regexp.MustCompile(`^acs:ram::([0-9]+):oidc-provider/(.+)$`)

@@ -30,7 +30,7 @@ func apiErr(status int, code, format string, args ...any) *APIError {
 	return &APIError{HTTPStatus: status, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// errorBody is the common Alibaba error body (ALIBABA.md §2.5).
+// errorBody is the common Alibaba error body (docs/PROTOCOL.md §2.5).
 type errorBody struct {
 	RequestID string `json:"RequestId"`
 	HostID    string `json:"HostId"`

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// RAM limits for OIDC identity providers (ALIBABA.md §3).
+// RAM limits for OIDC identity providers (docs/PROTOCOL.md §3).
 const (
 	maxIssuerURL       = 255
 	maxClientIDs       = 50
@@ -19,7 +19,7 @@ const (
 	defaultIssuanceHrs = 12
 	minIssuanceHrs     = 1
 	maxIssuanceHrs     = 168
-	maxDescriptionLen  = 256 // INVENTED: RAM descriptions are short; not in ALIBABA.md
+	maxDescriptionLen  = 256 // INVENTED: RAM descriptions are short; not in docs/PROTOCOL.md
 )
 
 var (
@@ -88,7 +88,7 @@ func (s *Server) CreateProvider(p Provider) (Provider, error) {
 	}
 	for _, q := range s.providers {
 		if q.IssuerURL == p.IssuerURL {
-			// INVENTED code: ALIBABA.md only says the issuer is unique per account.
+			// INVENTED code: docs/PROTOCOL.md only says the issuer is unique per account.
 			return Provider{}, apiErr(http.StatusConflict, "EntityAlreadyExists.OIDCProvider.IssuerUrl",
 				"The issuer URL is already used by the OIDC provider %s.", q.Name)
 		}

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Role session limits (ALIBABA.md §2.3; the 3600–43200 role maximum is
+// Role session limits (docs/PROTOCOL.md §2.3; the 3600–43200 role maximum is
 // UNCONFIRMED there).
 const (
 	minRoleMaxSession     = 3600 * time.Second
@@ -41,7 +41,7 @@ func (l *StringList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// TrustPolicy is a role's trust (assume-role) policy, as in ALIBABA.md §2.6.
+// TrustPolicy is a role's trust (assume-role) policy, as in docs/PROTOCOL.md §2.6.
 type TrustPolicy struct {
 	// Version is "1".
 	Version string `json:"Version"`

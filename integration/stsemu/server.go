@@ -1,6 +1,6 @@
 // Package stsemu is a local, faithful emulator of Alibaba Cloud STS
 // AssumeRoleWithOIDC together with the RAM OIDC identity-provider rules it
-// depends on (ALIBABA.md §2, §3). End-to-end tests and the demo binary run
+// depends on (docs/PROTOCOL.md §2, §3). End-to-end tests and the demo binary run
 // it on loopback.
 //
 // It verifies tokens as STS does: the token's issuer must be a registered
@@ -39,7 +39,7 @@ type Options struct {
 	RetryAfter time.Duration
 	// SourceIdentityClaim, when set, names a string claim of the OIDC token
 	// echoed as SourceIdentity. INVENTED: how real STS fills SourceIdentity
-	// is not documented in ALIBABA.md.
+	// is not documented in docs/PROTOCOL.md.
 	SourceIdentityClaim string
 }
 
@@ -152,7 +152,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 // SetThrottle makes the next n STS requests fail with HTTP 400
-// Throttling.User (the usual Alibaba status; ALIBABA.md allows 400/429).
+// Throttling.User (the usual Alibaba status; docs/PROTOCOL.md allows 400/429).
 func (s *Server) SetThrottle(n int) {
 	s.mu.Lock()
 	s.throttle = n

@@ -108,7 +108,7 @@ func (s *Server) verifyToken(ctx context.Context, tok string, p *Provider) (*tok
 		return nil, tokenErr("Expired", "This JsonWebToken is expired.")
 	}
 	if now.Sub(info.iat) > p.issuanceLimit() {
-		// Code inferred: ALIBABA.md names no separate code for the window.
+		// Code inferred: docs/PROTOCOL.md names no separate code for the window.
 		return nil, tokenErr("Invalid", "The OIDCToken was issued earlier than the IssuanceLimitTime (%d hours) of the OIDC provider allows.", p.IssuanceLimitTime)
 	}
 	if s.opts.SourceIdentityClaim != "" {

@@ -30,11 +30,12 @@ var page = template.Must(template.New("whoami").Parse(`<!doctype html>
 <style>body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1d2330;padding:0 1rem}
 h1{font-size:1.4rem}h2{font-size:1.05rem;margin-top:1.6rem}table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #e3e5ea;padding:.3rem .5rem;text-align:left;vertical-align:top}
-td{font-family:ui-monospace,monospace;word-break:break-all}tr.id{background:#fff4e5}.muted{color:#667}</style></head>
+td{font-family:ui-monospace,monospace;word-break:break-all}tr.id{background:#fff4e5}.muted{color:#667}.verified{color:#11632b}.unverified{color:#9b1c1c}</style></head>
 <body><h1>whoami</h1>
 <p id="request"><code>{{.Method}} {{.Path}}{{if .RawQuery}}?{{.RawQuery}}{{end}}</code> · host <code>{{.Host}}</code></p>
 <h2>Identity</h2>
-{{if .Logout}}<p id="signout"><a id="logout" href="{{.Logout}}">Sign out</a></p>
+{{with .Assertion}}<p id="assertion" class="{{if .Verified}}verified{{else}}unverified{{end}}">{{.Status}}{{if .Verified}}: subject <code id="assertion-subject">{{.Subject}}</code>{{if .Provider}} via <code>{{.Provider}}</code>{{end}}{{end}}</p>
+{{end}}{{if .Logout}}<p id="signout"><a id="logout" href="{{.Logout}}">Sign out</a></p>
 {{end}}{{if .Identity}}<table id="identity"><tr><th>header</th><th>value</th></tr>
 {{range .Identity}}<tr class="id"><th>{{.Name}}</th><td>{{.Value}}</td></tr>
 {{end}}</table>{{else}}<p class="muted" id="no-identity">No X-Auth-* or X-Sts-* headers: this request carried no identity.</p>{{end}}
@@ -46,9 +47,9 @@ td{font-family:ui-monospace,monospace;word-break:break-all}tr.id{background:#fff
 <p class="muted">The edgeauth demo upstream. Secrets are masked on this page; ask for JSON to see raw values.</p>
 </body></html>`))
 
-func writeHTML(w http.ResponseWriter, e Echo, logout string) {
+func writeHTML(w http.ResponseWriter, e Echo, logout, assertionHeader string) {
 	shown := func(name, v string) string {
-		if maskedHeaders[name] {
+		if maskedHeaders[name] || name == assertionHeader {
 			return mask(v)
 		}
 		return v
@@ -69,6 +70,7 @@ func writeHTML(w http.ResponseWriter, e Echo, logout string) {
 	err := page.Execute(&buf, map[string]any{
 		"Method": e.Method, "Path": e.Path, "RawQuery": e.RawQuery, "Host": e.Host,
 		"Identity": identity, "Headers": headers, "Query": query, "Logout": logout,
+		"Assertion": e.Assertion,
 	})
 	if err != nil {
 		http.Error(w, "whoami: rendering: "+err.Error(), http.StatusInternalServerError)

@@ -1,7 +1,8 @@
 // Package whoami is the demo upstream for edgeauth: it answers every request
 // with what it received (method, path, query, headers) and highlights the
-// identity headers that edgeauth injects (X-Auth-*, X-Sts-*). It speaks JSON
-// by default and HTML to browsers.
+// identity headers that edgeauth injects (X-Auth-*, X-Sts-*). Given an
+// assertion.Verifier it also says whether the gateway's signed identity
+// assertion verified. It speaks JSON by default and HTML to browsers.
 package whoami
 
 import (
@@ -9,6 +10,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/edgeauth/caddy-edgeauth/assertion"
 )
 
 // IdentityPrefixes are the header name prefixes shown as identity.
@@ -18,6 +21,7 @@ var IdentityPrefixes = []string{"X-Auth-", "X-Sts-"}
 var maskedHeaders = map[string]bool{
 	"X-Sts-Access-Key-Secret": true,
 	"X-Sts-Security-Token":    true,
+	"X-Auth-Assertion":        true,
 }
 
 // Echo is what the handler reports about a request (the JSON body).
@@ -32,6 +36,9 @@ type Echo struct {
 	// Identity holds the X-Auth-* and X-Sts-* headers (values joined by ", "),
 	// unmasked: JSON is for tests and scripts.
 	Identity map[string]string `json:"identity"`
+	// Assertion is the result of verifying the gateway's signed identity
+	// assertion; only when Options.Assertion is set.
+	Assertion *AssertionResult `json:"assertion,omitempty"`
 }
 
 // Options change what the handler shows.
@@ -41,6 +48,14 @@ type Options struct {
 	// "/oauth2/logout" behind edgeauth's login. The link is same-origin, so
 	// edgeauth logs out at once.
 	LogoutPath string
+	// Assertion, when set, verifies the gateway's signed identity assertion
+	// on every request and shows "assertion verified" with the subject, or
+	// "assertion not verified: <why>" (HTML and JSON). whoami still answers
+	// every request: it shows, it does not refuse.
+	Assertion *assertion.Verifier
+	// AssertionHeader is the header holding the assertion (default
+	// X-Auth-Assertion). It is masked on the HTML page.
+	AssertionHeader string
 }
 
 // Handler returns the whoami handler with default options. It answers every
@@ -51,6 +66,9 @@ func Handler() http.Handler { return HandlerWith(Options{}) }
 func HandlerWith(opts Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := describe(r)
+		if opts.Assertion != nil {
+			e.Assertion = checkAssertion(r, opts)
+		}
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if prefersHTML(r.Header.Get("Accept")) {
@@ -58,7 +76,7 @@ func HandlerWith(opts Options) http.Handler {
 			if e.Identity["X-Auth-Subject"] != "" {
 				logout = opts.LogoutPath
 			}
-			writeHTML(w, e, logout)
+			writeHTML(w, e, logout, opts.assertionHeader())
 			return
 		}
 		writeJSON(w, e)

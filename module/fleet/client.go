@@ -68,7 +68,7 @@ func (c *Client) Close() error { return c.rdb.Close() }
 // a failure) and a success ends that wait.
 func (c *Client) Ping(ctx context.Context) error {
 	if err := c.rdb.Ping(ctx).Err(); err != nil {
-		if ctx.Err() == nil {
+		if !callerGaveUp(ctx) {
 			c.trip()
 		}
 		return &UnavailableError{Op: "ping", RetryAfter: c.retry, Err: err}
@@ -95,10 +95,23 @@ func (c *Client) call(ctx context.Context, op string, fn func(ctx context.Contex
 	if err == nil || errors.Is(err, redis.Nil) {
 		return err
 	}
-	if ctx.Err() == nil {
+	if !callerGaveUp(ctx) {
 		c.trip()
 	}
 	return &UnavailableError{Op: op, RetryAfter: c.retry, Err: err}
+}
+
+// callerGaveUp reports whether ctx has ended or its deadline has passed. A
+// command cut short by the caller's deadline says nothing about Redis. The
+// deadline is checked too because go-redis sets the connection's read
+// deadline from it: the read can fail at the deadline a moment before the
+// context's own timer marks ctx done.
+func callerGaveUp(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && !time.Now().Before(deadline)
 }
 
 // key builds a key: prefix + kind + ":" + hex(SHA-256 of the

@@ -45,9 +45,24 @@
 //     only when they stay valid longer; a back-channel logout that failed
 //     forgets only the jti record it made.
 //
-// Every script touches a single key, so the store works on Redis Cluster
-// without hash tags; the cross-key order above holds because each step
-// waits for the previous reply.
+// # Redis Cluster and Sentinel
+//
+// Every command and script touches a single key (pipelines hold several
+// commands, each on its own key), so the store works on Redis Cluster
+// without hash tags and the keys spread over all masters; the cross-key
+// order above holds because each step waits for the previous reply, which
+// is true across masters. Audited per command: session GET/DEL and the
+// create, replace and end scripts (the session key); the index script and
+// SREM (one index set); the mark script and GETs (one mark each); the
+// lock SET NX and compare-and-delete (the lock); SET NX and
+// compare-and-delete of a jti; GET and the set-if-longer script of STS
+// credentials. A command or script added later that touches several keys
+// must put them in one slot with a hash tag ({…}). TestCluster and
+// TestSentinelFailoverKeepsServing run the store against real servers
+// (redistest.StartCluster, redistest.StartSentinel). During a failover
+// commands fail (ErrUnavailable: 503 with Retry-After) until the new
+// master is reached; a write the old master acknowledged but had not
+// replicated is lost with it (Redis replication is asynchronous).
 //
 // Keys never contain a raw session ID, subject, sid or jti (they are
 // SHA-256 hashed) and values never hold a usable token: a Redis dump is

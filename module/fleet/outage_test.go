@@ -173,3 +173,30 @@ func TestOutageCookieFallback(t *testing.T) {
 		t.Errorf("closed store accepted a cookie session: %v", err)
 	}
 }
+
+// pastDeadline is a context whose deadline has passed but which is not done
+// yet: what a command sees when its read fails at the deadline a moment
+// before the context's timer fires.
+type pastDeadline struct{ context.Context }
+
+func (pastDeadline) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// A command cut short by the caller's own deadline says nothing about Redis:
+// it must not make every other request fail for RetryInterval (issue 14:
+// under CPU load a refresh wait that timed out mid-read answered 503).
+func TestCallerDeadlineDoesNotTripTheClient(t *testing.T) {
+	rs := startRedis(t)
+	c := newClient(t, rs.addr())
+	failing := func(context.Context) error { return context.DeadlineExceeded }
+	err := c.call(pastDeadline{context.Background()}, "test", failing)
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("call = %v", err)
+	}
+	if c.downUntil.Load() != 0 {
+		t.Fatal("a command cut by the caller's deadline tripped the client")
+	}
+	// A failure with time left does trip it (the outage path).
+	if err := c.call(context.Background(), "test", failing); !errors.Is(err, ErrUnavailable) || c.downUntil.Load() == 0 {
+		t.Fatalf("a real failure did not trip the client: %v", err)
+	}
+}

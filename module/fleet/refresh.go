@@ -53,12 +53,13 @@ var _ login.RefreshCoordinator = (*RefreshLock)(nil)
 // returned), session.ErrNoSession when the session is gone from Redis
 // (ended elsewhere, also while do ran), ErrUnavailable when Redis fails (under FallbackCookie
 // the refresh then runs uncoordinated instead), ErrRefreshWait when ctx ends
-// while another instance holds the lock.
+// (or its deadline passes) while another instance holds the lock or while
+// Redis is being asked: the caller gave up, Redis is not at fault.
 func (l *RefreshLock) Refresh(ctx context.Context, cur *session.Session, do func(ctx context.Context) (*session.Session, error)) (*session.Session, error) {
 	lockKey := l.store.c.key("lock:refresh", cur.ID)
 	for {
 		stored, err := l.refreshedElsewhere(ctx, cur)
-		if errors.Is(err, ErrUnavailable) && ctx.Err() != nil {
+		if errors.Is(err, ErrUnavailable) && callerGaveUp(ctx) {
 			return nil, ErrRefreshWait // gave up while asking Redis: Redis is not at fault
 		}
 		if l.degraded(err) {
@@ -68,7 +69,7 @@ func (l *RefreshLock) Refresh(ctx context.Context, cur *session.Session, do func
 			return stored, err
 		}
 		release, ok, err := l.store.c.tryLock(ctx, lockKey, l.cfg.LockTTL)
-		if errors.Is(err, ErrUnavailable) && ctx.Err() != nil {
+		if errors.Is(err, ErrUnavailable) && callerGaveUp(ctx) {
 			return nil, ErrRefreshWait
 		}
 		if l.degraded(err) {

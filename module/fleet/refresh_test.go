@@ -75,7 +75,12 @@ type fleetInstance struct {
 }
 
 func newFleetInstance(t *testing.T, addr, tokenURL string, coordinated bool) *fleetInstance {
-	st := newTestStore(t, newClient(t, addr))
+	return newFleetInstanceOn(t, newClient(t, addr), tokenURL, coordinated)
+}
+
+// newFleetInstanceOn is newFleetInstance on a given client (e.g. a cluster).
+func newFleetInstanceOn(t *testing.T, c *Client, tokenURL string, coordinated bool) *fleetInstance {
+	st := newTestStore(t, c)
 	cfg := login.FlowConfig{
 		ClientID: "client-1", Scopes: []string{"openid"}, Provider: &testProvider{tokenURL: tokenURL},
 		IDTokens: noIDTokens{}, Store: st, Sealer: testSealer(t),
@@ -217,7 +222,9 @@ func TestRefreshWaitsForHolderAndGivesUp(t *testing.T) {
 		t.Error("refreshed while another instance holds the lock")
 		return nil, errors.New("unexpected")
 	})
-	if !errors.Is(err, ErrRefreshWait) || time.Since(start) > time.Second {
+	// The bound is loose on purpose: it only shows that the wait ends with
+	// the caller's context and not with the 10s lock (CPU load delays it).
+	if !errors.Is(err, ErrRefreshWait) || time.Since(start) > 5*time.Second {
 		t.Fatalf("got %v after %v, want ErrRefreshWait after about 300ms", err, time.Since(start))
 	}
 	// The holder publishes a refreshed session: a waiter takes it.

@@ -12,7 +12,12 @@ import (
 )
 
 func newSharedCache(t *testing.T, addr string) (*sts.Cache, *STSStore) {
-	sh, err := NewSTSStore(newClient(t, addr), testSealer(t))
+	return newSharedCacheOn(t, newClient(t, addr))
+}
+
+// newSharedCacheOn is newSharedCache on a given client (e.g. a cluster).
+func newSharedCacheOn(t *testing.T, c *Client) (*sts.Cache, *STSStore) {
+	sh, err := NewSTSStore(c, testSealer(t))
 	if err != nil {
 		t.Fatal(err)
 	}

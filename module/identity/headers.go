@@ -42,9 +42,9 @@ type headerEntry struct {
 }
 
 // defaultHeaders are the headers injected unless removed or replaced, in the
-// order of the README's table (DESIGN.md's, plus X-Auth-Groups). An array
-// claim such as groups is written as ClaimValue writes it: its elements
-// joined by one space.
+// order of the table in docs/CONTRACT.md ("What the upstream receives"). An
+// array claim such as groups is written as ClaimValue writes it: its
+// elements joined by one space.
 var defaultHeaders = []headerEntry{
 	{name: "X-Auth-Subject", src: fromSubject},
 	{name: "X-Auth-Issuer", src: fromIssuer},

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
 	"github.com/edgeauth/caddy-edgeauth/module/oidc"
 )
 
@@ -16,7 +17,7 @@ import (
 //     client_secret_basic (the RFC 6749 method every server must support);
 //  3. when the list is absent: client_secret_post for Alibaba Cloud issuers
 //     (oauth.aliyun.com, oauth.alibabacloud.com), whose documentation only
-//     describes the secret in the form body (ALIBABA.md §1.5); otherwise
+//     describes the secret in the form body (docs/PROTOCOL.md §1.5); otherwise
 //     client_secret_basic, OpenID Connect Discovery's default.
 //
 // A client without a secret uses "none"; the Flow handles that case.
@@ -25,21 +26,21 @@ func ChooseAuthMethod(meta *oidc.Metadata, configured string) string {
 		return configured
 	}
 	if meta == nil {
-		return AuthClientSecretBasic
+		return clientauth.SecretBasic
 	}
 	if methods := meta.TokenEndpointAuthMethodsSupported; len(methods) > 0 {
 		switch {
-		case slices.Contains(methods, AuthClientSecretBasic):
-			return AuthClientSecretBasic
-		case slices.Contains(methods, AuthClientSecretPost):
-			return AuthClientSecretPost
+		case slices.Contains(methods, clientauth.SecretBasic):
+			return clientauth.SecretBasic
+		case slices.Contains(methods, clientauth.SecretPost):
+			return clientauth.SecretPost
 		}
-		return AuthClientSecretBasic
+		return clientauth.SecretBasic
 	}
 	if IsAlibabaIssuer(meta.Issuer) {
-		return AuthClientSecretPost
+		return clientauth.SecretPost
 	}
-	return AuthClientSecretBasic
+	return clientauth.SecretBasic
 }
 
 // IsAlibabaIssuer reports whether issuer is Alibaba Cloud's OAuth service

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
 	"github.com/edgeauth/caddy-edgeauth/module/oidc"
 )
 
@@ -53,15 +54,15 @@ func TestChooseAuthMethod(t *testing.T) {
 		configured string
 		want       string
 	}{
-		{&oidc.Metadata{Issuer: "https://oauth.aliyun.com"}, "", AuthClientSecretPost},
-		{&oidc.Metadata{Issuer: "https://oauth.alibabacloud.com"}, "", AuthClientSecretPost},
-		{&oidc.Metadata{Issuer: "https://oauth.aliyun.com"}, AuthClientSecretBasic, AuthClientSecretBasic},
-		{&oidc.Metadata{Issuer: "https://idp.example.com"}, "", AuthClientSecretBasic},
-		{&oidc.Metadata{Issuer: "https://idp.example.com", TokenEndpointAuthMethodsSupported: []string{"client_secret_post"}}, "", AuthClientSecretPost},
-		{&oidc.Metadata{Issuer: "https://idp.example.com", TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "client_secret_basic"}}, "", AuthClientSecretBasic},
-		{&oidc.Metadata{Issuer: "https://idp.example.com", TokenEndpointAuthMethodsSupported: []string{"private_key_jwt"}}, "", AuthClientSecretBasic},
-		{nil, "", AuthClientSecretBasic},
-		{nil, AuthNone, AuthNone},
+		{&oidc.Metadata{Issuer: "https://oauth.aliyun.com"}, "", clientauth.SecretPost},
+		{&oidc.Metadata{Issuer: "https://oauth.alibabacloud.com"}, "", clientauth.SecretPost},
+		{&oidc.Metadata{Issuer: "https://oauth.aliyun.com"}, clientauth.SecretBasic, clientauth.SecretBasic},
+		{&oidc.Metadata{Issuer: "https://idp.example.com"}, "", clientauth.SecretBasic},
+		{&oidc.Metadata{Issuer: "https://idp.example.com", TokenEndpointAuthMethodsSupported: []string{"client_secret_post"}}, "", clientauth.SecretPost},
+		{&oidc.Metadata{Issuer: "https://idp.example.com", TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "client_secret_basic"}}, "", clientauth.SecretBasic},
+		{&oidc.Metadata{Issuer: "https://idp.example.com", TokenEndpointAuthMethodsSupported: []string{"private_key_jwt"}}, "", clientauth.SecretBasic},
+		{nil, "", clientauth.SecretBasic},
+		{nil, clientauth.None, clientauth.None},
 	}
 	for i, c := range cases {
 		if got := ChooseAuthMethod(c.meta, c.configured); got != c.want {

@@ -7,7 +7,7 @@ import (
 
 // IsBrowserNavigation reports whether r looks like a top-level browser
 // navigation that may be answered with a redirect to the login page
-// (DESIGN.md "Request pipeline" step 5): GET or HEAD, an Accept header that
+// (docs/CONTRACT.md, "The request pipeline", step 6): GET or HEAD, an Accept header that
 // includes text/html, no Authorization header, not an XMLHttpRequest, and
 // Sec-Fetch-Mode "navigate" when the browser sends that header.
 func IsBrowserNavigation(r *http.Request) bool {

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/oidc"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
@@ -155,12 +156,10 @@ func NewFlow(cfg FlowConfig) (*Flow, error) {
 			return nil, fmt.Errorf("login: redirect URL %q must be an absolute http(s) URL without fragment", cfg.RedirectURL)
 		}
 	}
-	switch cfg.AuthMethod {
-	case "", AuthClientSecretBasic, AuthClientSecretPost, AuthNone:
-	default:
-		return nil, fmt.Errorf("login: unknown token endpoint auth method %q; use client_secret_basic, client_secret_post or none", cfg.AuthMethod)
+	if err := clientauth.Check(cfg.AuthMethod); err != nil {
+		return nil, fmt.Errorf("login: token endpoint: %w", err)
 	}
-	if cfg.AuthMethod != "" && cfg.AuthMethod != AuthNone && cfg.ClientSecret == "" {
+	if cfg.AuthMethod != "" && cfg.AuthMethod != clientauth.None && cfg.ClientSecret == "" {
 		return nil, fmt.Errorf("login: auth method %s needs a client_secret", cfg.AuthMethod)
 	}
 	for k := range cfg.ExtraAuthParams {
@@ -270,7 +269,7 @@ func (f *Flow) redirectURI(r *http.Request) string {
 func (f *Flow) tokenClient(meta *oidc.Metadata) *TokenClient {
 	method := f.cfg.AuthMethod
 	if method == "" && f.cfg.ClientSecret == "" {
-		method = AuthNone
+		method = clientauth.None
 	}
 	return &TokenClient{
 		ClientID:     f.cfg.ClientID,

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
 
@@ -823,7 +824,7 @@ func TestNewFlowValidation(t *testing.T) {
 		"no client id": func(c *FlowConfig) { c.ClientID = "" },
 		"no verifier":  func(c *FlowConfig) { c.IDTokens = nil },
 		"bad method":   func(c *FlowConfig) { c.AuthMethod = "private_key_jwt" },
-		"post, no sec": func(c *FlowConfig) { c.AuthMethod = AuthClientSecretPost; c.ClientSecret = "" },
+		"post, no sec": func(c *FlowConfig) { c.AuthMethod = clientauth.SecretPost; c.ClientSecret = "" },
 		"reserved":     func(c *FlowConfig) { c.ExtraAuthParams = map[string]string{"state": "x"} },
 		"bad redirect": func(c *FlowConfig) { c.RedirectURL = "/oauth2/callback" },
 		"prefix no /":  func(c *FlowConfig) { c.Prefix = "oauth2/" },

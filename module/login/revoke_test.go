@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
 )
 
 // TestRedTeamRevokeRequestAndOutcomes covers TokenClient.Revoke against a
@@ -35,7 +37,7 @@ func TestRedTeamRevokeRequestAndOutcomes(t *testing.T) {
 		_, _ = w.Write([]byte(b))
 	}))
 	defer srv.Close()
-	tc := &TokenClient{ClientID: "app", ClientSecret: secret, AuthMethod: AuthClientSecretPost}
+	tc := &TokenClient{ClientID: "app", ClientSecret: secret, AuthMethod: clientauth.SecretPost}
 	set := func(s int, b string) { mu.Lock(); status, body = s, b; mu.Unlock() }
 
 	// 200 with an empty or unexpected body is success.

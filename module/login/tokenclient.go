@@ -12,13 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Client authentication methods at the token endpoint.
-const (
-	AuthClientSecretBasic = "client_secret_basic"
-	AuthClientSecretPost  = "client_secret_post"
-	AuthNone              = "none"
+	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
 )
 
 // MaxTokenResponseSize caps how much of a token endpoint response is read.
@@ -104,44 +99,15 @@ func (c *TokenClient) Refresh(ctx context.Context, tokenEndpoint, refreshToken s
 	return c.post(ctx, tokenEndpoint, form, refreshToken)
 }
 
-func (c *TokenClient) method() string {
-	switch {
-	case c.AuthMethod != "":
-		return c.AuthMethod
-	case c.ClientSecret == "":
-		return AuthNone
-	default:
-		return AuthClientSecretBasic
-	}
-}
-
 // send posts form to endpoint with the client's authentication (RFC 6749
 // §2.3.1), as the token endpoint wants it; the revocation endpoint (RFC 7009
 // §2.1) wants the same. Errors never hold the form.
 func (c *TokenClient) send(ctx context.Context, endpoint string, form url.Values) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, nil)
+	client := clientauth.Client{ID: c.ClientID, Secret: c.ClientSecret, Method: c.AuthMethod}
+	req, err := client.NewRequest(ctx, endpoint, form)
 	if err != nil {
-		return nil, fmt.Errorf("login: endpoint %q is not a valid URL", endpoint)
+		return nil, fmt.Errorf("login: %w", err)
 	}
-	switch m := c.method(); m {
-	case AuthClientSecretBasic:
-		// RFC 6749 §2.3.1: both parts form-urlencoded before Basic encoding.
-		req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(c.ClientSecret))
-	case AuthClientSecretPost:
-		form.Set("client_id", c.ClientID)
-		form.Set("client_secret", c.ClientSecret)
-	case AuthNone:
-		form.Set("client_id", c.ClientID)
-	default:
-		return nil, fmt.Errorf("login: unknown token endpoint auth method %q; use client_secret_basic, client_secret_post or none", m)
-	}
-	body := form.Encode()
-	req.Body = io.NopCloser(strings.NewReader(body))
-	req.ContentLength = int64(len(body))
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-
 	hc := c.HTTPClient
 	if hc == nil {
 		hc = defaultHTTPClient

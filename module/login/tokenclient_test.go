@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
 )
 
 // tokenEndpoint records what it received and answers with status/body.
@@ -52,7 +54,7 @@ const okBody = `{"access_token":"AT","token_type":"Bearer","expires_in":3600,"re
 func TestTokenClientBasicAuth(t *testing.T) {
 	e, srv := newTokenEndpoint(t, 200, okBody)
 	now := time.Unix(1_700_000_000, 0)
-	c := &TokenClient{ClientID: "my client", ClientSecret: "s3cr:t/+", AuthMethod: AuthClientSecretBasic, Now: func() time.Time { return now }}
+	c := &TokenClient{ClientID: "my client", ClientSecret: "s3cr:t/+", AuthMethod: clientauth.SecretBasic, Now: func() time.Time { return now }}
 	tr, err := c.Exchange(context.Background(), srv.URL, "CODE", "https://app/cb", "VERIFIER")
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +83,7 @@ func TestTokenClientBasicAuth(t *testing.T) {
 
 func TestTokenClientPostAuthAndStringExpiry(t *testing.T) {
 	e, srv := newTokenEndpoint(t, 200, `{"access_token":"AT2","token_type":"Bearer","expires_in":"7200"}`)
-	c := &TokenClient{ClientID: "4000000000000000001", ClientSecret: "sec", AuthMethod: AuthClientSecretPost}
+	c := &TokenClient{ClientID: "4000000000000000001", ClientSecret: "sec", AuthMethod: clientauth.SecretPost}
 	tr, err := c.Refresh(context.Background(), srv.URL, "OLD-RT", []string{"openid", "aliuid"})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +121,7 @@ func TestFlexSeconds(t *testing.T) {
 
 func TestTokenClientErrors(t *testing.T) {
 	ctx := context.Background()
-	c := &TokenClient{ClientID: "c", ClientSecret: "topsecret", AuthMethod: AuthClientSecretPost}
+	c := &TokenClient{ClientID: "c", ClientSecret: "topsecret", AuthMethod: clientauth.SecretPost}
 
 	_, srv := newTokenEndpoint(t, 400, `{"error":"invalid_grant","error_description":"code THE-CODE is expired; client topsecret\u0007"}`)
 	_, err := c.Exchange(ctx, srv.URL, "THE-CODE", "https://app/cb", "VERIFIER")

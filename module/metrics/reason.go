@@ -79,6 +79,9 @@ const (
 	// ReasonInvalidPath (deny): the request path has bytes or segments that
 	// an upstream may read otherwise than the rules (policy.CheckPath).
 	ReasonInvalidPath
+	// ReasonOptionalAnonymous (allow): an optional path passed without an
+	// identity (no credential, or a session that has ended).
+	ReasonOptionalAnonymous
 
 	numReasons = iota
 )
@@ -103,6 +106,7 @@ var reasonInfo = [numReasons]struct {
 	ReasonRefreshFailed:     {"refresh_failed", OutcomeDeny},
 	ReasonStoreUnavailable:  {"store_unavailable", OutcomeUnavailable},
 	ReasonInvalidPath:       {"invalid_path", OutcomeDeny},
+	ReasonOptionalAnonymous: {"optional_anonymous", OutcomeAllow},
 }
 
 // String returns the label value, e.g. "invalid_token".

@@ -45,6 +45,7 @@ func TestReasonNamesAreUniqueAndLabelSafe(t *testing.T) {
 		ReasonPublic: OutcomeAllow, ReasonAuthorized: OutcomeAllow, ReasonSession: OutcomeAllow,
 		ReasonNoCredential: OutcomeDeny, ReasonInvalidToken: OutcomeDeny, ReasonKeysUnavailable: OutcomeUnavailable,
 		ReasonSTSMisconfigured: OutcomeError, ReasonSTSUnavailable: OutcomeUnavailable, ReasonLoginRedirect: OutcomeRedirect,
+		ReasonOptionalAnonymous: OutcomeAllow,
 	} {
 		if r.Outcome() != o {
 			t.Errorf("%s → %s, want %s", r, r.Outcome(), o)

@@ -4,10 +4,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/edgeauth/caddy-edgeauth/module/endpoint"
 )
 
 // Defaults used when the corresponding Config field is zero.
@@ -172,36 +173,7 @@ func (c Config) Warnings() []string {
 
 // checkURL parses an absolute http(s) URL, allowing http only for loopback
 // hosts.
-func checkURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("not a valid URL (%v); give an absolute https URL", err)
-	}
-	if !u.IsAbs() || u.Host == "" || u.Opaque != "" {
-		return nil, fmt.Errorf("must be an absolute URL such as https://idp.example.com")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !IsLoopbackHost(u.Hostname()) {
-			return nil, fmt.Errorf("must use https (http is allowed only for loopback hosts)")
-		}
-	default:
-		return nil, fmt.Errorf("scheme %q not supported; use https", u.Scheme)
-	}
-	return u, nil
-}
-
-// IsLoopbackHost reports whether host (without port) is "localhost" or a
-// loopback IP address (127.0.0.0/8, ::1).
-func IsLoopbackHost(host string) bool {
-	h := strings.TrimSuffix(strings.ToLower(host), ".")
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
+func checkURL(s string) (*url.URL, error) { return endpoint.Parse(s) }
 
 // NormalizeThumbprint accepts a SHA-1 thumbprint in upper or lower case hex,
 // optionally colon-separated, and returns it as 40 lowercase hex digits.

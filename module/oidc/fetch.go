@@ -60,10 +60,12 @@ func DiscoveryURL(issuer string) string {
 // overrides and publishes the result.
 //
 // Issuer rule: the document's `issuer` must be identical to the configured
-// issuer (OpenID Connect Discovery 1.0 §4.3). No trailing-slash tolerance:
-// tokens are checked against the configured issuer byte for byte, so a
-// document that disagrees even by a "/" would only make every token fail
-// later with a less helpful message. The error says which value to configure.
+// issuer (OpenID Connect Discovery 1.0 §4.3), with one tolerance: a
+// configured issuer with a trailing "/" accepts a document stating it
+// without (discovery is fetched from the trimmed issuer anyway). Tokens are
+// then checked against the document's string (StatedIssuer), and the
+// difference is logged once at info. Any other difference refuses the
+// document, and the error says which value to configure.
 func (p *Provider) loadDiscovery(ctx context.Context) error {
 	u := DiscoveryURL(p.cfg.Issuer)
 	body, _, err := p.get(ctx, "discovery document", u)
@@ -77,7 +79,7 @@ func (p *Provider) loadDiscovery(ctx context.Context) error {
 		p.recordError(err)
 		return err
 	}
-	if m.Issuer != p.cfg.Issuer {
+	if !IssuerMatches(p.cfg.Issuer, m.Issuer) {
 		err = fmt.Errorf("discovery document at %s states issuer %q, which differs from the configured issuer %q; configure the issuer exactly as the provider states it", u, truncate(m.Issuer, 200), p.cfg.Issuer)
 		p.recordError(err)
 		return err
@@ -105,6 +107,12 @@ func (p *Provider) loadDiscovery(ctx context.Context) error {
 		return err
 	}
 	p.setPinHost(m.JWKSURI)
+	if m.Issuer != p.cfg.Issuer {
+		p.slashOnce.Do(func() {
+			p.logger.Info("the discovery document states the issuer without the configured trailing /; tokens must carry the issuer as the document states it",
+				zap.String("stated_issuer", m.Issuer))
+		})
+	}
 	p.meta.Store(&m)
 	p.logger.Info("OpenID discovery loaded", zap.String("jwks_uri", m.JWKSURI))
 	return nil

@@ -9,7 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
+
+	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
 )
 
 // Errors of the opaque-token checks. ErrTokenRejected means the provider
@@ -50,13 +51,11 @@ func (p *Provider) Introspect(ctx context.Context, tok, clientID, clientSecret s
 		return nil, fmt.Errorf("%w: no introspection endpoint known yet", ErrProviderUnavailable)
 	}
 	form := url.Values{"token": {tok}, "token_type_hint": {"access_token"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, meta.IntrospectionEndpoint, strings.NewReader(form.Encode()))
+	client := clientauth.Client{ID: clientID, Secret: clientSecret, Method: clientauth.SecretBasic}
+	req, err := client.NewRequest(ctx, meta.IntrospectionEndpoint, form)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProviderUnavailable, err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(clientSecret))
 	answer, err := p.askJSON(req, "introspection")
 	if err != nil {
 		return nil, err

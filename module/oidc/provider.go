@@ -42,7 +42,10 @@ type Provider struct {
 	stopped bool
 
 	meta atomic.Pointer[Metadata]
-	keys atomic.Pointer[keySet]
+	// slashOnce logs once that discovery states the issuer without the
+	// configured trailing "/".
+	slashOnce sync.Once
+	keys      atomic.Pointer[keySet]
 
 	kidFlight   singleflight.Group
 	fetchMu     sync.Mutex // serialises JWKS fetches so an older answer never overwrites a newer one
@@ -99,8 +102,28 @@ func NewProvider(cfg Config, logger *zap.Logger) (*Provider, error) {
 }
 
 // Issuer returns the configured issuer. Discovery accepts only a document
-// whose issuer is identical to it, so it is also the `iss` that tokens carry.
+// whose issuer is identical to it, or (for a configured issuer with a
+// trailing "/") the same without that "/"; StatedIssuer gives the `iss`
+// that tokens carry.
 func (p *Provider) Issuer() string { return p.cfg.Issuer }
+
+// StatedIssuer returns the issuer as the loaded discovery document states
+// it, or "" before discovery has loaded. Tokens' `iss` must equal it.
+func (p *Provider) StatedIssuer() string {
+	if m := p.meta.Load(); m != nil {
+		return m.Issuer
+	}
+	return ""
+}
+
+// TokenIssuer returns the `iss` tokens must carry: the stated issuer once
+// discovery has loaded, else the configured one.
+func (p *Provider) TokenIssuer() string {
+	if s := p.StatedIssuer(); s != "" {
+		return s
+	}
+	return p.cfg.Issuer
+}
 
 // HTTPClient returns the client configured for this provider (tls_ca,
 // timeouts, no redirects, thumbprint pinning for the JWKS host). Other

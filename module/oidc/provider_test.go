@@ -14,6 +14,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestBackgroundLoad(t *testing.T) {
@@ -317,7 +321,8 @@ func TestIssuerMismatch(t *testing.T) {
 	ca := newTestCA(t)
 	for _, tc := range []struct{ configured, stated func(url string) string }{
 		{func(u string) string { return u }, func(u string) string { return u + "/" }},
-		{func(u string) string { return u + "/" }, func(u string) string { return u }},
+		{func(u string) string { return u + "/" }, func(u string) string { return u + "/x" }},
+		{func(u string) string { return u + "/" }, func(u string) string { return strings.ToUpper(u) }},
 		{func(u string) string { return u }, func(string) string { return "https://evil.example.com" }},
 	} {
 		idp := startFakeIdP(t, ca)
@@ -339,6 +344,62 @@ func TestIssuerMismatch(t *testing.T) {
 	p, _ := newTestProvider(t, Config{Issuer: idp.url + "/", TLSCA: ca.pemPath})
 	if err := p.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if p.StatedIssuer() != idp.url+"/" || p.TokenIssuer() != idp.url+"/" {
+		t.Errorf("stated %q, token issuer %q", p.StatedIssuer(), p.TokenIssuer())
+	}
+}
+
+// TestIssuerTrailingSlashTrimmed: a provider configured with a trailing "/"
+// whose discovery document states the issuer without it loads; tokens must
+// then carry the stated string, and the difference is logged once at info.
+func TestIssuerTrailingSlashTrimmed(t *testing.T) {
+	ca := newTestCA(t)
+	idp := startFakeIdP(t, ca)
+	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
+	idp.issuer = idp.url
+	core, logs := observer.New(zapcore.DebugLevel)
+	p, err := NewProvider(Config{Issuer: idp.url + "/", TLSCA: ca.pemPath}, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Destruct() })
+	if p.StatedIssuer() != "" || p.TokenIssuer() != idp.url+"/" {
+		t.Errorf("before discovery: stated %q, token issuer %q", p.StatedIssuer(), p.TokenIssuer())
+	}
+	for range 2 {
+		p.meta.Store(nil) // load the document twice: one log line
+		if err := p.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.Issuer() != idp.url+"/" || p.StatedIssuer() != idp.url || p.TokenIssuer() != idp.url {
+		t.Errorf("configured %q, stated %q, token issuer %q", p.Issuer(), p.StatedIssuer(), p.TokenIssuer())
+	}
+	lines := logs.FilterMessageSnippet("without the configured trailing /").All()
+	if len(lines) != 1 || lines[0].Level != zapcore.InfoLevel || lines[0].ContextMap()["stated_issuer"] != idp.url {
+		t.Errorf("log lines %+v, want one at info naming the stated issuer", lines)
+	}
+}
+
+func TestIssuerMatches(t *testing.T) {
+	for _, c := range []struct {
+		configured, stated string
+		want               bool
+	}{
+		{"https://idp.example", "https://idp.example", true},
+		{"https://idp.example/", "https://idp.example/", true},
+		{"https://idp.example/", "https://idp.example", true},
+		{"https://idp.example/t/", "https://idp.example/t", true},
+		{"https://idp.example", "https://idp.example/", false},
+		{"https://idp.example/", "https://idp.example/x", false},
+		{"https://idp.example/", "https://IDP.example", false},
+		{"https://idp.example/", "", false},
+		{"https://idp.example/", "https://idp.example ", false},
+	} {
+		if got := IssuerMatches(c.configured, c.stated); got != c.want {
+			t.Errorf("IssuerMatches(%q, %q) = %v, want %v", c.configured, c.stated, got, c.want)
+		}
 	}
 }
 

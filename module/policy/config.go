@@ -45,6 +45,10 @@ type Config struct {
 	// Public are path patterns that need no identity, unless a scope or
 	// claim rule also matches the request.
 	Public []string `json:"public,omitempty"`
+	// Optional are path patterns where an identity is used when a valid
+	// credential comes and not needed otherwise, unless a scope or claim
+	// rule also matches the request. Public wins where both match.
+	Optional []string `json:"optional,omitempty"`
 	// Scopes are the scope rules; a request must satisfy all that match.
 	Scopes []ScopeRule `json:"scopes,omitempty"`
 	// Claims are the claim rules; a request must satisfy all that match.

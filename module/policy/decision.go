@@ -53,13 +53,16 @@ type Decision struct {
 }
 
 // Authorize decides whether id meets q. Scope rules are checked before claim
-// rules. A public requirement allows anyone, even a nil identity; otherwise a
-// nil id gives Unauthenticated.
+// rules. A public requirement allows anyone, even a nil identity, and an
+// optional one a nil identity; otherwise a nil id gives Unauthenticated.
 func (q Requirement) Authorize(id *identity.Identity) Decision {
 	if q.Public {
 		return Decision{Outcome: Allow, Reason: "public"}
 	}
 	if id == nil {
+		if q.Optional {
+			return Decision{Outcome: Allow, Reason: "optional, anonymous"}
+		}
 		return Decision{Outcome: Unauthenticated, Reason: "no identity"}
 	}
 	if len(q.Scopes) > 0 && !id.HasScopes(q.Scopes) {

@@ -15,9 +15,10 @@ import (
 
 // Policy is a compiled Config. It is safe for concurrent use.
 type Policy struct {
-	public caddyhttp.MatchPath // nil when no public patterns
-	scopes []scopeRule
-	claims []claimRule
+	public   caddyhttp.MatchPath // nil when no public patterns
+	optional caddyhttp.MatchPath // nil when no optional patterns
+	scopes   []scopeRule
+	claims   []claimRule
 }
 
 // scopeRule is a compiled ScopeRule.
@@ -38,6 +39,10 @@ type Requirement struct {
 	// Public is true when a public pattern matched and no scope or claim
 	// rule did: no identity is needed.
 	Public bool
+	// Optional is true when an optional pattern matched and neither a
+	// scope or claim rule nor a public pattern did: a valid credential
+	// gives the identity, none (or an ended session) passes anonymously.
+	Optional bool
 	// Scopes is the union of the scopes of every matching scope rule, in
 	// rule order and without duplicates. Do not modify: it may be shared.
 	Scopes []string
@@ -65,6 +70,11 @@ func New(cfg Config) (*Policy, error) {
 	var err error
 	if len(cfg.Public) > 0 {
 		if p.public, err = compile(ctx, "public "+strings.Join(cfg.Public, " "), cfg.Public); err != nil {
+			return nil, err
+		}
+	}
+	if len(cfg.Optional) > 0 {
+		if p.optional, err = compile(ctx, "optional "+strings.Join(cfg.Optional, " "), cfg.Optional); err != nil {
 			return nil, err
 		}
 	}
@@ -160,7 +170,8 @@ func compile(ctx caddy.Context, name string, patterns []string) (caddyhttp.Match
 
 // Evaluate finds what r needs: it must satisfy every scope and claim rule
 // whose path matches, and it is public only when a public pattern matches and
-// no scope or claim rule does. Paths are compared as Caddy's path matcher
+// no scope or claim rule does; optional likewise, when an optional pattern
+// matches and neither a rule nor a public pattern does. Paths are compared as Caddy's path matcher
 // compares them (cleaned, case-insensitive, escapes as Caddy handles them).
 //
 // It does not allocate when at most one scope rule and at most one claim rule
@@ -207,8 +218,9 @@ func (p *Policy) Evaluate(r *http.Request) Requirement {
 		}
 		q.Claims = append(q.Claims, rule.self[0])
 	}
-	if q.Scopes == nil && q.Claims == nil && p.public != nil {
-		q.Public = p.public.Match(r)
+	if q.Scopes == nil && q.Claims == nil {
+		q.Public = p.public != nil && p.public.Match(r)
+		q.Optional = !q.Public && p.optional != nil && p.optional.Match(r)
 	}
 	return q
 }

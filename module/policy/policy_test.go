@@ -13,7 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
-// testConfig is the example of DESIGN.md plus overlapping rules.
+// testConfig is the example of docs/CONTRACT.md plus overlapping rules.
 var testConfig = Config{
 	Public: []string{"/*", "/healthz", "/static/*"},
 	Scopes: []ScopeRule{

@@ -16,7 +16,7 @@ import (
 )
 
 // alibabaSession builds a session shaped like one from Alibaba Cloud's
-// OAuth service (ALIBABA.md §1.5, §1.7): an RS256 ID token signed with a
+// OAuth service (docs/PROTOCOL.md §1.5, §1.7): an RS256 ID token signed with a
 // 2048-bit key carrying the profile and aliuid claims, a JWE-sized opaque
 // access token and a refresh token.
 func alibabaSession(t testing.TB, now time.Time) *Session {

@@ -12,7 +12,7 @@ import (
 // alibabaTimeLayout is the layout of Credentials.Expiration (UTC).
 const alibabaTimeLayout = "2006-01-02T15:04:05Z"
 
-// alibabaSuccess is the AssumeRoleWithOIDC answer (ALIBABA.md §2.4). JSON
+// alibabaSuccess is the AssumeRoleWithOIDC answer (docs/PROTOCOL.md §2.4). JSON
 // field matching is case-insensitive, so lowercase keys parse too.
 type alibabaSuccess struct {
 	RequestID       string `json:"RequestId"`
@@ -95,8 +95,8 @@ func parseAlibaba(resp *response, token string, now time.Time) (*Credentials, *E
 	return nil, e
 }
 
-// alibabaKind maps an STS error code to the gateway's answer (DESIGN.md,
-// "Challenges and bodies").
+// alibabaKind maps an STS error code to the gateway's answer (docs/CONTRACT.md,
+// "What a caller sees"; docs/PROTOCOL.md §2.5).
 func alibabaKind(code string, status int) ErrorKind {
 	switch {
 	case strings.HasPrefix(code, "Throttling"):

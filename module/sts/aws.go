@@ -93,7 +93,7 @@ func (a *AWS) Exchange(ctx context.Context, req Request) (*Credentials, error) {
 	})
 }
 
-// awsSuccess is the AssumeRoleWithWebIdentity answer (ALIBABA.md §5).
+// awsSuccess is the AssumeRoleWithWebIdentity answer (docs/PROTOCOL.md §5).
 type awsSuccess struct {
 	Result struct {
 		Subject         string `xml:"SubjectFromWebIdentityToken"`

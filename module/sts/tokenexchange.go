@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
 )
 
 // RFC 8693 identifiers.
@@ -25,14 +27,6 @@ const (
 	TokenTypeJWT = "urn:ietf:params:oauth:token-type:jwt"
 )
 
-// Client authentication methods for the token endpoint.
-const (
-	// AuthClientSecretBasic sends the client ID and secret with HTTP Basic.
-	AuthClientSecretBasic = "client_secret_basic"
-	// AuthClientSecretPost sends them in the form body.
-	AuthClientSecretPost = "client_secret_post"
-)
-
 // TokenExchangeConfig configures the RFC 8693 client.
 type TokenExchangeConfig struct {
 	// TokenEndpoint is the authorization server's token endpoint (https; http
@@ -41,7 +35,8 @@ type TokenExchangeConfig struct {
 	// ClientID and ClientSecret authenticate the gateway. Without a secret the
 	// client ID goes in the body (public client).
 	ClientID, ClientSecret string
-	// AuthMethod is client_secret_basic (default) or client_secret_post.
+	// AuthMethod is clientauth.SecretBasic (default) or
+	// clientauth.SecretPost.
 	AuthMethod string
 	// SubjectTokenType describes the caller's token. Default: access_token.
 	SubjectTokenType string
@@ -80,13 +75,8 @@ func NewTokenExchange(cfg TokenExchangeConfig) (*TokenExchange, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sts token exchange: %w", err)
 	}
-	switch cfg.AuthMethod {
-	case "":
-		cfg.AuthMethod = AuthClientSecretBasic
-	case AuthClientSecretBasic, AuthClientSecretPost:
-	default:
-		return nil, fmt.Errorf("sts token exchange: auth method %q is not supported; use %s or %s",
-			cfg.AuthMethod, AuthClientSecretBasic, AuthClientSecretPost)
+	if err := checkSecretMethod(cfg.AuthMethod); err != nil {
+		return nil, fmt.Errorf("sts token exchange: %w", err)
 	}
 	if cfg.ClientSecret != "" && cfg.ClientID == "" {
 		return nil, fmt.Errorf("sts token exchange: client_secret is set without client_id; set client_id")
@@ -130,24 +120,11 @@ func (t *TokenExchange) Exchange(ctx context.Context, req Request) (*Credentials
 	if scope := firstNonEmpty(req.Scope, t.cfg.Scope); scope != "" {
 		form.Set("scope", scope)
 	}
-	basic := t.cfg.ClientSecret != "" && t.cfg.AuthMethod == AuthClientSecretBasic
-	if !basic && t.cfg.ClientID != "" {
-		form.Set("client_id", t.cfg.ClientID)
-		if t.cfg.ClientSecret != "" {
-			form.Set("client_secret", t.cfg.ClientSecret)
-		}
-	}
-	body := form.Encode()
+	client := clientauth.Client{ID: t.cfg.ClientID, Secret: t.cfg.ClientSecret, Method: t.cfg.AuthMethod}
 	return t.run(ctx, func(ctx context.Context) (*Credentials, *Error) {
-		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, t.endpoint.String(), strings.NewReader(body))
+		hr, err := client.NewRequest(ctx, t.endpoint.String(), form)
 		if err != nil {
 			return nil, &Error{Kind: Misconfigured, Code: CodeBadRequest, Message: "cannot build the token request: " + err.Error()}
-		}
-		hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		hr.Header.Set("Accept", "application/json")
-		if basic {
-			// RFC 6749 §2.3.1: form-encode both parts before Basic.
-			hr.SetBasicAuth(url.QueryEscape(t.cfg.ClientID), url.QueryEscape(t.cfg.ClientSecret))
 		}
 		resp, e := t.send(ctx, hr)
 		if e != nil {
@@ -252,3 +229,14 @@ func firstNonEmpty(s ...string) string {
 }
 
 var _ Exchanger = (*TokenExchange)(nil)
+
+// checkSecretMethod accepts the client authentication methods that send a
+// client secret (the STS clients always hold one or send the client ID in
+// the form): client_secret_basic, client_secret_post, or empty for basic.
+func checkSecretMethod(m string) error {
+	switch m {
+	case "", clientauth.SecretBasic, clientauth.SecretPost:
+		return nil
+	}
+	return fmt.Errorf("auth method %q is not supported; use %s or %s", m, clientauth.SecretBasic, clientauth.SecretPost)
+}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
 )
 
 // fakeAS is an RFC 8693 token endpoint. The subject token decides the answer.
@@ -124,7 +126,7 @@ func TestTokenExchangePostAuthAndOverrides(t *testing.T) {
 		return ""
 	})
 	c, err := NewTokenExchange(TokenExchangeConfig{TokenEndpoint: srv.URL, ClientID: "gw", ClientSecret: "pw",
-		AuthMethod: AuthClientSecretPost, RequestedTokenType: TokenTypeJWT, Audience: []string{"default"}, Scope: "read"})
+		AuthMethod: clientauth.SecretPost, RequestedTokenType: TokenTypeJWT, Audience: []string{"default"}, Scope: "read"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
 )
 
 // TokenSource supplies the gateway's own (workload) OIDC token, for
@@ -104,14 +106,12 @@ func NewClientCredentialsSource(cfg ClientCredentialsConfig) (*ClientCredentials
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("sts client credentials: client_id and client_secret are both required")
 	}
+	if err := checkSecretMethod(cfg.AuthMethod); err != nil {
+		return nil, fmt.Errorf("sts client credentials: %w", err)
+	}
 	style := oauth2.AuthStyleInHeader
-	switch cfg.AuthMethod {
-	case "", AuthClientSecretBasic:
-	case AuthClientSecretPost:
+	if cfg.AuthMethod == clientauth.SecretPost {
 		style = oauth2.AuthStyleInParams
-	default:
-		return nil, fmt.Errorf("sts client credentials: auth method %q is not supported; use %s or %s",
-			cfg.AuthMethod, AuthClientSecretBasic, AuthClientSecretPost)
 	}
 	if cfg.RefreshMargin <= 0 {
 		cfg.RefreshMargin = time.Minute

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
 )
 
 func TestFileTokenSource(t *testing.T) {
@@ -93,7 +95,7 @@ func TestClientCredentialsSource(t *testing.T) {
 	}
 
 	bad, _ := NewClientCredentialsSource(ClientCredentialsConfig{TokenEndpoint: srv.URL, ClientID: "gw", ClientSecret: "wrong-secret",
-		AuthMethod: AuthClientSecretPost})
+		AuthMethod: clientauth.SecretPost})
 	_, _, err = bad.Token(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "invalid_client") || strings.Contains(err.Error(), "wrong-secret") {
 		t.Errorf("refused: %v", err)

@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/edgeauth/caddy-edgeauth/module/endpoint"
 )
 
 // maxBody caps how much of an STS answer is read.
@@ -167,26 +168,11 @@ func parseEndpoint(raw, field string) (*url.URL, error) {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return nil, fmt.Errorf("%s %q must not contain user info, a query or a fragment", field, raw)
 	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !IsLoopbackHost(u.Hostname()) {
-			return nil, fmt.Errorf("%s %q uses http; use https (http is allowed only for loopback hosts)", field, raw)
-		}
-	default:
-		return nil, fmt.Errorf("%s %q must use https", field, raw)
+	if err := endpoint.CheckScheme(u); err != nil {
+		return nil, fmt.Errorf("%s %q: %v", field, raw, err)
 	}
 	if u.Path == "" {
 		u.Path = "/"
 	}
 	return u, nil
-}
-
-// IsLoopbackHost reports whether host (no port) is localhost or a loopback IP.
-func IsLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }

@@ -25,7 +25,8 @@ const minFullSweepInterval = time.Second
 
 // Cache holds verified identities keyed by the SHA-256 of the raw token
 // (the token itself is never stored as a key). Entries live at most maxTTL
-// and never past the identity's Expiry.
+// and never past the identity's Expiry, both judged by the cache's clock
+// (go-cache's own wall-clock expiry is not used, so tests can move time).
 //
 // A Cache is not scoped: a token verified under one set of rules is a hit
 // for every user of the same Cache. Share a Cache only between users that
@@ -34,7 +35,7 @@ const minFullSweepInterval = time.Second
 // Identities returned by Get are shared with the cache and with other
 // requests: callers must not modify them (or their Claims and Scopes).
 type Cache struct {
-	c       *gocache.Cache
+	c       *gocache.Cache // cacheKey → cacheEntry
 	max     int
 	maxTTL  time.Duration
 	now     func() time.Time
@@ -56,8 +57,9 @@ func NewCache(maxEntries int, maxTTL time.Duration) *Cache {
 		maxTTL = DefaultCacheTTL
 	}
 	c := &Cache{
-		// cleanupInterval 0: go-cache's own janitor cannot be stopped.
-		c:      gocache.New(maxTTL, 0),
+		// No expiry of go-cache's own (entries carry theirs), and
+		// cleanupInterval 0: go-cache's janitor cannot be stopped.
+		c:      gocache.New(gocache.NoExpiration, 0),
 		max:    maxEntries,
 		maxTTL: maxTTL,
 		now:    time.Now,
@@ -77,7 +79,7 @@ func (c *Cache) sweep(every time.Duration) {
 		case <-c.stop:
 			return
 		case <-t.C:
-			c.c.DeleteExpired()
+			c.deleteExpired()
 		}
 	}
 }
@@ -104,6 +106,22 @@ func hashToken(raw string) [sha256.Size]byte {
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(raw), len(raw)))
 }
 
+// cacheEntry is one cached identity and the end of its stay.
+type cacheEntry struct {
+	id    *identity.Identity
+	until time.Time // min(Put time + maxTTL, id.Expiry)
+}
+
+// deleteExpired removes every entry whose stay has ended.
+func (c *Cache) deleteExpired() {
+	now := c.now()
+	for k, item := range c.c.Items() {
+		if e, ok := item.Object.(cacheEntry); ok && !now.Before(e.until) {
+			c.c.Delete(k)
+		}
+	}
+}
+
 // Get returns the identity cached for raw, if any and not yet expired.
 func (c *Cache) Get(raw string) (*identity.Identity, bool) {
 	sum := hashToken(raw)
@@ -113,12 +131,12 @@ func (c *Cache) Get(raw string) (*identity.Identity, bool) {
 	if !ok {
 		return nil, false
 	}
-	id := v.(*identity.Identity)
-	if !id.Expiry.IsZero() && !c.now().Before(id.Expiry) {
+	e := v.(cacheEntry)
+	if !c.now().Before(e.until) {
 		c.c.Delete(string(sum[:])) // a copy: Delete may hand its key on
 		return nil, false
 	}
-	return id, true
+	return e.id, true
 }
 
 // Put caches id for raw until min(maxTTL, id.Expiry). When the cache is
@@ -128,24 +146,24 @@ func (c *Cache) Put(raw string, id *identity.Identity) {
 	if id == nil {
 		return
 	}
-	ttl := c.maxTTL
-	if !id.Expiry.IsZero() {
-		ttl = min(ttl, id.Expiry.Sub(c.now()))
+	now := c.now()
+	until := now.Add(c.maxTTL)
+	if !id.Expiry.IsZero() && id.Expiry.Before(until) {
+		until = id.Expiry
 	}
-	if ttl <= 0 {
+	if !now.Before(until) {
 		return
 	}
 	if c.c.ItemCount() >= c.max {
-		now := time.Now().UnixNano()
 		last := c.lastFullSweep.Load()
-		if now-last >= int64(minFullSweepInterval) && c.lastFullSweep.CompareAndSwap(last, now) {
-			c.c.DeleteExpired()
+		if now.UnixNano()-last >= int64(minFullSweepInterval) && c.lastFullSweep.CompareAndSwap(last, now.UnixNano()) {
+			c.deleteExpired()
 		}
 		if c.c.ItemCount() >= c.max {
 			return
 		}
 	}
-	c.c.Set(cacheKey(raw), id, ttl)
+	c.c.Set(cacheKey(raw), cacheEntry{id: id, until: until}, gocache.NoExpiration)
 }
 
 // Len returns the number of entries (expired ones not yet swept included).

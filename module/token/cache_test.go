@@ -9,18 +9,28 @@ import (
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 )
 
-func newTestCache(t *testing.T, n int, ttl time.Duration) (*Cache, *time.Time) {
+// testClock is a clock the test moves by hand.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *testClock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
+
+// newTestCache returns a cache whose clock only moves when the test says so.
+func newTestCache(t *testing.T, n int, ttl time.Duration) (*Cache, *testClock) {
 	c := NewCache(n, ttl)
 	t.Cleanup(c.Stop)
-	now := time.Now()
-	var mu sync.Mutex
-	c.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	return c, &now
+	clock := &testClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c.now = clock.Now
+	return c, clock
 }
 
 func TestCacheHitAndMiss(t *testing.T) {
-	c, now := newTestCache(t, 10, time.Minute)
-	id := &identity.Identity{Subject: "u", Expiry: now.Add(time.Hour)}
+	c, clock := newTestCache(t, 10, time.Minute)
+	id := &identity.Identity{Subject: "u", Expiry: clock.Now().Add(time.Hour)}
 	c.Put("tok-a", id)
 	if got, ok := c.Get("tok-a"); !ok || got != id {
 		t.Fatalf("Get(tok-a) = %v, %v", got, ok)
@@ -48,44 +58,46 @@ func TestCacheHitAndMiss(t *testing.T) {
 }
 
 func TestCacheExpiry(t *testing.T) {
-	c, now := newTestCache(t, 10, time.Minute)
+	c, clock := newTestCache(t, 10, time.Minute)
 	// Expiry is re-checked against the clock on Get.
-	c.Put("tok", &identity.Identity{Expiry: now.Add(time.Hour)})
-	*now = now.Add(2 * time.Hour)
+	c.Put("tok", &identity.Identity{Expiry: clock.Now().Add(time.Hour)})
+	clock.Advance(2 * time.Hour)
 	if _, ok := c.Get("tok"); ok {
 		t.Fatal("hit after the identity's expiry")
 	}
 	// Already expired: not stored.
-	c.Put("old", &identity.Identity{Expiry: now.Add(-time.Second)})
+	c.Put("old", &identity.Identity{Expiry: clock.Now().Add(-time.Second)})
 	if c.Len() != 0 {
 		t.Fatal("expired identity stored")
 	}
 
-	// maxTTL bounds the lifetime even when exp is far away (real time).
-	short := NewCache(10, 30*time.Millisecond)
-	defer short.Stop()
-	short.Put("tok", &identity.Identity{Expiry: time.Now().Add(time.Hour)})
+	// maxTTL bounds the lifetime even when exp is far away.
+	short, clock := newTestCache(t, 10, 30*time.Second)
+	short.Put("tok", &identity.Identity{Expiry: clock.Now().Add(time.Hour)})
+	clock.Advance(29 * time.Second)
 	if _, ok := short.Get("tok"); !ok {
-		t.Fatal("miss right after Put")
+		t.Fatal("miss before maxTTL")
 	}
-	time.Sleep(50 * time.Millisecond)
+	short.Put("later", &identity.Identity{Expiry: clock.Now().Add(time.Hour)})
+	clock.Advance(time.Second)
 	if _, ok := short.Get("tok"); ok {
 		t.Fatal("hit after maxTTL")
 	}
-	// ...and the sweep goroutine removes it.
-	deadline := time.Now().Add(2 * time.Second)
-	for short.Len() != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	// The sweep removes entries whose stay has ended, and only those.
+	short.Put("tok", &identity.Identity{Expiry: clock.Now().Add(time.Hour)})
+	clock.Advance(29 * time.Second)
+	short.deleteExpired()
+	if short.Len() != 1 {
+		t.Fatalf("after the sweep Len = %d, want 1 (only the entry put last)", short.Len())
 	}
-	if short.Len() != 0 {
-		t.Fatal("sweep did not remove the expired entry")
+	if _, ok := short.Get("tok"); !ok {
+		t.Fatal("the sweep removed a live entry")
 	}
 }
 
 func TestCacheCap(t *testing.T) {
-	c := NewCache(2, time.Hour)
-	defer c.Stop()
-	far := time.Now().Add(time.Hour)
+	c, clock := newTestCache(t, 2, time.Hour)
+	far := clock.Now().Add(time.Hour)
 	c.Put("a", &identity.Identity{Expiry: far})
 	c.Put("b", &identity.Identity{Expiry: far})
 	c.Put("c", &identity.Identity{Expiry: far})
@@ -95,13 +107,17 @@ func TestCacheCap(t *testing.T) {
 	if _, ok := c.Get("c"); ok {
 		t.Fatal("inserted past the cap")
 	}
-	// An expired entry makes room (full sweeps are rate-limited to one per
-	// second; forget the one the refused Put above just made).
+	// An expired entry makes room, but full sweeps run at most once per
+	// minFullSweepInterval: the refused Put above just ran one.
 	c.Flush()
-	c.lastFullSweep.Store(0)
-	c.Put("a", &identity.Identity{Expiry: time.Now().Add(20 * time.Millisecond)})
+	c.Put("a", &identity.Identity{Expiry: clock.Now().Add(20 * time.Millisecond)})
 	c.Put("b", &identity.Identity{Expiry: far})
-	time.Sleep(30 * time.Millisecond)
+	clock.Advance(30 * time.Millisecond)
+	c.Put("c", &identity.Identity{Expiry: far})
+	if _, ok := c.Get("c"); ok {
+		t.Fatal("a second full sweep ran within minFullSweepInterval")
+	}
+	clock.Advance(minFullSweepInterval)
 	c.Put("c", &identity.Identity{Expiry: far})
 	if _, ok := c.Get("c"); !ok {
 		t.Fatal("full cache with an expired entry did not make room")

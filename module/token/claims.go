@@ -107,7 +107,7 @@ func (v *Verifier) checkIssuer(claims map[string]any, _ time.Time) *Error {
 	if _, present := claims["iss"]; !present {
 		return invalid("token has no iss claim")
 	}
-	if !ok || iss != v.rules.Issuer {
+	if !ok || iss != v.TokenIssuer() {
 		return invalid("issuer not trusted")
 	}
 	return nil

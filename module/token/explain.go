@@ -204,7 +204,7 @@ func claimDetail(v *Verifier, name string, claims map[string]any, now time.Time)
 		exp, _, _ := timeClaim(claims, "exp")
 		return fmt.Sprintf("not expired: expires %s, in %s (clock skew %s)", exp.UTC().Format(time.RFC3339), exp.Sub(now).Round(time.Second), v.rules.ClockSkew)
 	case "iss":
-		return "equals " + v.rules.Issuer
+		return "equals " + v.TokenIssuer()
 	case "aud":
 		return fmt.Sprintf("names one of %v", v.rules.Audiences)
 	case "nbf":

@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"strings"
 
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 )
@@ -14,7 +15,10 @@ type Selector struct {
 
 // NewSelector returns a selector over verifiers. Issuers must be distinct
 // (the configuration layer checks that); for a repeated issuer the first
-// verifier wins.
+// verifier wins. A verifier whose configured issuer ends in "/" is also
+// selected by the issuer without it (the form its discovery document may
+// state, see oidc.IssuerMatches); the verifier itself then checks `iss`
+// against the stated form exactly.
 func NewSelector(verifiers ...*Verifier) *Selector {
 	s := &Selector{byIssuer: make(map[string]*Verifier, len(verifiers))}
 	for _, v := range verifiers {
@@ -23,6 +27,12 @@ func NewSelector(verifiers ...*Verifier) *Selector {
 		}
 		s.byIssuer[v.Issuer()] = v
 		s.maxSize = max(s.maxSize, v.rules.MaxTokenSize)
+	}
+	for _, v := range verifiers {
+		trimmed := strings.TrimRight(v.Issuer(), "/")
+		if _, taken := s.byIssuer[trimmed]; !taken && trimmed != v.Issuer() && trimmed != "" {
+			s.byIssuer[trimmed] = v
+		}
 	}
 	if s.maxSize == 0 {
 		s.maxSize = DefaultMaxTokenSize

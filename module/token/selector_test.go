@@ -62,3 +62,38 @@ func onlyKey(ks *staticKeys, kid string) *staticKeys {
 	k := ks.byID[kid]
 	return &staticKeys{byID: map[string]oidc.Key{kid: k}, all: []oidc.Key{k}}
 }
+
+// TestSelectorStatedIssuer: a provider configured as "<issuer>/" whose
+// discovery states "<issuer>" is selected by, and accepts, the stated string
+// once it is known; the configured string is then refused. Before discovery
+// the configured string is the one accepted.
+func TestSelectorStatedIssuer(t *testing.T) {
+	ctx := context.Background()
+	r := testRules()
+	stated := r.Issuer
+	r.Issuer = stated + "/"
+	known := ""
+	r.StatedIssuer = func() string { return known }
+	s := NewSelector(NewVerifier("one", r, newKeySource()))
+
+	withIss := func(iss string) string {
+		c := baseClaims()
+		c["iss"] = iss
+		return signRSA(t, c)
+	}
+	if _, err := s.Verify(ctx, withIss(stated+"/")); err != nil {
+		t.Fatalf("before discovery, configured issuer: %v", err)
+	}
+	_, err := s.Verify(ctx, withIss(stated))
+	wantErr(t, err, Invalid, "issuer not trusted")
+
+	known = stated
+	id, err := s.Verify(ctx, withIss(stated))
+	if err != nil || id.Issuer != stated {
+		t.Fatalf("stated issuer: %+v, %v", id, err)
+	}
+	_, err = s.Verify(ctx, withIss(stated+"/"))
+	wantErr(t, err, Invalid, "issuer not trusted")
+	_, err = s.Verify(ctx, withIss(stated+"//"))
+	wantErr(t, err, Invalid, "issuer not trusted")
+}

@@ -19,8 +19,15 @@ const maxKeylessCandidates = 3
 
 // Rules are what a token must satisfy besides its signature.
 type Rules struct {
-	// Issuer must equal the token's `iss` exactly.
+	// Issuer must equal the token's `iss` exactly, unless StatedIssuer
+	// gives another string.
 	Issuer string
+	// StatedIssuer, when set and returning a non-empty string, is the
+	// issuer as the provider's discovery document states it; it then
+	// replaces Issuer for the `iss` equality (a configured issuer with a
+	// trailing "/" whose document states it without). *oidc.Provider's
+	// StatedIssuer fits.
+	StatedIssuer func() string
 	// Audiences: the token's `aud` must contain one of them. Empty accepts
 	// no token (fail closed).
 	Audiences []string
@@ -101,8 +108,20 @@ func NewVerifier(provider string, rules Rules, keys KeySource) *Verifier {
 	return v
 }
 
-// Issuer returns the issuer this verifier accepts.
+// Issuer returns the configured issuer of this verifier (the Selector's
+// key); TokenIssuer is the `iss` it accepts.
 func (v *Verifier) Issuer() string { return v.rules.Issuer }
+
+// TokenIssuer returns the `iss` this verifier accepts now: the stated
+// issuer once known, else the configured one.
+func (v *Verifier) TokenIssuer() string {
+	if v.rules.StatedIssuer != nil {
+		if s := v.rules.StatedIssuer(); s != "" {
+			return s
+		}
+	}
+	return v.rules.Issuer
+}
 
 // Verify checks raw (the bearer token, without "Bearer ") and returns the
 // caller's identity. Errors are *Error.
@@ -160,7 +179,7 @@ func (v *Verifier) verifyParsed(ctx context.Context, raw string, p *parsed) (*id
 	}
 	id := &identity.Identity{
 		Provider: v.provider,
-		Issuer:   v.rules.Issuer,
+		Issuer:   v.TokenIssuer(),
 		Scopes:   scopes(p.claims),
 		Claims:   p.claims,
 		Expiry:   exp,

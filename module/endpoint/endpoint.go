@@ -1,0 +1,56 @@
+// Package endpoint checks the URLs edgeauth sends requests to or names as
+// issuers: absolute, https, and plain http only on a loopback host (for
+// development, where a TLS certificate is a chore and nothing leaves the
+// machine). Providers, STS clients and the assertion signer all use it, so
+// "http only for loopback" means the same everywhere.
+package endpoint
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// IsLoopbackHost reports whether host (without port, brackets allowed) is
+// "localhost" or a loopback IP address (127.0.0.0/8, ::1). A trailing dot
+// and letter case are ignored.
+func IsLoopbackHost(host string) bool {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// Parse parses an absolute http(s) URL with a host, allowing http only for
+// loopback hosts. Errors say what to write instead and never repeat the URL
+// (callers name the setting and the value).
+func Parse(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid URL (%v); give an absolute https URL", err)
+	}
+	if !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		return nil, fmt.Errorf("must be an absolute URL such as https://idp.example.com")
+	}
+	if err := CheckScheme(u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// CheckScheme accepts https, and http on a loopback host.
+func CheckScheme(u *url.URL) error {
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if IsLoopbackHost(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("must use https (http is allowed only for loopback hosts)")
+	}
+	return fmt.Errorf("scheme %q not supported; use https", u.Scheme)
+}
