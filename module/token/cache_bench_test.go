@@ -15,7 +15,11 @@ func getCopying(c *Cache, raw string) (*identity.Identity, bool) {
 	if !ok {
 		return nil, false
 	}
-	return v.(*identity.Identity), true
+	e := v.(cacheEntry)
+	if !c.now().Before(e.until) {
+		return nil, false
+	}
+	return e.id, true
 }
 
 // BenchmarkCacheGetUnsafe measures what the two unsafe conversions in
