@@ -33,6 +33,7 @@
 //
 //	go run ./cmd/edgeauth-load [-duration 2s] [-slice 250ms] [-rounds 4] [-conns 32]
 //		[-scenarios 1,2,3,4,5,6,7,9] [-out BENCHMARKS.md] [-caddy path] [-profile dir]
+//		[-min-pool n] [-max-pool n]
 //
 // It exits 1 when a setup does not enforce (nothing is reported) or on any
 // other failure, and 3 when it measured but something looked wrong (unexpected
@@ -102,6 +103,7 @@ func parseFlags(args []string) (config, string, error) {
 	fs.StringVar(&cfg.Caddy, "caddy", "", "a Caddy binary built with edgeauth (default: go build ./cmd/caddy into a temporary directory)")
 	fs.StringVar(&cfg.Profile, "profile", "", "after measuring, save CPU and allocation profiles of each edgeauth scenario into this directory")
 	fs.IntVar(&cfg.MaxPool, "max-pool", 200000, "most fresh tokens minted for scenario 2")
+	fs.IntVar(&cfg.MinPool, "min-pool", 0, "fewest fresh tokens minted for scenario 2 (when a calibration on a busy machine guesses too few)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, "", err
 	}
@@ -121,6 +123,8 @@ func parseFlags(args []string) (config, string, error) {
 		return config{}, "", fmt.Errorf("-conns must be between 1 and 1024")
 	case cfg.MaxPool < 100:
 		return config{}, "", fmt.Errorf("-max-pool must be at least 100")
+	case cfg.MinPool < 0 || cfg.MinPool > cfg.MaxPool:
+		return config{}, "", fmt.Errorf("-min-pool must be between 0 and -max-pool")
 	}
 	var err error
 	if cfg.Scenarios, err = parseScenarios(*list); err != nil {

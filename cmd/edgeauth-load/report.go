@@ -17,6 +17,7 @@ type report struct {
 	loadBefore, loadAfter string        // /proc/loadavg's 1-minute figure
 	memory                []string      // each Caddy's peak resident memory
 	redisIdle             time.Duration // redis-server's CPU per second while idle
+	costs                 *cpuCosts     // single verifications' CPU time; nil when not measured
 }
 
 // loadAverage returns the 1-minute load average, or "?".
@@ -192,6 +193,9 @@ func (rep *report) table() string {
 		if short := r.endedEarly(); short != "" {
 			notes = append(notes, short)
 		}
+		if over := rep.cpuOverCached(r); over != "" {
+			notes = append(notes, over)
+		}
 		notes = append(notes, r.problems()...)
 		fmt.Fprintf(&b, "| %d | %s | %.0f | %.0f | %.3f | ≥ %.2f | %s / %s | %s / %s | %s | %s | %s |\n",
 			r.info.id, r.info.name, bs.rps, es.rps, ratio, r.info.target,
@@ -307,6 +311,9 @@ func machine() string {
 func (rep *report) summaryText() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "- Machine: %s. The generator, both Caddys, the upstream and the demo provider share these CPUs; nothing is pinned.\n", machine())
+	if rep.costs != nil {
+		b.WriteString(rep.costs.costLine())
+	}
 	fmt.Fprintf(&b, "- Command: `%s`\n", rep.cfg.Command)
 	fmt.Fprintf(&b, "- Date: %s\n", rep.date.Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "- Load average (1 min) before / after: %s / %s (other work on the machine shows up as noise between rounds).\n", rep.loadBefore, rep.loadAfter)

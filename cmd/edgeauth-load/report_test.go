@@ -133,9 +133,13 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || !filepath.IsAbs(cfg.Caddy) || !strings.HasSuffix(cfg.Caddy, filepath.Join("bin", "caddy")) {
 		t.Fatalf("-caddy bin/caddy gave %q (%v), want an absolute path", cfg.Caddy, err)
 	}
+	if cfg, _, err = parseFlags([]string{"-min-pool", "30000"}); err != nil || cfg.MinPool != 30000 {
+		t.Fatalf("-min-pool 30000 gave %d (%v)", cfg.MinPool, err)
+	}
 	for _, bad := range [][]string{
 		{"-scenarios", "10"}, {"-scenarios", "0"}, {"-scenarios", "1,x"}, {"-scenarios", ""}, {"-rounds", "0"},
-		{"-duration", "1ms"}, {"-conns", "0"}, {"-max-pool", "5"}, {"extra"},
+		{"-duration", "1ms"}, {"-conns", "0"}, {"-max-pool", "5"}, {"-min-pool", "-1"},
+		{"-min-pool", "300000"}, {"extra"},
 	} {
 		if _, _, err := parseFlags(bad); err == nil {
 			t.Errorf("parseFlags(%q) accepted", bad)

@@ -25,6 +25,7 @@ type config struct {
 	Caddy     string // a built Caddy with the plugin; empty: build ./cmd/caddy
 	Profile   string // directory for pprof profiles of the edgeauth side; empty: none
 	MaxPool   int    // most fresh tokens minted for scenario 2
+	MinPool   int    // fewest fresh tokens minted for scenario 2
 	Command   string // the command line, for the report
 }
 
@@ -58,6 +59,7 @@ type runner struct {
 func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	r := &runner{cfg: cfg, log: log, start: time.Now(), procs: map[string]*caddyProc{}, unavailable: map[string]string{}, key: sessionKey()}
 	defer r.close()
+	costs := r.measureCosts()
 	var err error
 	if r.dir, err = os.MkdirTemp("", "edgeauth-load-"); err != nil {
 		return nil, err
@@ -70,6 +72,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 		return nil, err
 	}
 	rep := newReport(cfg, scenarios)
+	rep.costs = costs
 	if err := r.measure(ctx, scenarios, rep); err != nil {
 		return nil, err
 	}
@@ -94,6 +97,19 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// measureCosts measures single verifications' CPU time before any server
+// starts; nil (and a log line) when it cannot.
+func (r *runner) measureCosts() *cpuCosts {
+	c, err := measureCPUCosts()
+	if err != nil {
+		r.logf("not measuring single verifications' CPU time: %v", err)
+		return nil
+	}
+	r.logf("one RS256 verification %s, one ES256 %s, a new RS256 token through edgeauth's verifier %s of CPU",
+		fmtMicros(c.RS256), fmtMicros(c.ES256), fmtMicros(c.NewToken))
+	return &c
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -350,7 +366,7 @@ func (r *runner) preparePool(ctx context.Context, sc *scenario, warm string) err
 		return err
 	}
 	measured := r.cfg.Duration * time.Duration(r.shares())
-	n := poolSize(res.RPS(), measured, poolMargin, 4*r.cfg.Conns, r.cfg.MaxPool)
+	n := max(poolSize(res.RPS(), measured, poolMargin, 4*r.cfg.Conns, r.cfg.MaxPool), r.cfg.MinPool)
 	r.logf("scenario 2: calibrated at %.0f req/s with fresh tokens; minting %d tokens (≈ %.0f s)", res.RPS(), n, float64(n)*0.5e-3*2/float64(runtime.NumCPU()))
 	start := time.Now()
 	toks, err := mintAll(ctx, n, runtime.NumCPU(), r.world.mint)

@@ -111,7 +111,7 @@ func decodePart(part, name string) (map[string]any, *Error) {
 	if err != nil {
 		return nil, invalid("malformed", "malformed DPoP proof: "+name+" is not base64url")
 	}
-	m, err := token.DecodeStrictObject(b)
+	m, err := token.DecodeClaims(b)
 	switch {
 	case errors.Is(err, token.ErrDuplicateMember):
 		return nil, invalid("malformed", "malformed DPoP proof: "+name+" has a duplicate member name")

@@ -97,7 +97,11 @@ func cacheKey(raw string) string {
 }
 
 // hashToken hashes the string's bytes in place: sha256 only reads them, and
-// a copy would cost an allocation per request on the cached path.
+// a copy would cost an allocation per request on the cached path. This and
+// the lookup in Get are the package's only unsafe conversions; they stay
+// because BenchmarkCacheGetUnsafe shows they pay on every cached request
+// (0.54 µs of CPU and no allocation, against 1.4–1.5 µs and a copy of the
+// token, 640 B for the benchmark's, when copying).
 func hashToken(raw string) [sha256.Size]byte {
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(raw), len(raw)))
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -174,29 +175,45 @@ func (v *Verifier) checkAudience(claims map[string]any) *Error {
 }
 
 // scopes collects granted scopes from `scope` and `scp`, each either a
-// space-separated string (split by SplitScopes) or an array of strings (each
-// element one scope-token), without duplicates. Anything that is not a valid
-// scope-token grants nothing.
+// space-separated string (split as SplitScopes splits it) or an array of
+// strings (each element one scope-token), without duplicates. Anything that
+// is not a valid scope-token grants nothing. The result is allocated once,
+// at the most scopes the claims could grant.
 func scopes(claims map[string]any) []string {
-	var out []string
+	most := 0
+	for _, name := range []string{"scope", "scp"} {
+		switch val := claims[name].(type) {
+		case string:
+			most += strings.Count(val, " ") + 1
+		case []any:
+			most += len(val)
+		}
+	}
+	if most == 0 {
+		return nil
+	}
+	out := make([]string, 0, most)
 	add := func(f string) {
-		if !slices.Contains(out, f) {
+		if ValidScope(f) && !slices.Contains(out, f) {
 			out = append(out, f)
 		}
 	}
 	for _, name := range []string{"scope", "scp"} {
 		switch val := claims[name].(type) {
 		case string:
-			for _, f := range SplitScopes(val) {
+			for f := range strings.SplitSeq(val, " ") {
 				add(f)
 			}
 		case []any:
 			for _, e := range val {
-				if s, ok := e.(string); ok && ValidScope(s) {
+				if s, ok := e.(string); ok {
 					add(s)
 				}
 			}
 		}
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }

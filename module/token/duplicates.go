@@ -1,10 +1,7 @@
 package token
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -22,26 +19,13 @@ var errDuplicateMember = errors.New("duplicate member name")
 // Names are compared after unescaping and under case folding, because
 // encoding/json matches names to struct fields case-insensitively: for a
 // Go upstream decoding claims into a struct, "sub", "s\u0075b" and "SUB"
-// are all `sub`. encoding/json decodes (and so validates) b first; then
-// repeatsMemberName scans the bytes once for repeated names, which for
-// ordinary tokens allocates nothing.
+// are all `sub`. The decoder is the project's own one-pass decoder
+// (strictjson.go): it accepts exactly what encoding/json accepts, yields
+// the same values as encoding/json with UseNumber, and reports a repeated
+// name only for text that is otherwise valid JSON. FuzzStrictMatchesStdlib
+// and FuzzStrictMatchesReference hold it to both earlier implementations.
 func decodeStrict(b []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, err
-	}
-	if m == nil {
-		return nil, errors.New("not a JSON object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON object")
-	}
-	if repeatsMemberName(b) {
-		return nil, errDuplicateMember
-	}
-	return m, nil
+	return decodeStrictJSON(b)
 }
 
 // foldName returns a folded form of a member name such that two names

@@ -116,7 +116,7 @@ func (v *Verifier) explainParsed(ctx context.Context, raw string, p *parsed) []C
 		out = append(out, Check{Name: "key", Skipped: true, Detail: "needs an allowed algorithm"},
 			Check{Name: "signature", Skipped: true, Detail: "needs an allowed algorithm"})
 	} else {
-		candidates, e := v.candidates(ctx, p)
+		candidates, e := v.candidates(ctx, p, nil)
 		if e != nil {
 			add("key", e, "")
 			out = append(out, Check{Name: "signature", Skipped: true, Detail: "needs a signing key"})

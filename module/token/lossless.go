@@ -8,8 +8,8 @@ import "unicode/utf8"
 // whose `sub` differ only there would decode to one subject (one cache key,
 // one X-Auth-Subject) while an STS or an upstream that reads the token
 // itself tells them apart. Such tokens are refused.
-func lossless(b []byte) bool {
-	if !utf8.Valid(b) {
+func lossless(b string) bool {
+	if !utf8.ValidString(b) {
 		return false
 	}
 	// Backslashes occur only inside strings in valid JSON; the decoder
@@ -25,7 +25,7 @@ func lossless(b []byte) bool {
 			i++ // a one-character escape, \\ included
 			continue
 		}
-		r, ok := hex4(b, i+2)
+		r, ok := hex4String(b, i+2)
 		if !ok {
 			return false
 		}
@@ -37,7 +37,7 @@ func lossless(b []byte) bool {
 			if i+6 >= len(b) || b[i+1] != '\\' || b[i+2] != 'u' {
 				return false
 			}
-			lo, ok := hex4(b, i+3)
+			lo, ok := hex4String(b, i+3)
 			if !ok || lo < 0xDC00 || lo > 0xDFFF {
 				return false
 			}
@@ -45,26 +45,4 @@ func lossless(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// hex4 reads four hex digits at b[at:].
-func hex4(b []byte, at int) (rune, bool) {
-	if at+4 > len(b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[at : at+4] {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		case c >= 'A' && c <= 'F':
-			r |= rune(c - 'A' + 10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }

@@ -28,8 +28,35 @@ type parsed struct {
 // parse checks size, shape and header, and decodes the claims. It verifies
 // nothing cryptographic.
 func parse(raw string, maxSize int) (*parsed, *Error) {
+	p := new(parsed)
+	if e := p.parse(raw, maxSize); e != nil {
+		return nil, e
+	}
+	return p, nil
+}
+
+// stackDecoded is the size up to which a header or payload is decoded from
+// base64 into a buffer on the stack, saving an allocation per part.
+const stackDecoded = 2048
+
+// decodePart decodes one base64url part into a string.
+func decodePart(part string) (string, error) {
+	var buf [stackDecoded]byte
+	if b64.DecodedLen(len(part)) > len(buf) {
+		b, err := b64.DecodeString(part)
+		return string(b), err
+	}
+	n, err := b64.Decode(buf[:], []byte(part))
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+// parse is parse into p, so that a caller can keep p on its stack.
+func (p *parsed) parse(raw string, maxSize int) *Error {
 	if len(raw) > maxSize {
-		return nil, invalid("token too large")
+		return invalid("token too large")
 	}
 	dot1, dot2 := -1, -1
 	for i := 0; i < len(raw); i++ {
@@ -43,86 +70,108 @@ func parse(raw string, maxSize int) (*parsed, *Error) {
 			case dot2 < 0:
 				dot2 = i
 			default:
-				return nil, invalid("malformed token: want three dot-separated parts")
+				return invalid("malformed token: want three dot-separated parts")
 			}
 		default:
-			return nil, invalid("malformed token: unexpected character")
+			return invalid("malformed token: unexpected character")
 		}
 	}
 	if dot2 < 0 {
-		return nil, invalid("malformed token: want three dot-separated parts")
+		return invalid("malformed token: want three dot-separated parts")
 	}
 	h64, p64, s64 := raw[:dot1], raw[dot1+1:dot2], raw[dot2+1:]
 	if h64 == "" || p64 == "" {
-		return nil, invalid("malformed token: empty part")
+		return invalid("malformed token: empty part")
 	}
-	p := &parsed{signingInput: raw[:dot2]}
+	*p = parsed{signingInput: raw[:dot2]}
 	if e := p.parseHeader(h64); e != nil {
-		return nil, e
+		return e
 	}
 	if s64 == "" {
-		return nil, invalid("malformed token: missing signature")
+		return invalid("malformed token: missing signature")
 	}
 	sig, err := b64.DecodeString(s64)
 	if err != nil {
-		return nil, invalid("malformed token: signature is not base64url")
+		return invalid("malformed token: signature is not base64url")
 	}
 	p.sig = sig
-	payload, err := b64.DecodeString(p64)
+	payload, err := decodePart(p64)
 	if err != nil {
-		return nil, invalid("malformed token: payload is not base64url")
+		return invalid("malformed token: payload is not base64url")
 	}
 	if !lossless(payload) {
-		return nil, invalid("malformed token: payload is not valid UTF-8 or has a lone surrogate escape")
+		return invalid("malformed token: payload is not valid UTF-8 or has a lone surrogate escape")
 	}
-	claims, err := decodeStrict(payload)
+	claims, err := decodeStrictString(payload)
 	if errors.Is(err, errDuplicateMember) {
-		return nil, invalid("malformed token: payload has a duplicate member name")
+		return invalid("malformed token: payload has a duplicate member name")
 	}
 	if err != nil {
-		return nil, invalid("malformed token: payload is not a JSON object")
+		return invalid("malformed token: payload is not a JSON object")
 	}
 	p.claims = claims
-	return p, nil
+	return nil
 }
 
 func (p *parsed) parseHeader(h64 string) *Error {
-	hb, err := b64.DecodeString(h64)
+	hb, err := decodePart(h64)
 	if err != nil {
 		return invalid("malformed token: header is not base64url")
 	}
-	hdr, err := decodeStrict(hb)
+	d := getDecoder(hb)
+	defer d.release()
+	hdr, err := d.header()
 	if errors.Is(err, errDuplicateMember) {
 		return invalid("malformed token: header has a duplicate member name")
 	}
 	if err != nil {
 		return invalid("malformed token: header is not a JSON object")
 	}
-	for _, name := range refusedHeaders {
-		if _, ok := hdr[name]; ok {
-			return invalid("header " + name + " not allowed")
+	// Names are unique (duplicates are refused above), so the first member
+	// of a name is the only one.
+	var alg, kid, typ *member
+	crit := false
+	for i := range hdr {
+		m := &hdr[i]
+		switch m.name {
+		case "crit":
+			crit = true
+		case "alg":
+			alg = m
+		case "kid":
+			kid = m
+		case "typ":
+			typ = m
 		}
 	}
-	if _, ok := hdr["crit"]; ok {
+	for _, name := range refusedHeaders {
+		for i := range hdr {
+			if hdr[i].name == name {
+				return invalid("header " + name + " not allowed")
+			}
+		}
+	}
+	if crit {
 		return invalid("critical header extensions not supported")
 	}
-	rawAlg, ok := hdr["alg"]
-	if !ok {
+	if alg == nil {
 		return invalid("malformed token: header has no alg")
 	}
-	if p.alg, ok = rawAlg.(string); !ok || p.alg == "" {
+	if !alg.isStr || alg.str == "" {
 		return invalid("malformed token: header alg is not a string")
 	}
-	if rawKid, ok := hdr["kid"]; ok {
-		if p.kid, ok = rawKid.(string); !ok {
+	p.alg = alg.str
+	if kid != nil {
+		if !kid.isStr {
 			return invalid("malformed token: header kid is not a string")
 		}
+		p.kid = kid.str
 	}
-	if rawTyp, ok := hdr["typ"]; ok {
-		if p.typ, ok = rawTyp.(string); !ok {
+	if typ != nil {
+		if !typ.isStr {
 			return invalid("malformed token: header typ is not a string")
 		}
-		p.hasTyp = true
+		p.typ, p.hasTyp = typ.str, true
 	}
 	return nil
 }

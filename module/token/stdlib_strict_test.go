@@ -1,13 +1,36 @@
 package token
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"unicode/utf8"
 )
 
-// smallObject is how many names an object may have before repeatsMemberName
-// stops comparing each new name with every earlier one and keeps a set.
-const smallObject = 16
+// decodeStrictStdlib is decodeStrict as it was before the one-pass decoder
+// (strictjson.go): encoding/json decodes (and validates) the text with
+// UseNumber, then repeatsMemberName scans the bytes once for repeated
+// names. It is kept, unchanged, as the reference that the fuzz tests hold
+// decodeStrict to, value for value and error class for error class.
+func decodeStrictStdlib(b []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errors.New("not a JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON object")
+	}
+	if repeatsMemberName(b) {
+		return nil, errDuplicateMember
+	}
+	return m, nil
+}
 
 // nameFrame is one open object or array while scanning.
 type nameFrame struct {
@@ -141,9 +164,105 @@ func lowerASCII(b []byte) []byte {
 	return b
 }
 
-func lowerByte(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
+// parseStdlib is parse as it was before the one-pass decoder: header and
+// payload through decodeStrictStdlib, the header as a map. It is kept as
+// the reference for FuzzParseMatchesStdlib.
+func parseStdlib(raw string, maxSize int) (*parsed, *Error) {
+	if len(raw) > maxSize {
+		return nil, invalid("token too large")
 	}
-	return c
+	dot1, dot2 := -1, -1
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		case c == '.':
+			switch {
+			case dot1 < 0:
+				dot1 = i
+			case dot2 < 0:
+				dot2 = i
+			default:
+				return nil, invalid("malformed token: want three dot-separated parts")
+			}
+		default:
+			return nil, invalid("malformed token: unexpected character")
+		}
+	}
+	if dot2 < 0 {
+		return nil, invalid("malformed token: want three dot-separated parts")
+	}
+	h64, p64, s64 := raw[:dot1], raw[dot1+1:dot2], raw[dot2+1:]
+	if h64 == "" || p64 == "" {
+		return nil, invalid("malformed token: empty part")
+	}
+	p := &parsed{signingInput: raw[:dot2]}
+	if e := p.parseHeaderStdlib(h64); e != nil {
+		return nil, e
+	}
+	if s64 == "" {
+		return nil, invalid("malformed token: missing signature")
+	}
+	sig, err := b64.DecodeString(s64)
+	if err != nil {
+		return nil, invalid("malformed token: signature is not base64url")
+	}
+	p.sig = sig
+	payload, err := b64.DecodeString(p64)
+	if err != nil {
+		return nil, invalid("malformed token: payload is not base64url")
+	}
+	if !lossless(string(payload)) {
+		return nil, invalid("malformed token: payload is not valid UTF-8 or has a lone surrogate escape")
+	}
+	claims, err := decodeStrictStdlib(payload)
+	if errors.Is(err, errDuplicateMember) {
+		return nil, invalid("malformed token: payload has a duplicate member name")
+	}
+	if err != nil {
+		return nil, invalid("malformed token: payload is not a JSON object")
+	}
+	p.claims = claims
+	return p, nil
+}
+
+func (p *parsed) parseHeaderStdlib(h64 string) *Error {
+	hb, err := b64.DecodeString(h64)
+	if err != nil {
+		return invalid("malformed token: header is not base64url")
+	}
+	hdr, err := decodeStrictStdlib(hb)
+	if errors.Is(err, errDuplicateMember) {
+		return invalid("malformed token: header has a duplicate member name")
+	}
+	if err != nil {
+		return invalid("malformed token: header is not a JSON object")
+	}
+	for _, name := range refusedHeaders {
+		if _, ok := hdr[name]; ok {
+			return invalid("header " + name + " not allowed")
+		}
+	}
+	if _, ok := hdr["crit"]; ok {
+		return invalid("critical header extensions not supported")
+	}
+	rawAlg, ok := hdr["alg"]
+	if !ok {
+		return invalid("malformed token: header has no alg")
+	}
+	if p.alg, ok = rawAlg.(string); !ok || p.alg == "" {
+		return invalid("malformed token: header alg is not a string")
+	}
+	if rawKid, ok := hdr["kid"]; ok {
+		if p.kid, ok = rawKid.(string); !ok {
+			return invalid("malformed token: header kid is not a string")
+		}
+	}
+	if rawTyp, ok := hdr["typ"]; ok {
+		if p.typ, ok = rawTyp.(string); !ok {
+			return invalid("malformed token: header typ is not a string")
+		}
+		p.hasTyp = true
+	}
+	return nil
 }
