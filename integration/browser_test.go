@@ -15,6 +15,7 @@ import (
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/edgeauth/caddy-edgeauth/integration/demo"
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 )
 
@@ -35,8 +36,20 @@ func TestBrowserLoginAndLogout(t *testing.T) {
 	if _, err := os.Stat(exe); err != nil {
 		t.Fatalf("chromium is needed for the browser test and was not found at %s (%v); install it with `apt-get install chromium` or set EDGEAUTH_CHROMIUM", exe, err)
 	}
-	e := newEnv(t, demoidp.Options{})
-	e.startLogin(loginOpts{})
+	// The demo itself (`go run ./cmd/edgeauth-demo`), on free ports: its
+	// whoami upstream verifies the gateway's signed identity assertion.
+	d, err := demo.Start(demo.Options{
+		Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		IdP:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	e := struct {
+		idp *demoidp.Server
+		url func(string) string
+	}{idp: d.IdP, url: func(p string) string { return d.URL + p }}
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
@@ -107,6 +120,12 @@ func TestBrowserLoginAndLogout(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("the upstream page does not show %q:\n%.1500s", want, page)
 		}
+	}
+	// whoami checked the assertion the gateway signed for alice.
+	verdict := get(t, bctx, chromedp.Text(chromedp.ID("assertion")))
+	subject := get(t, bctx, chromedp.Text(chromedp.ID("assertion-subject")))
+	if !strings.HasPrefix(verdict, "assertion verified") || subject != "2000000000000002" {
+		t.Errorf("the demo upstream says %q (subject %q), want the assertion verified for alice", verdict, subject)
 	}
 	if strings.Contains(page, "edgeauth=") {
 		t.Errorf("the upstream page shows the session cookie")

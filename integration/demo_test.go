@@ -63,16 +63,16 @@ func TestDemo(t *testing.T) {
 	if got.header("X-Auth-Upn") != "alice@example.onaliyun.com" || !strings.HasPrefix(got.header("X-Sts-Access-Key-Id"), "STS.") {
 		t.Errorf("alice's call: identity or STS credentials missing: %v", got.Headers)
 	}
-	// whoami checks the gateway's signed identity assertion and reports the
-	// result (once the Caddyfile enables `assertion`, Verified must hold).
+	// whoami checks the gateway's signed identity assertion through the
+	// assertion package and reports the result.
 	var checked struct {
 		Assertion *struct {
 			Verified bool   `json:"verified"`
 			Status   string `json:"status"`
 		} `json:"assertion"`
 	}
-	if _, raw := call("/", alice); json.Unmarshal(raw, &checked) != nil || checked.Assertion == nil || !strings.HasPrefix(checked.Assertion.Status, "assertion ") {
-		t.Errorf("whoami reports no assertion check: %s", raw)
+	if _, raw := call("/", alice); json.Unmarshal(raw, &checked) != nil || checked.Assertion == nil || !checked.Assertion.Verified {
+		t.Errorf("whoami did not verify the gateway's assertion: %s", raw)
 	}
 	if resp, body := call("/dns/records", bob); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("bob on /dns/records: %d %s, want 403", resp.StatusCode, body)
@@ -101,12 +101,16 @@ func TestDemo(t *testing.T) {
 	metrics := admin("/metrics")
 	for _, want := range []string{
 		`caddy_edgeauth_decisions_total{outcome="allow",provider="demo",reason="authorized"}`,
-		`caddy_edgeauth_sts_exchanges_total{result="ok",sts="alibaba"} 1`,
 		`caddy_edgeauth_jwks_keys{provider="demo"}`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	// At least the one exchange of alice's call (counters are kept across
+	// configs in one process, and other tests may run demos too).
+	if !regexp.MustCompile(`\ncaddy_edgeauth_sts_exchanges_total\{result="ok",sts="alibaba"\} [1-9]`).MatchString(metrics) {
+		t.Errorf("/metrics counts no successful STS exchange")
 	}
 	// The dashboard and the alert rules query names a real Caddy exports
 	// (labels and values are checked against the registry in module/metrics).
@@ -120,7 +124,7 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("%s names no metric", file)
 		}
 		for _, name := range names {
-			if !strings.Contains(metrics, "\n"+name+"{") {
+			if !strings.Contains(metrics, "\n"+name+"{") && !strings.Contains(metrics, "\n"+name+" ") {
 				t.Errorf("%s queries %s; the demo's /metrics has no such series", file, name)
 			}
 		}

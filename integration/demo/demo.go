@@ -27,6 +27,7 @@ import (
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 	"github.com/edgeauth/caddy-edgeauth/integration/stsemu"
 	"github.com/edgeauth/caddy-edgeauth/integration/whoami"
+	"github.com/edgeauth/caddy-edgeauth/module/endpoint"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
 
@@ -176,8 +177,11 @@ func (d *Demo) start(opts Options) (err error) {
 		RoleARN:       role.Arn,
 		AccessLog:     d.AccessLog,
 
-		AssertionIssuer:   d.URL,
-		AssertionAudience: d.URL,
+		// The gateway signs assertions with its own URL as issuer, which
+		// may be plain http only on a loopback address; a demo listening
+		// elsewhere runs without them (whoami then says so).
+		AssertionIssuer:   assertionURL(opts.Listen, d.URL),
+		AssertionAudience: assertionURL(opts.Listen, d.URL),
 	})
 	if err != nil {
 		return err
@@ -294,6 +298,14 @@ func render(s settings) (string, error) {
 }
 
 // hostOf is the host part of a listen address, for Caddy's default_bind.
+// assertionURL is url when the demo listens on a loopback host, else "".
+func assertionURL(listen, url string) string {
+	if endpoint.IsLoopbackHost(hostOf(listen)) {
+		return url
+	}
+	return ""
+}
+
 func hostOf(addr string) string {
 	host, _, _ := net.SplitHostPort(addr)
 	return host

@@ -29,6 +29,11 @@ type Claims struct {
 	Name      string // name
 	Email     string // email
 	RoleARN   string // role_arn, on STS routes (never credentials)
+	// CnfMember and CnfThumbprint are the caller's token binding (RFC
+	// 7800 `cnf`): "jkt" (DPoP) or "x5t#S256" (mTLS) and the thumbprint
+	// the token was bound to; empty for bearer tokens and sessions.
+	CnfMember     string
+	CnfThumbprint string
 }
 
 // ClaimsFor collects the claims of an assertion for id on a route whose
@@ -53,6 +58,9 @@ func ClaimsFor(id *identity.Identity, aud, roleARN string) Claims {
 		Name:      rawString(id.Claims, "name"),
 		Email:     rawString(id.Claims, "email"),
 		RoleARN:   roleARN,
+	}
+	if b := id.Binding; b != nil && b.Thumbprint != "" {
+		c.CnfMember, c.CnfThumbprint = b.CnfMember(), b.Thumbprint
 	}
 	if c.Subject == "" {
 		c.Subject = rawString(id.Claims, "sub")
@@ -131,6 +139,8 @@ type payload struct {
 	Name      string `json:"name,omitempty"`
 	Email     string `json:"email,omitempty"`
 	RoleARN   string `json:"role_arn,omitempty"`
+	// Cnf repeats the caller's binding: {"jkt": …} or {"x5t#S256": …}.
+	Cnf map[string]string `json:"cnf,omitempty"`
 }
 
 // newPayload is the claim set of c issued by iss at iat, valid until exp.
@@ -142,7 +152,16 @@ func newPayload(c Claims, iss, jti string, iat, exp time.Time) *payload {
 		AccountID: c.AccountID, UserID: c.UserID, UserType: c.UserType,
 		LoginName: c.LoginName, UPN: c.UPN, Name: c.Name, Email: c.Email,
 		RoleARN: c.RoleARN,
+		Cnf:     cnf(c),
 	}
+}
+
+// cnf is the `cnf` claim of c, nil when the caller's token was not bound.
+func cnf(c Claims) map[string]string {
+	if c.CnfMember == "" {
+		return nil
+	}
+	return map[string]string{c.CnfMember: c.CnfThumbprint}
 }
 
 // The jwt.Claims methods; golang-jwt calls them only when parsing, which
