@@ -625,3 +625,39 @@ func TestAssertionTamperedStorageFailsClosed(t *testing.T) {
 		t.Fatalf("a route without assertion: %d", resp.StatusCode)
 	}
 }
+
+// A DPoP-bound caller's assertion repeats its binding as `cnf` (RFC 7800),
+// so a backend can see that the caller proved possession of that key; a
+// bearer caller's has none, and the two never share a cached assertion.
+func TestAssertionCarriesTheTokenBinding(t *testing.T) {
+	e := newEnv(t, demoidp.Options{AutoApprove: true})
+	alice := e.startAssertion(t.TempDir(), assertionBlock())
+	origin := fmt.Sprintf("http://127.0.0.1:%d", e.port)
+	set := fetchJWKS(t, e.client, origin)
+
+	client := newDPoPClient(t)
+	tok, typ := dpopTokenFor(t, e.idp, client)
+	if typ != "DPoP" {
+		t.Fatalf("the provider issued a %q token, want a DPoP-bound one", typ)
+	}
+	got := e.upstreamSaw(e.dpopRequest("GET", "/app", "DPoP", tok, []string{client.proof("GET", e.url("/app"), tok)}))
+	if got.header("X-Auth-Token-Binding") != "dpop" {
+		t.Fatalf("X-Auth-Token-Binding = %q, want dpop", got.header("X-Auth-Token-Binding"))
+	}
+	claims, _, err := verifyAssertion(got.header("X-Auth-Assertion"), set, origin, time.Now())
+	if err != nil {
+		t.Fatalf("the DPoP caller's assertion does not verify: %v", err)
+	}
+	if cnf, _ := claims["cnf"].(map[string]any); cnf == nil || cnf["jkt"] != client.jkt {
+		t.Fatalf("cnf = %#v, want {jkt: %s}", claims["cnf"], client.jkt)
+	}
+
+	plain := e.upstreamSaw(e.get("/app", alice))
+	claims, _, err = verifyAssertion(plain.header("X-Auth-Assertion"), set, origin, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, bound := claims["cnf"]; bound {
+		t.Fatalf("a bearer caller's assertion carries cnf: %#v", claims["cnf"])
+	}
+}
