@@ -115,6 +115,12 @@ func (s *keySource) discover(ctx context.Context) (string, error) {
 	if err := checkURL("jwks_uri", doc.JWKSURI); err != nil {
 		return "", fmt.Errorf("the discovery document at %s: %v", u, err)
 	}
+	// The gateway publishes its keys under its issuer. A jwks_uri on another
+	// origin is refused: whoever could alter the document (a shared cache
+	// keyed on the wrong Host, a proxy) would otherwise choose the keys.
+	if !sameOrigin(doc.JWKSURI, s.issuer) {
+		return "", fmt.Errorf("the discovery document at %s names keys on another origin than the issuer %q; use NewVerifierFromJWKS to name a key set elsewhere", u, s.issuer)
+	}
 	return doc.JWKSURI, nil
 }
 
@@ -139,3 +145,12 @@ func keyLifetime(cacheControl string, def time.Duration) time.Duration {
 }
 
 var errNoJWKSURI = errors.New("jwks_uri is not known yet")
+
+// sameOrigin reports whether two absolute URLs share scheme and host
+// (ASCII case-insensitively, port included).
+func sameOrigin(a, b string) bool {
+	ua, errA := url.Parse(a)
+	ub, errB := url.Parse(b)
+	return errA == nil && errB == nil &&
+		strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host)
+}

@@ -104,6 +104,7 @@ type gateway struct {
 	jwksHits      atomic.Int64
 	discoveryHits atomic.Int64
 	jwksDelay     time.Duration
+	jwksURI       string // the discovery document's jwks_uri; "" for the gateway's own
 }
 
 func newGateway(t testing.TB, keys ...testKey) *gateway {
@@ -113,13 +114,16 @@ func newGateway(t testing.TB, keys ...testKey) *gateway {
 	mux.HandleFunc("GET /.well-known/edgeauth/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		g.discoveryHits.Add(1)
 		g.mu.Lock()
-		iss := g.issuer
+		iss, jwksURI := g.issuer, g.jwksURI
 		g.mu.Unlock()
 		if iss == "" {
 			iss = g.srv.URL
 		}
+		if jwksURI == "" {
+			jwksURI = "http://" + r.Host + "/.well-known/edgeauth/jwks.json"
+		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": "http://" + r.Host + "/.well-known/edgeauth/jwks.json"})
+		json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": jwksURI})
 	})
 	mux.HandleFunc("GET /.well-known/edgeauth/jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		g.jwksHits.Add(1)

@@ -76,6 +76,29 @@ func TestVerifyFromJWKS(t *testing.T) {
 	}
 }
 
+// TestDiscoveryKeysOnTheIssuersOrigin refuses a discovery document whose
+// jwks_uri is on another origin than the issuer: whoever could alter the
+// document (a shared cache, a proxy) would otherwise choose the keys.
+func TestDiscoveryKeysOnTheIssuersOrigin(t *testing.T) {
+	k := newTestKey(t, "k1", "ES256")
+	attacker := newGateway(t, k) // serves the same key set, elsewhere
+	g := newGateway(t, k)
+	for _, foreign := range []string{attacker.URL() + "/.well-known/edgeauth/jwks.json", "http://localhost:1/.well-known/edgeauth/jwks.json"} {
+		g.mu.Lock()
+		g.jwksURI = foreign
+		g.mu.Unlock()
+		clk := newClock()
+		v := newTestVerifier(t, g, clk)
+		_, err := v.Verify(context.Background(), sign(t, k, claimsAt(g.URL(), clk.now())))
+		if !errors.Is(err, ErrKeysUnavailable) || !strings.Contains(err.Error(), "another origin") {
+			t.Errorf("jwks_uri %s: %v, want ErrKeysUnavailable naming the origin", foreign, err)
+		}
+		if attacker.jwksHits.Load() != 0 {
+			t.Errorf("jwks_uri %s: the foreign key set was fetched", foreign)
+		}
+	}
+}
+
 // TestDiscoveryIssuerMustMatch refuses keys from a discovery document that
 // states another issuer (also one differing by a trailing slash).
 func TestDiscoveryIssuerMustMatch(t *testing.T) {

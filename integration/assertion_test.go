@@ -169,8 +169,9 @@ func TestAssertionVerifiedByIndependentLibrary(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &doc) != nil {
 		t.Fatalf("discovery: %d %s", resp.StatusCode, body)
 	}
-	if doc["issuer"] != assertionIssuer || doc["jwks_uri"] != origin+jwksPath {
-		t.Fatalf("discovery %s: want issuer %s and jwks_uri on the request's origin", body, assertionIssuer)
+	// jwks_uri is under the issuer: never built from the request's Host.
+	if doc["issuer"] != assertionIssuer || doc["jwks_uri"] != assertionIssuer+jwksPath {
+		t.Fatalf("discovery %s: want issuer %s and jwks_uri under it", body, assertionIssuer)
 	}
 
 	got := e.upstreamSaw(e.get("/app", alice))

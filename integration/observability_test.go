@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
+	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 )
 
 // adminCall sends a request to Caddy's admin endpoint and returns the status
@@ -183,13 +184,19 @@ func hasMetric(ss []series, name string, match ...string) bool {
 var edgeauthLabelValues = map[string]map[string]bool{
 	"provider": {"": true, "demo": true},
 	"outcome":  {"allow": true, "deny": true, "redirect": true, "unavailable": true, "error": true},
-	"reason": {"public": true, "authorized": true, "session": true, "no_credential": true, "invalid_token": true,
-		"keys_unavailable": true, "insufficient_scope": true, "claim_mismatch": true, "sts_invalid_token": true,
-		"sts_forbidden": true, "sts_misconfigured": true, "sts_unavailable": true, "login_redirect": true, "refresh_failed": true, "store_unavailable": true,
-		"invalid_path": true, "assertion_unavailable": true},
+	"reason":   reasonNames(), // the metrics package's closed set
 	"result": {"hit": true, "miss": true, "ok": true, "error": true, "invalid_token": true, "forbidden": true,
 		"misconfigured": true, "unavailable": true},
 	"le": nil, // histogram buckets: numbers
+}
+
+// reasonNames is every decision reason the metrics package defines.
+func reasonNames() map[string]bool {
+	names := map[string]bool{}
+	for _, r := range metrics.Reasons() {
+		names[r.String()] = true
+	}
+	return names
 }
 
 // checkLabelHygiene fails when an edgeauth sample has a label outside the

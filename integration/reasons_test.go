@@ -265,5 +265,12 @@ func TestDecisionReasonsRecorded(t *testing.T) {
 	b2.login("/")
 	seen = len(decisionLog(t, logFile))
 	redis.Stop()
+	// The near-cache may answer from memory until its lease ends (500 ms,
+	// within the 1 s revocation bound); then the store is needed.
+	waitFor(t, "the near-cache's lease to end after Redis stopped", 5*time.Second, func() bool {
+		resp, _ := b2.api("/x")
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
+	seen = len(decisionLog(t, logFile))
 	expect(metrics.ReasonStoreUnavailable, http.StatusServiceUnavailable, func() (*http.Response, []byte) { return b2.api("/x") })
 }

@@ -196,6 +196,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if need.Public {
 		h.decide(r, metrics.ReasonPublic, "", "")
 		h.stripOwnCookies(r)
+		if h.PassAccessToken {
+			// On this route the upstream's Authorization is only ever one
+			// the gateway vouches for; a public path checks none.
+			dropAuthorization(r.Header)
+		}
 		return next.ServeHTTP(w, r)
 	}
 

@@ -2,6 +2,7 @@ package assertsign
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,7 +23,7 @@ const maxPublishAge = 300
 
 // claimsSupported lists the claims an assertion may carry.
 var claimsSupported = []string{"iss", "aud", "sub", "iat", "exp", "jti", "idp", "provider", "scope",
-	"aid", "uid", "type", "login_name", "upn", "name", "email", "role_arn"}
+	"aid", "uid", "type", "login_name", "upn", "name", "email", "role_arn", "cnf"}
 
 // ServeWellKnown answers GET and HEAD on JWKSPath and DiscoveryPath (405
 // for other methods) and reports whether the request was one of them.
@@ -39,7 +40,7 @@ func (s *Signer) ServeWellKnown(w http.ResponseWriter, r *http.Request) bool {
 			return ring.jwks, nil
 		}
 	case DiscoveryPath:
-		body = func() ([]byte, error) { return s.discovery(Origin(r)), nil }
+		body = func() ([]byte, error) { return s.discovery(), nil }
 	default:
 		return false
 	}
@@ -68,9 +69,12 @@ func (s *Signer) ServeWellKnown(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // discovery is the OpenID-style discovery document: the issuer, the JWKS
-// on the request's origin, and what a verifier needs to know to check an
-// assertion as it checks an ID token.
-func (s *Signer) discovery(origin string) []byte {
+// under the issuer, and what a verifier needs to know to check an
+// assertion as it checks an ID token. Nothing in it comes from the request:
+// a jwks_uri built from the Host header would let a client name the key
+// location the gateway publishes under its issuer (and a shared cache keep
+// that answer for everyone).
+func (s *Signer) discovery() []byte {
 	doc := struct {
 		Issuer          string   `json:"issuer"`
 		JWKSURI         string   `json:"jwks_uri"`
@@ -79,7 +83,7 @@ func (s *Signer) discovery(origin string) []byte {
 		ClaimsSupported []string `json:"claims_supported"`
 	}{
 		Issuer:          s.cfg.Issuer,
-		JWKSURI:         origin + JWKSPath,
+		JWKSURI:         strings.TrimSuffix(s.cfg.Issuer, "/") + JWKSPath,
 		SigningAlgs:     []string{s.cfg.Algorithm},
 		SubjectTypes:    []string{"public"},
 		ClaimsSupported: claimsSupported,
@@ -93,16 +97,43 @@ func (s *Signer) discovery(origin string) []byte {
 const DefaultHeader = "X-Auth-Assertion"
 
 // Origin is the request's origin as Caddy routed it: `https` on a TLS
-// connection, else `http`, then `://` and the Host (lower case, without the
-// scheme's default port). It is the default audience of a route's
-// assertions and the base of jwks_uri.
+// connection, else `http`, then `://`, the Host's name (lower case) and the
+// port of the listener that took the connection, left out when it is the
+// scheme's default. It is the default audience of a route's assertions.
+//
+// The port is never the Host header's: Caddy's host matchers ignore the
+// port, so a client could otherwise have the gateway sign an assertion for
+// another origin (app.example.com:8443) on a route it may use. A Host
+// without a port keeps the scheme's default, as a load balancer in front
+// forwards it. The name is the client's choice only on a site without a
+// host matcher: give such routes a fixed audience (README).
 func Origin(r *http.Request) string {
-	scheme, defPort := "http", ":80"
+	scheme, defPort := "http", "80"
 	if r.TLS != nil {
-		scheme, defPort = "https", ":443"
+		scheme, defPort = "https", "443"
 	}
-	host := strings.TrimSuffix(strings.ToLower(r.Host), defPort)
-	return scheme + "://" + host
+	name, port := splitHostPort(strings.ToLower(r.Host))
+	if port != "" {
+		if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+			if _, lp, err := net.SplitHostPort(local.String()); err == nil {
+				port = lp
+			}
+		}
+	}
+	if port == "" || port == defPort {
+		return scheme + "://" + name
+	}
+	return scheme + "://" + net.JoinHostPort(strings.Trim(name, "[]"), port)
+}
+
+// splitHostPort splits a Host header value into its name (brackets kept for
+// an IPv6 literal) and port ("" when it has none).
+func splitHostPort(host string) (name, port string) {
+	i := strings.LastIndexByte(host, ':')
+	if i < 0 || strings.HasSuffix(host, "]") {
+		return host, ""
+	}
+	return host[:i], host[i+1:]
 }
 
 // maxAge is the documents' Cache-Control max-age in seconds.

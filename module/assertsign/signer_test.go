@@ -9,11 +9,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	cryptotls "crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -460,7 +462,8 @@ func TestWellKnown(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc["issuer"] != testIssuer || doc["jwks_uri"] != "https://app.example.com"+JWKSPath {
+	// jwks_uri is under the issuer, whatever Host the request named.
+	if doc["issuer"] != testIssuer || doc["jwks_uri"] != testIssuer+JWKSPath {
 		t.Fatalf("discovery %v", doc)
 	}
 	if algs, _ := doc["id_token_signing_alg_values_supported"].([]any); len(algs) != 1 || algs[0] != EdDSA {
@@ -471,10 +474,10 @@ func TestWellKnown(t *testing.T) {
 	if cc := rec.Header().Get("Cache-Control"); cc != "public, max-age=60" {
 		t.Fatalf("Cache-Control %q", cc)
 	}
-	rec = serve(http.MethodGet, "http://127.0.0.1:8080"+DiscoveryPath, false)
+	rec = serve(http.MethodGet, "http://evil.example:8080"+DiscoveryPath, false)
 	json.Unmarshal(rec.Body.Bytes(), &doc)
-	if doc["jwks_uri"] != "http://127.0.0.1:8080"+JWKSPath {
-		t.Fatalf("jwks_uri %v", doc["jwks_uri"])
+	if doc["jwks_uri"] != testIssuer+JWKSPath {
+		t.Fatalf("jwks_uri %v follows the request's Host", doc["jwks_uri"])
 	}
 	set := jwksOf(t, s)
 	if len(set.Keys) != 1 || set.Keys[0].Algorithm != EdDSA || set.Keys[0].Use != "sig" || !set.Keys[0].IsPublic() {
@@ -531,6 +534,45 @@ func TestScopeString(t *testing.T) {
 		id := &identity.Identity{Scopes: c.scopes, Claims: map[string]any{"scope": c.claim}}
 		if got := scopeString(id); got != c.want {
 			t.Errorf("scopes %q claim %q: %q, want %q", c.scopes, c.claim, got, c.want)
+		}
+	}
+}
+
+// The default audience takes its port from the listener, never from the
+// Host header: Caddy's host matchers ignore the port, so a client could
+// otherwise have the gateway sign for another origin.
+func TestOriginPortFromListener(t *testing.T) {
+	req := func(host string, tls bool, local string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/x", nil)
+		r.Host = host
+		r.TLS = nil
+		if tls {
+			r.TLS = &cryptotls.ConnectionState{}
+		}
+		if local != "" {
+			addr, _ := net.ResolveTCPAddr("tcp", local)
+			r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, addr))
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		host  string
+		tls   bool
+		local string
+		want  string
+	}{
+		{"App.Example.com", true, "10.0.0.1:443", "https://app.example.com"},
+		{"app.example.com:443", true, "10.0.0.1:443", "https://app.example.com"},
+		{"app.example.com:8443", true, "10.0.0.1:443", "https://app.example.com"},
+		{"app.example.com:1", true, "10.0.0.1:443", "https://app.example.com"},
+		{"app.example.com:8443", true, "10.0.0.1:8443", "https://app.example.com:8443"},
+		{"app.example.com", true, "10.0.0.1:8443", "https://app.example.com"}, // a load balancer's Host
+		{"127.0.0.1:9999", false, "127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"[::1]:1", false, "[::1]:8080", "http://[::1]:8080"},
+		{"[::1]", false, "[::1]:8080", "http://[::1]"},
+	} {
+		if got := Origin(req(tc.host, tc.tls, tc.local)); got != tc.want {
+			t.Errorf("Origin(Host %q, local %s) = %q, want %q", tc.host, tc.local, got, tc.want)
 		}
 	}
 }
