@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/edgeauth/caddy-edgeauth/module/dpop"
+	"github.com/edgeauth/caddy-edgeauth/module/endpoint"
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 	"github.com/edgeauth/caddy-edgeauth/module/token"
@@ -197,7 +198,9 @@ func (b *bearerAuth) requestHTU(r *http.Request) string {
 		if r.TLS != nil {
 			scheme = "https"
 		}
-		o, err := dpop.NormalizeOrigin(scheme, r.Host)
+		// The Host's port is the client's choice (host matchers ignore
+		// it): a proof made for another port of this name must not pass.
+		o, err := dpop.NormalizeOrigin(scheme, endpoint.RoutedHost(r))
 		if err != nil {
 			return "" // matches no proof (NormalizeHTU never yields "")
 		}

@@ -2,10 +2,11 @@ package assertsign
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/edgeauth/caddy-edgeauth/module/endpoint"
 )
 
 // The paths every edgeauth handler answers, before its rules and without a
@@ -108,32 +109,11 @@ const DefaultHeader = "X-Auth-Assertion"
 // forwards it. The name is the client's choice only on a site without a
 // host matcher: give such routes a fixed audience (README).
 func Origin(r *http.Request) string {
-	scheme, defPort := "http", "80"
+	scheme, defPort := "http", ":80"
 	if r.TLS != nil {
-		scheme, defPort = "https", "443"
+		scheme, defPort = "https", ":443"
 	}
-	name, port := splitHostPort(strings.ToLower(r.Host))
-	if port != "" {
-		if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-			if _, lp, err := net.SplitHostPort(local.String()); err == nil {
-				port = lp
-			}
-		}
-	}
-	if port == "" || port == defPort {
-		return scheme + "://" + name
-	}
-	return scheme + "://" + net.JoinHostPort(strings.Trim(name, "[]"), port)
-}
-
-// splitHostPort splits a Host header value into its name (brackets kept for
-// an IPv6 literal) and port ("" when it has none).
-func splitHostPort(host string) (name, port string) {
-	i := strings.LastIndexByte(host, ':')
-	if i < 0 || strings.HasSuffix(host, "]") {
-		return host, ""
-	}
-	return host[:i], host[i+1:]
+	return scheme + "://" + strings.TrimSuffix(strings.ToLower(endpoint.RoutedHost(r)), defPort)
 }
 
 // maxAge is the documents' Cache-Control max-age in seconds.

@@ -8,6 +8,7 @@ package endpoint
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -53,4 +54,29 @@ func CheckScheme(u *url.URL) error {
 		return fmt.Errorf("must use https (http is allowed only for loopback hosts)")
 	}
 	return fmt.Errorf("scheme %q not supported; use https", u.Scheme)
+}
+
+// RoutedHost is the request's Host as far as the gateway can vouch for it:
+// the name the client sent (Caddy's host matchers routed on it) and, when
+// the Host names a port, the port of the listener that took the connection
+// instead. Caddy's host matchers ignore the port, so a Host port is the
+// client's free choice; anything that names this site's origin to someone
+// else (an assertion's audience, the URL a DPoP proof must name) uses this.
+// A Host without a port is returned as it is (a load balancer in front
+// sends the public name without one).
+func RoutedHost(r *http.Request) string {
+	host := r.Host
+	i := strings.LastIndexByte(host, ':')
+	if i < 0 || strings.HasSuffix(host, "]") {
+		return host
+	}
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return host
+	}
+	_, port, err := net.SplitHostPort(local.String())
+	if err != nil {
+		return host
+	}
+	return host[:i+1] + port
 }

@@ -1,6 +1,10 @@
 package endpoint
 
 import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -33,6 +37,30 @@ func TestParse(t *testing.T) {
 	} {
 		if _, err := Parse(bad); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse(%q) = %v, want an error about %q", bad, err, want)
+		}
+	}
+}
+
+func TestRoutedHost(t *testing.T) {
+	req := func(host, local string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/x", nil)
+		r.Host = host
+		if local != "" {
+			addr, _ := net.ResolveTCPAddr("tcp", local)
+			r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, addr))
+		}
+		return r
+	}
+	for _, tc := range []struct{ host, local, want string }{
+		{"app.example.com", "10.0.0.1:8443", "app.example.com"},
+		{"app.example.com:1", "10.0.0.1:8443", "app.example.com:8443"},
+		{"App.Example.com:443", "10.0.0.1:443", "App.Example.com:443"},
+		{"[::1]:9", "[::1]:8080", "[::1]:8080"},
+		{"[::1]", "[::1]:8080", "[::1]"},
+		{"app.example.com:1", "", "app.example.com:1"}, // no listener known (not served by net/http)
+	} {
+		if got := RoutedHost(req(tc.host, tc.local)); got != tc.want {
+			t.Errorf("RoutedHost(%q, local %s) = %q, want %q", tc.host, tc.local, got, tc.want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,8 +15,8 @@ import (
 // while the invalidation link is current, else from Redis (GET and PTTL in
 // one round trip), filling the near-cache unless an invalidation of the
 // key (or a loss of the link) came in since the read began. Concurrent
-// misses of one key share one read (started at most one read timeout
-// before any of them: far inside the revocation bound).
+// misses of one key share one read only when it began after the last
+// invalidation they could know of and within joinWindow of them.
 func (s *Store) load(ctx context.Context, id string) (*session.Session, error) {
 	if s.near == nil {
 		return s.get(ctx, id)
@@ -29,10 +30,16 @@ func (s *Store) load(ctx context.Context, id string) (*session.Session, error) {
 		}
 	}
 	s.misses.Add(1)
-	v, err, _ := s.reads.Do(key, func() (any, error) {
+	// A caller joins only a read that began after the last invalidation or
+	// flush it could know of (the ticket is in the flight's key) and within
+	// the same joinWindow: a read begun before a revocation never answers
+	// a request that arrives after it, however slow Redis's reply.
+	t := s.near.ticket(key)
+	flight := fmt.Sprintf("%s|%d|%d|%d", key, t.epoch, t.gen, now.UnixNano()/int64(joinWindow))
+	v, err, _ := s.reads.Do(flight, func() (any, error) {
 		// Detached from the first caller: its cancellation must not fail
 		// the others (the client's read timeout bounds the read).
-		return s.readNear(context.WithoutCancel(ctx), key, now)
+		return s.readNear(context.WithoutCancel(ctx), key, t)
 	})
 	if err != nil {
 		return nil, err
@@ -57,9 +64,13 @@ type nearRead struct {
 	pttl   time.Duration
 }
 
-// readNear takes the fill ticket, then reads key's value and TTL.
-func (s *Store) readNear(ctx context.Context, key string, now time.Time) (nearRead, error) {
-	rd := nearRead{ticket: s.near.ticket(key)}
+// joinWindow bounds how long after a shared read began another miss of the
+// same key may still join it.
+const joinWindow = 100 * time.Millisecond
+
+// readNear reads key's value and TTL under the fill ticket t, taken before.
+func (s *Store) readNear(ctx context.Context, key string, t nearTicket) (nearRead, error) {
+	rd := nearRead{ticket: t}
 	err := s.c.call(ctx, "load session", func(ctx context.Context) error {
 		var get *redis.StringCmd
 		var ttl *redis.DurationCmd
