@@ -24,7 +24,7 @@ func TestRedTeam2AssertionAudienceFromClientHost(t *testing.T) {
 	alice := e.startAssertion(t.TempDir(), assertionBlock())
 	want := fmt.Sprintf("http://127.0.0.1:%d", e.port)
 
-	for _, host := range []string{"127.0.0.1:8443", "127.0.0.1:80", "127.0.0.1:1"} {
+	for _, host := range []string{"127.0.0.1:8443", "127.0.0.1:80", "127.0.0.1:1", "127.0.0.1:1@evil.example", "127.0.0.1:443.evil.example"} {
 		req, err := http.NewRequest(http.MethodGet, e.url("/x"), nil)
 		if err != nil {
 			t.Fatal(err)
