@@ -166,7 +166,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	// 1. No client-supplied copy of an identity header survives, on any route.
 	h.headers.Strip(r.Header)
-	h.headers.StripTrailers(r)
+	if h.PassAccessToken {
+		// The upstream's Authorization is the gateway's to set on this
+		// route: not even a trailer may carry another.
+		h.headers.StripTrailers(r, "Authorization")
+	} else {
+		h.headers.StripTrailers(r)
+	}
 	// Nor can a caller have a proxy drop headers set after this handler
 	// (request_header from {http.auth.user.*}) by naming them in Connection.
 	identity.KeepConnectionOptions(r.Header)
