@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/edgeauth/caddy-edgeauth/module/fleet/redistest"
 )
 
 // The assertion key storage on a real redis-server: the certmagic.Storage
@@ -252,4 +255,53 @@ func TestKeyStoreUnlockOnlyByHolder(t *testing.T) {
 		t.Fatal("c cannot take the lock after its holder released it")
 	}
 	_ = c.Unlock(context.Background(), "gen")
+}
+
+// testClusterKeyStore runs the key storage on a three-master cluster: keys
+// on every master are listed and deleted from an instance seeded with one
+// node, and the lock excludes across instances.
+func testClusterKeyStore(t *testing.T, cl *redistest.Cluster) {
+	a := newKeyStore(t, clusterClient(t, cl, "cl-keys:", false), time.Second)
+	b := newKeyStore(t, clusterClient(t, cl, "cl-keys:", true), time.Second)
+	ctx := context.Background()
+	var want, raw []string
+	for i := range 12 {
+		k := fmt.Sprintf("edgeauth/assertion/k%02d.json", i)
+		want = append(want, k)
+		raw = append(raw, "cl-keys:assertion:"+k)
+		if err := a.Store(ctx, k, []byte(k)); err != nil {
+			t.Fatalf("Store %s: %v", k, err)
+		}
+	}
+	if m := mastersOf(t, cl, raw); len(m) < 2 {
+		t.Fatalf("12 keys on %d master(s), want them spread: %v", len(m), m)
+	}
+	got, err := b.List(ctx, "edgeauth/assertion", false)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("List = %q, %v; want %q", got, err, want)
+	}
+	for _, k := range want {
+		if v, err := b.Load(ctx, k); err != nil || string(v) != k {
+			t.Fatalf("Load %s = %q, %v", k, v, err)
+		}
+	}
+	if err := b.Delete(ctx, "edgeauth"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.List(ctx, "", true); err != nil || len(got) != 0 {
+		t.Fatalf("after deleting the directory: %q, %v", got, err)
+	}
+	if !lockWithin(t, a, "gen", time.Second) {
+		t.Fatal("a cannot take a free lock")
+	}
+	if lockWithin(t, b, "gen", 1500*time.Millisecond) {
+		t.Fatal("b took the lock a holds")
+	}
+	if err := a.Unlock(ctx, "gen"); err != nil {
+		t.Fatal(err)
+	}
+	if !lockWithin(t, b, "gen", time.Second) {
+		t.Fatal("b cannot take the lock after a released it")
+	}
+	_ = b.Unlock(ctx, "gen")
 }
