@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/edgeauth/caddy-edgeauth/module/assertsign"
 	"github.com/edgeauth/caddy-edgeauth/module/fleet/redistest"
 )
 
@@ -304,4 +306,50 @@ func testClusterKeyStore(t *testing.T, cl *redistest.Cluster) {
 		t.Fatal("b cannot take the lock after a released it")
 	}
 	_ = b.Unlock(ctx, "gen")
+}
+
+// Eight signers, each an instance with its own client, race to sign their
+// first assertion on an empty Redis: the lock and the re-read after it
+// leave one key, which every one of them signs with. Three rounds, each on
+// a fresh prefix.
+func TestKeyStoreSignersRaceToOneKey(t *testing.T) {
+	srv := startRedis(t)
+	for round := range 3 {
+		prefix := fmt.Sprintf("race%d:", round)
+		const n = 8
+		signers := make([]*assertsign.Signer, n)
+		for i := range signers {
+			c := newClient(t, srv.addr(), func(c *Config) { c.KeyPrefix = prefix })
+			s, err := assertsign.New(assertsign.Config{Issuer: "https://gw.example.test"}, assertsign.Options{Storage: newKeyStore(t, c, 0)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			signers[i] = s
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make([]error, n)
+		for i, s := range signers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, errs[i] = s.Assertion(context.Background(), assertsign.Claims{Audience: "https://api.internal", Subject: "alice"})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		kids := map[string]bool{}
+		for i, s := range signers {
+			if errs[i] != nil {
+				t.Fatalf("round %d, signer %d: %v", round, i, errs[i])
+			}
+			for _, k := range s.Keys() {
+				kids[k.Kid] = true
+			}
+		}
+		if len(kids) != 1 {
+			t.Fatalf("round %d: %d signers publish %d keys between them, want one: %v", round, n, len(kids), kids)
+		}
+	}
 }
