@@ -9,9 +9,11 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
 	"github.com/edgeauth/caddy-edgeauth/module/assertsign"
+	"github.com/edgeauth/caddy-edgeauth/module/fleet"
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 )
@@ -55,14 +57,20 @@ func (c *AssertionConfig) config() assertsign.Config {
 }
 
 // provisionAssertion builds the signer when the global option has an
-// `assertion` block. Keys live in the config's storage (Caddy's `storage`
-// global option); nothing is read from it until first use.
+// `assertion` block. Keys live in the Redis session store when one is
+// configured (so a fleet whose instances keep separate local storage still
+// signs with one key set), else in the config's storage (Caddy's `storage`
+// global option); nothing is read from either until first use.
 func (a *App) provisionAssertion(ctx caddy.Context) error {
 	if a.Assertion == nil {
 		return nil
 	}
+	storage, err := a.assertionStorage(ctx)
+	if err != nil {
+		return err
+	}
 	s, err := assertsign.New(a.Assertion.config(), assertsign.Options{
-		Storage: ctx.Storage(),
+		Storage: storage,
 		Logger:  a.logger.Named("assertion"),
 		OnSign:  a.metrics.AssertionSigned,
 	})
@@ -75,6 +83,19 @@ func (a *App) provisionAssertion(ctx caddy.Context) error {
 	a.signer = s
 	a.signerCtx = ctx
 	return nil
+}
+
+// assertionStorage is where generated assertion keys live: the Redis
+// session store's client when there is one, else Caddy's storage.
+func (a *App) assertionStorage(ctx caddy.Context) (certmagic.Storage, error) {
+	if a.sessions == nil || a.sessions.redis == nil {
+		return ctx.Storage(), nil
+	}
+	ks, err := fleet.NewKeyStore(a.sessions.redis, fleet.KeyStoreConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("edgeauth: assertion: %v", err)
+	}
+	return ks, nil
 }
 
 // startAssertion starts re-reading the key set, until the config unloads.

@@ -59,6 +59,7 @@ func TestCluster(t *testing.T) {
 	t.Run("BackChannelLogoutBetweenIndexAndWrite", func(t *testing.T) { testClusterLogoutRace(t, cl) })
 	t.Run("SharedSTS", func(t *testing.T) { testClusterSTS(t, cl) })
 	t.Run("AskAndMovedRedirections", func(t *testing.T) { testClusterRedirections(t, cl) })
+	t.Run("KeyStore", func(t *testing.T) { testClusterKeyStore(t, cl) })
 	t.Logf("cluster tests took %s", time.Since(began).Round(time.Millisecond))
 }
 

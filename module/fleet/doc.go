@@ -20,6 +20,11 @@
 //   - BackChannel: OpenID Connect Back-Channel Logout 1.0, ending the
 //     sessions of a sid or sub on every instance; jti replay protection in
 //     <prefix>jti:… .
+//   - KeyStore, a certmagic.Storage for the assertion signing keys when the
+//     session store is Redis: one hash per storage key under
+//     <prefix>assertion:<key>, and a lock <prefix>assertion-lock:<name>
+//     (SET NX PX, renewed while held, compare-and-delete release). Its
+//     writes are plain: the lock serialises them (see keystore.go).
 //
 // # Conditional writes
 //
@@ -56,7 +61,8 @@
 // SREM (one index set); the mark script and GETs (one mark each); the
 // lock SET NX and compare-and-delete (the lock); SET NX and
 // compare-and-delete of a jti; GET and the set-if-longer script of STS
-// credentials. A command or script added later that touches several keys
+// credentials; HSET, HGET, HMGET and DEL of one KeyStore key, and SCAN
+// (no key; run on every master). A command or script added later that touches several keys
 // must put them in one slot with a hash tag ({…}). TestCluster and
 // TestSentinelFailoverKeepsServing run the store against real servers
 // (redistest.StartCluster, redistest.StartSentinel). During a failover
@@ -66,7 +72,9 @@
 //
 // Keys never contain a raw session ID, subject, sid or jti (they are
 // SHA-256 hashed) and values never hold a usable token: a Redis dump is
-// useless without the session secret. Every instance must use the same
+// useless without the session secret. The exception is KeyStore: its keys
+// are storage paths and its values the assertion private keys, unsealed
+// (as in a storage folder). Every instance must use the same
 // session secrets and key prefix.
 //
 // # Near-cache

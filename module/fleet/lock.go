@@ -24,14 +24,21 @@ const releaseTimeout = time.Second
 // token). ok is false when someone else holds it; release (set when ok)
 // deletes it with a compare-and-delete, and is safe to call more than once.
 func (c *Client) tryLock(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error) {
-	token := randomToken()
+	release, _, ok, err = c.tryLockToken(ctx, key, ttl)
+	return release, ok, err
+}
+
+// tryLockToken is tryLock that also returns the holder token (for a
+// holder that renews its lock, see KeyStore).
+func (c *Client) tryLockToken(ctx context.Context, key string, ttl time.Duration) (release func(), token string, ok bool, err error) {
+	token = randomToken()
 	err = c.call(ctx, "take lock", func(ctx context.Context) error {
 		var e error
 		ok, e = c.rdb.SetNX(ctx, key, token, ttl).Result()
 		return e
 	})
 	if err != nil || !ok {
-		return nil, false, err
+		return nil, "", false, err
 	}
 	var done bool
 	release = func() {
@@ -46,7 +53,7 @@ func (c *Client) tryLock(ctx context.Context, key string, ttl time.Duration) (re
 			return unlockScript.Run(ctx, c.rdb, []string{key}, token).Err()
 		})
 	}
-	return release, true, nil
+	return release, token, true, nil
 }
 
 // sleep waits about d (with up to 50 % jitter, so waiters do not poll in
