@@ -13,12 +13,14 @@ import (
 	"time"
 )
 
-// The login tests drive the browser flow through Caddy and the demo provider
-// with a cookie-jar client that plays the browser: it follows redirects
-// itself (so every hop can be inspected) and fills in the provider's login
-// and consent forms like a person would.
+// The cookie client: the login, logout and fleet tests drive the browser
+// flow through Caddy and an OpenID provider with a plain HTTP client and a
+// cookie jar that stands in for a browser. It follows redirects itself, hop
+// by hop (so every hop can be inspected), and fills in the provider's login
+// and consent forms like a person would. It runs no JavaScript and is not
+// the real browser of browser_test.go (Chromium).
 
-// hop is one request of a browser's navigation and its answer.
+// hop is one request of a cookie client's navigation and its answer.
 type hop struct {
 	Method     string
 	URL        *url.URL
@@ -29,8 +31,10 @@ type hop struct {
 	Body       []byte
 }
 
-// browser is a cookie-jar client that behaves like a browser during login.
-type browser struct {
+// cookieClient is an HTTP client with a cookie jar that behaves like a
+// browser during login: it sends navigation headers, follows redirects hop
+// by hop and submits the provider's forms.
+type cookieClient struct {
 	e      *env
 	jar    *cookiejar.Jar
 	client *http.Client
@@ -43,11 +47,11 @@ type browser struct {
 
 // formFiller recognises a provider's login or consent form in a page and
 // returns where to post it and with what; ok is false for any other page
-// (or when the browser has nothing to type in).
-type formFiller func(b *browser, h hop) (action string, form url.Values, ok bool)
+// (or when the client has nothing to type in).
+type formFiller func(b *cookieClient, h hop) (action string, form url.Values, ok bool)
 
 // demoForms fills the demo provider's login and consent forms.
-func demoForms(b *browser, h hop) (string, url.Values, bool) {
+func demoForms(b *cookieClient, h hop) (string, url.Values, bool) {
 	if h.Status != http.StatusOK || (!bytes.Contains(h.Body, loginFormID) && !bytes.Contains(h.Body, consentForm)) {
 		return "", nil, false
 	}
@@ -70,9 +74,9 @@ func demoForms(b *browser, h hop) (string, url.Values, bool) {
 	return u.String(), form, true
 }
 
-// newBrowser returns a browser with an empty cookie jar that trusts the demo
-// provider's CA and signs in as user (password "<user>-pass").
-func (e *env) newBrowser(user string) *browser {
+// newCookieClient returns a cookie client with an empty jar that trusts the
+// demo provider's CA and signs in as user (password "<user>-pass").
+func (e *env) newCookieClient(user string) *cookieClient {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		e.t.Fatal(err)
@@ -80,7 +84,7 @@ func (e *env) newBrowser(user string) *browser {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = e.idp.TLSConfig()
 	e.t.Cleanup(tr.CloseIdleConnections)
-	return &browser{
+	return &cookieClient{
 		e:   e,
 		jar: jar,
 		client: &http.Client{
@@ -94,7 +98,7 @@ func (e *env) newBrowser(user string) *browser {
 }
 
 // do sends one request (no redirect following) with browser-like headers.
-func (b *browser) do(method, target string, form url.Values, headers ...string) hop {
+func (b *cookieClient) do(method, target string, form url.Values, headers ...string) hop {
 	b.e.t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -138,7 +142,7 @@ var (
 
 // navigate opens target and follows redirects and the provider's forms until
 // a page that is neither; it returns every hop.
-func (b *browser) navigate(target string, headers ...string) []hop {
+func (b *cookieClient) navigate(target string, headers ...string) []hop {
 	b.e.t.Helper()
 	var hops []hop
 	method, next, form := http.MethodGet, target, url.Values(nil)
@@ -187,7 +191,7 @@ func redactURL(s string) string {
 
 // login navigates to path and requires the flow to end on the upstream with
 // 200; it returns the hops.
-func (b *browser) login(path string) []hop {
+func (b *cookieClient) login(path string) []hop {
 	b.e.t.Helper()
 	hops := b.navigate(b.e.url(path))
 	end := last(hops)
@@ -197,9 +201,9 @@ func (b *browser) login(path string) []hop {
 	return hops
 }
 
-// api sends an API-style request (JSON, no navigation) with the browser's
+// api sends an API-style request (JSON, no navigation) with the client's
 // cookies.
-func (b *browser) api(path string, headers ...string) (*http.Response, []byte) {
+func (b *cookieClient) api(path string, headers ...string) (*http.Response, []byte) {
 	b.e.t.Helper()
 	req, err := http.NewRequest(http.MethodGet, b.e.url(path), nil)
 	if err != nil {
@@ -219,15 +223,15 @@ func (b *browser) api(path string, headers ...string) (*http.Response, []byte) {
 	return resp, body
 }
 
-// cookies returns the browser's cookies for the gateway.
-func (b *browser) cookies() []*http.Cookie {
+// cookies returns the client's cookies for the gateway.
+func (b *cookieClient) cookies() []*http.Cookie {
 	u, _ := url.Parse(b.e.url("/"))
 	return b.jar.Cookies(u)
 }
 
-// setCookies replaces the browser's gateway cookies: every current one is
+// setCookies replaces the client's gateway cookies: every current one is
 // expired and cs are set.
-func (b *browser) setCookies(cs []*http.Cookie) {
+func (b *cookieClient) setCookies(cs []*http.Cookie) {
 	u, _ := url.Parse(b.e.url("/"))
 	var del []*http.Cookie
 	for _, c := range b.jar.Cookies(u) {
@@ -239,8 +243,8 @@ func (b *browser) setCookies(cs []*http.Cookie) {
 	}
 }
 
-// sessionCookies are the browser's cookies named edgeauth or edgeauth_<n>.
-func (b *browser) sessionCookies() []*http.Cookie {
+// sessionCookies are the client's cookies named edgeauth or edgeauth_<n>.
+func (b *cookieClient) sessionCookies() []*http.Cookie {
 	var out []*http.Cookie
 	for _, c := range b.cookies() {
 		if c.Name == "edgeauth" || chunkName.MatchString(c.Name) {
@@ -250,8 +254,8 @@ func (b *browser) sessionCookies() []*http.Cookie {
 	return out
 }
 
-// userinfo fetches /oauth2/userinfo with the browser's cookies.
-func (b *browser) userinfo() (int, map[string]any) {
+// userinfo fetches /oauth2/userinfo with the client's cookies.
+func (b *cookieClient) userinfo() (int, map[string]any) {
 	b.e.t.Helper()
 	resp, body := b.api("/oauth2/userinfo")
 	var out map[string]any

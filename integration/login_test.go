@@ -28,8 +28,8 @@ import (
 )
 
 // The login tests drive the browser flow through Caddy and the demo provider
-// with the cookie-jar client of cookieclient_test.go; loginsetup_test.go
-// builds their Caddyfile.
+// with the cookie client of cookieclient_test.go (cookieClient);
+// loginsetup_test.go builds their Caddyfile.
 
 // authorizeQuery checks that a 302 goes to the provider's authorization
 // endpoint and returns its query.
@@ -53,7 +53,7 @@ func (e *env) authorizeQuery(resp *http.Response) url.Values {
 func TestLoginFullFlowWithLoginHint(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	e.startLogin(loginOpts{login: "param login_hint alice"})
-	b := e.newBrowser("") // never types a password: login_hint + AutoApprove
+	b := e.newCookieClient("") // never types a password: login_hint + AutoApprove
 	u, _ := url.Parse(e.url("/"))
 	b.jar.SetCookies(u, []*http.Cookie{{Name: "app", Value: "keep-me", Path: "/"}})
 
@@ -211,7 +211,7 @@ func TestLoginCustomPrefix(t *testing.T) {
 	if q := e.authorizeQuery(resp); q.Get("redirect_uri") != fmt.Sprintf("http://127.0.0.1:%d/auth/callback", e.port) {
 		t.Errorf("redirect_uri = %q, want the /auth/ prefix", q.Get("redirect_uri"))
 	}
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/x")
 	resp, _ = b.api("/auth/userinfo")
 	if resp.StatusCode != http.StatusOK {
@@ -227,7 +227,7 @@ func TestLoginCustomPrefix(t *testing.T) {
 func TestLoginFormAndConsent(t *testing.T) {
 	e := newEnv(t, demoidp.Options{})
 	e.startLogin(loginOpts{})
-	b := e.newBrowser("root")
+	b := e.newCookieClient("root")
 	b.login("/")
 	got := e.upstreamSaw(b.api("/"))
 	if got.header("X-Auth-User-Type") != "account" || got.header("X-Auth-Login-Name") != "owner@example.com" {
@@ -235,7 +235,7 @@ func TestLoginFormAndConsent(t *testing.T) {
 	}
 
 	// Denying consent is a 403 page and no session.
-	d := e.newBrowser("alice")
+	d := e.newCookieClient("alice")
 	d.consent = "deny"
 	hops := d.navigate(e.url("/"))
 	end := last(hops)
@@ -250,7 +250,7 @@ func TestLoginFormAndConsent(t *testing.T) {
 func TestLoginParallelTabs(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	e.startLogin(loginOpts{login: "param login_hint alice"})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 
 	// Start four logins in four tabs, each stopping at the provider's
 	// redirect back (the callback URL), then finish them in another order.
@@ -287,7 +287,7 @@ func TestLoginParallelTabs(t *testing.T) {
 // beginLogin starts a login in b (with login_hint and an auto-approving
 // provider) and returns the callback URL the provider sends the browser to;
 // the code is not redeemed yet.
-func (e *env) beginLogin(b *browser) string {
+func (e *env) beginLogin(b *cookieClient) string {
 	e.t.Helper()
 	start := b.do(http.MethodGet, e.url("/"), nil)
 	back := b.do(http.MethodGet, start.Location, nil)
@@ -302,7 +302,7 @@ func TestLoginStateTamperingAndReplay(t *testing.T) {
 	e.startLogin(loginOpts{login: "param login_hint alice"})
 
 	begin := e.beginLogin
-	refused := func(name string, b *browser, h hop, hadSession bool) {
+	refused := func(name string, b *cookieClient, h hop, hadSession bool) {
 		t.Helper()
 		if h.Status < 400 || h.Status > 499 {
 			t.Errorf("%s: callback answered %d, want a 4xx page; body %s", name, h.Status, h.Body)
@@ -329,29 +329,29 @@ func TestLoginStateTamperingAndReplay(t *testing.T) {
 		return u.String()
 	}
 
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	cb := begin(b)
 	u, _ := url.Parse(cb)
 	state := u.Query().Get("state")
 	refused("tampered state", b, b.do(http.MethodGet, with(cb, "state", state[:len(state)-2]+"xy"), nil), false)
 	refused("no state", b, b.do(http.MethodGet, with(cb, "state", ""), nil), false)
 
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	cb = begin(b)
 	refused("wrong iss", b, b.do(http.MethodGet, with(cb, "iss", "https://evil.example"), nil), false)
 
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	cb = begin(b)
 	refused("tampered code", b, b.do(http.MethodGet, with(cb, "code", "AAAA"+strings.Repeat("b", 40)), nil), false)
 
 	// A callback in a browser that did not start the login (login CSRF).
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	cb = begin(b)
-	victim := e.newBrowser("")
+	victim := e.newCookieClient("")
 	refused("other browser", victim, victim.do(http.MethodGet, cb, nil), false)
 
 	// Replay: the same callback URL twice in one browser.
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	cb = begin(b)
 	pending := b.cookies()
 	first := b.do(http.MethodGet, cb, nil)
@@ -359,14 +359,14 @@ func TestLoginStateTamperingAndReplay(t *testing.T) {
 		t.Fatalf("the genuine callback failed: %d %s", first.Status, first.Body)
 	}
 	refused("replayed callback (same browser)", b, b.do(http.MethodGet, cb, nil), true)
-	replay := e.newBrowser("")
+	replay := e.newCookieClient("")
 	refused("replayed callback (other browser)", replay, replay.do(http.MethodGet, cb, nil), false)
 	// Even with the pending cookie captured too, the code is spent.
 	replay.setCookies(pending)
 	refused("replayed callback with the captured pending cookie", replay, replay.do(http.MethodGet, cb, nil), false)
 
 	// Provider errors (error=…) on a valid state are 4xx pages too.
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	cb = begin(b)
 	refused("provider error", b, b.do(http.MethodGet, with(with(cb, "code", ""), "error", "server_error"), nil), false)
 }
@@ -404,7 +404,7 @@ func TestLoginOpenRedirects(t *testing.T) {
 		url.QueryEscape("//user@evil.com"),
 		url.QueryEscape("/／evil.com"),
 	} {
-		b := e.newBrowser("")
+		b := e.newCookieClient("")
 		hops := b.navigate(e.url("/oauth2/start?rd=" + rd))
 		end := last(hops)
 		if end.URL.Host != site || end.Status != http.StatusOK {
@@ -428,7 +428,7 @@ func TestLoginOpenRedirects(t *testing.T) {
 	}
 
 	// Good return paths are kept (query included), so the above can fail.
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	end := last(b.navigate(e.url("/oauth2/start?rd=" + url.QueryEscape("/reports/q?year=2024&x=%2F"))))
 	if end.URL.Path != "/reports/q" || end.URL.RawQuery != "year=2024&x=%2F" {
 		t.Errorf("a same-site rd was not honoured: ended at %s", end.URL.RequestURI())
@@ -436,7 +436,7 @@ func TestLoginOpenRedirects(t *testing.T) {
 
 	// The implicit return path (the URL a browser navigated to) follows the
 	// same rules.
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	hops := b.navigate(fmt.Sprintf("http://%s//evil.com/x", site))
 	if end := last(hops); end.URL.Host != site {
 		t.Errorf("navigation to //evil.com/x ended at %s%s", end.URL.Host, describeHops(hops))
@@ -446,7 +446,7 @@ func TestLoginOpenRedirects(t *testing.T) {
 func TestLoginCookieTampering(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	e.startLogin(loginOpts{login: "param login_hint alice"})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	good := b.cookies()
 	e.upstreamSaw(b.api("/"))
@@ -513,7 +513,7 @@ func TestLoginChunksLargeSessions(t *testing.T) {
 	}
 	e := newEnv(t, demoidp.Options{AutoApprove: true, Users: append(users, long)})
 	e.startLogin(loginOpts{})
-	b := e.newBrowser("long")
+	b := e.newCookieClient("long")
 	hops := b.login("/")
 
 	var callback hop
@@ -588,12 +588,12 @@ func TestLoginChunksLargeSessions(t *testing.T) {
 func TestLoginSecretRotation(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	e.startLogin(loginOpts{login: "param login_hint alice", session: "secret " + secretNew})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	e.upstreamSaw(b.api("/"))
 
 	// A pending login started under the old secret.
-	p := e.newBrowser("")
+	p := e.newCookieClient("")
 	start := p.do(http.MethodGet, e.url("/later"), nil)
 	back := p.do(http.MethodGet, start.Location, nil)
 
@@ -605,7 +605,7 @@ func TestLoginSecretRotation(t *testing.T) {
 	}
 	// New sessions are sealed with the new secret: a login now survives
 	// dropping the old one.
-	n := e.newBrowser("")
+	n := e.newCookieClient("")
 	n.login("/")
 
 	e.start(e.loginConfig(loginOpts{login: "param login_hint alice", session: "secret " + secretNewer}))
@@ -623,7 +623,7 @@ func TestLoginRefresh(t *testing.T) {
 		RotateRefreshTokens: true, RevokeFamilyOnReuse: true, RefreshReturnsIDToken: true,
 	})
 	e.startLogin(loginOpts{login: "param login_hint alice\n\t\t\tparam access_type offline"})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	loggedIn := time.Now()
 
@@ -711,7 +711,7 @@ func TestLoginExpiresInAsString(t *testing.T) {
 	// refreshed when the access token expires.
 	e := newEnv(t, demoidp.Options{AutoApprove: true, ExpiresInAsString: true, AccessTokenTTL: 2 * time.Second, IDTokenTTL: time.Hour})
 	e.startLogin(loginOpts{login: "param login_hint alice\n\t\t\tparam access_type offline"})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	status, info := b.userinfo()
 	if status != http.StatusOK {
@@ -735,7 +735,7 @@ func TestLoginLogout(t *testing.T) {
 	e.startLogin(loginOpts{login: "param login_hint alice\n\t\t\tpost_logout_redirect_uri " + postLogout, rules: "\t\tpublic /bye\n"})
 
 	// Same-site GET logs out and goes to the provider's end_session.
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	h := b.do(http.MethodGet, e.url("/oauth2/logout"), nil, "Sec-Fetch-Site: same-origin")
 	if h.Status != http.StatusFound || !strings.HasPrefix(h.Location, e.idp.Issuer()+demoidp.PathLogout) {
@@ -763,7 +763,7 @@ func TestLoginLogout(t *testing.T) {
 	}
 
 	// Cross-site GET: a confirmation page, the session stays.
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	b.login("/")
 	h = b.do(http.MethodGet, e.url("/oauth2/logout"), nil, "Sec-Fetch-Site: cross-site")
 	if h.Status != http.StatusOK || !bytes.Contains(h.Body, []byte(`method="post"`)) {
@@ -801,7 +801,7 @@ func TestLoginIncrementalAuthorization(t *testing.T) {
 
 	// bob may not grant /acs/alidns: one trip to the provider asking for it,
 	// then a 403 page, never a loop.
-	bob := e.newBrowser("bob")
+	bob := e.newCookieClient("bob")
 	bob.login("/")
 	before := e.idp.Counts().Authorize
 	hops := bob.navigate(e.url("/dns/x"))
@@ -834,7 +834,7 @@ func TestLoginIncrementalAuthorization(t *testing.T) {
 	}
 
 	// alice can grant it: the step-up login succeeds and she lands on /dns/x.
-	alice := e.newBrowser("alice")
+	alice := e.newCookieClient("alice")
 	alice.login("/")
 	hops = alice.login("/dns/x")
 	if last(hops).URL.Path != "/dns/x" {
@@ -940,7 +940,7 @@ func TestLoginOpaqueAccessTokens(t *testing.T) {
 				}
 			}
 			// The browser login works with opaque access tokens too.
-			b := e.newBrowser("")
+			b := e.newCookieClient("")
 			b.login("/")
 			e.upstreamSaw(b.api("/"))
 		})
@@ -1101,7 +1101,7 @@ func TestLoginOverHTTPSUsesHostPrefixAndSecure(t *testing.T) {
 	prov := e.providerBlock("demo", "scopes openid profile aliuid email")
 	e.start(e.globals(prov+"\n\t\tsession {\n\t\t\tsecret "+secretNew+"\n\t\t}") + site)
 
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	roots := pool.Clone()
 	roots.AddCert(e.idp.CACert())
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -1171,7 +1171,7 @@ func TestLoginOverHTTPSUsesHostPrefixAndSecure(t *testing.T) {
 func TestLoginSessionLifetime(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	e.startLogin(loginOpts{login: "param login_hint alice", session: "secret " + secretNew + "\n\t\t\tlifetime 2s"})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	status, info := b.userinfo()
 	if status != http.StatusOK {
