@@ -5,7 +5,13 @@ import (
 	"time"
 )
 
-// Session secrets (at least 32 bytes each) for the rotation tests.
+// The login setup, shared by the test files that sign in through the demo
+// provider or wait for it: the session secrets, the Caddyfile of a login
+// test, and the wait until the provider's metadata and keys are loaded.
+
+// Session secrets (at least 32 bytes each): secretNew is the default of
+// loginConfig and of the other tests' session blocks; secretNewer is the
+// next one for the rotation tests.
 const (
 	secretNew   = "new-session-secret-0123456789-abcdefghijklmnop"
 	secretNewer = "newer-session-secret-0123456789-abcdefghijklmn"
@@ -45,6 +51,8 @@ func (e *env) startLogin(o loginOpts) {
 	e.waitReady()
 }
 
+// waitReady waits until the provider's metadata and keys are loaded: a
+// bearer token of alice's passes and a browser navigation is sent to login.
 func (e *env) waitReady() {
 	e.t.Helper()
 	tok := e.aliceToken()
