@@ -18,7 +18,7 @@ func TestRedTeamLoginCallbackOutageHasRetryAfter(t *testing.T) {
 	e.startLogin(loginOpts{login: "param login_hint alice"})
 
 	begin := e.beginLogin
-	check := func(name string, b *browser, h hop) {
+	check := func(name string, b *cookieClient, h hop) {
 		t.Helper()
 		if h.Status != http.StatusServiceUnavailable {
 			t.Fatalf("%s: callback answered %d, want 503; body %.300s", name, h.Status, h.Body)
@@ -32,13 +32,13 @@ func TestRedTeamLoginCallbackOutageHasRetryAfter(t *testing.T) {
 		}
 	}
 
-	b := e.newBrowser("alice")
+	b := e.newCookieClient("alice")
 	cb := begin(b)
 	e.idp.SetDown(true)
 	check("token endpoint down", b, b.do(http.MethodGet, cb, nil))
 	e.idp.SetDown(false)
 
-	b = e.newBrowser("alice")
+	b = e.newCookieClient("alice")
 	cb = begin(b)
 	e.idp.SetHang(30 * time.Second)
 	t0 := time.Now()
@@ -50,5 +50,5 @@ func TestRedTeamLoginCallbackOutageHasRetryAfter(t *testing.T) {
 	}
 
 	// The provider is back: a new login completes.
-	e.newBrowser("alice").login("/")
+	e.newCookieClient("alice").login("/")
 }

@@ -198,7 +198,7 @@ func TestBrowserForbiddenPage(t *testing.T) {
 	cfg := e.loginConfig(loginOpts{rules: "\t\tclaim /billing/* type account\n"})
 	e.start(cfg)
 	e.waitReady()
-	alice := e.newBrowser("alice")
+	alice := e.newCookieClient("alice")
 	alice.login("/")
 
 	const defaultPage = `<!doctype html><html><head><meta charset="utf-8"><title>Access denied</title></head><body><h1>Access denied</h1><p>Your sign-in does not grant this page.</p><p><a href="/">Home</a></p></body></html>`

@@ -72,11 +72,11 @@ func (f *fleetWorld) checkNodesAlive(t *testing.T) {
 // subject's session stays.
 func (f *fleetWorld) testBackChannelLogoutBySub(t *testing.T) {
 	es := f.envs(t)
-	a1 := es[0].newBrowser("alice")
+	a1 := es[0].newCookieClient("alice")
 	a1.login("/")
-	a2 := es[1].newBrowser("alice")
+	a2 := es[1].newCookieClient("alice")
 	a2.login("/")
-	bob := es[2].newBrowser("bob")
+	bob := es[2].newCookieClient("bob")
 	bob.login("/")
 	tok, err := f.idp.MintLogoutToken("", aliceSubject)
 	if err != nil {
@@ -92,7 +92,7 @@ func (f *fleetWorld) testBackChannelLogoutBySub(t *testing.T) {
 		t.Fatalf("back-channel logout by sub: %d %.300s", resp.StatusCode, body)
 	}
 	for i, e := range es {
-		for j, b := range []*browser{a1, a2} {
+		for j, b := range []*cookieClient{a1, a2} {
 			if resp, body := b.at(e).api("/app"); resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("instance %d, alice's session %d after the logout of her sub: %d, want 401; %.200s", i+1, j+1, resp.StatusCode, body)
 			}
@@ -105,7 +105,7 @@ func (f *fleetWorld) testBackChannelLogoutBySub(t *testing.T) {
 
 // haUser is one signed-in browser in the failover test.
 type haUser struct {
-	b       *browser
+	b       *cookieClient
 	subject string
 }
 
@@ -142,7 +142,7 @@ func TestFleetSentinel(t *testing.T) {
 	subjects := map[string]string{"root": demoidp.DemoAccountID, "alice": aliceSubject, "bob": "2000000000000003", "ops": "300000000000000001:ops"}
 	var users []haUser
 	for i, name := range []string{"root", "alice", "bob", "ops"} {
-		b := es[i%3].newBrowser(name)
+		b := es[i%3].newCookieClient(name)
 		b.login("/")
 		users = append(users, haUser{b: b, subject: subjects[name]})
 	}
@@ -243,7 +243,7 @@ func TestFleetSentinel(t *testing.T) {
 	// After the failover, without a restart: a new login is shared, a
 	// logout on another instance ends it everywhere, and a back-channel
 	// logout by sub ends bob's session everywhere.
-	nb := es[2].newBrowser("alice")
+	nb := es[2].newCookieClient("alice")
 	nb.login("/")
 	for i, e := range es {
 		if sub, err := subjectOf(nb.at(e).api("/app")); sub != aliceSubject {

@@ -87,7 +87,7 @@ func (f *fleetWorld) apiStatus(e *env, cookie string) (int, error) {
 // per gateway, many more send no GET to Redis.
 func (f *fleetWorld) testServedFromMemory(t *testing.T) {
 	es := f.envs(t)
-	b := es[0].newBrowser("alice")
+	b := es[0].newCookieClient("alice")
 	b.login("/")
 	cookie := cookieHeader(b.sessionCookies())
 	rdb := f.redisAdmin(t)
@@ -181,7 +181,7 @@ func (f *fleetWorld) testRevocationWithinBound(t *testing.T) {
 // refused the session.
 func (f *fleetWorld) revocationTrial(t *testing.T, es []*env, rdb *redis.Client, i int, kind revocationKind, cut bool) []time.Duration {
 	t.Helper()
-	b := es[i%3].newBrowser("alice")
+	b := es[i%3].newCookieClient("alice")
 	b.login("/")
 	cookie := cookieHeader(b.sessionCookies())
 	for round := range 2 {

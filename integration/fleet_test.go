@@ -236,17 +236,17 @@ func (f *fleetWorld) envs(t *testing.T) []*env {
 	return out
 }
 
-// at returns a browser sharing b's cookie jar and client that sends its
+// at returns a cookie client sharing b's cookie jar and client that sends its
 // requests to e's gateway.
-func (b *browser) at(e *env) *browser {
+func (b *cookieClient) at(e *env) *cookieClient {
 	c := *b
 	c.e = e
 	return &c
 }
 
-// sessionCookieSize is the total size (name=value) of a browser's session
+// sessionCookieSize is the total size (name=value) of a cookie client's session
 // cookies.
-func sessionCookieSize(b *browser) int {
+func sessionCookieSize(b *cookieClient) int {
 	n := 0
 	for _, c := range b.sessionCookies() {
 		n += len(c.Name) + 1 + len(c.Value)
@@ -337,7 +337,7 @@ func TestFleet(t *testing.T) {
 // sealed ID, not the session.
 func (f *fleetWorld) testLoginShared(t *testing.T) {
 	es := f.envs(t)
-	b := es[0].newBrowser("alice")
+	b := es[0].newCookieClient("alice")
 	b.login("/")
 	if got := len(b.sessionCookies()); got != 1 {
 		t.Errorf("%d session cookies, want exactly 1 (the sealed ID; no chunks)", got)
@@ -357,7 +357,7 @@ func (f *fleetWorld) testLoginShared(t *testing.T) {
 // that kept the old cookie.
 func (f *fleetWorld) testLogout(t *testing.T) {
 	es := f.envs(t)
-	b := es[0].newBrowser("alice")
+	b := es[0].newCookieClient("alice")
 	b.login("/")
 	for i, e := range es {
 		if sub, err := subjectOf(b.at(e).api("/app")); sub != aliceSubject {
@@ -398,9 +398,9 @@ func (f *fleetWorld) testLogout(t *testing.T) {
 // refused.
 func (f *fleetWorld) testBackChannelLogout(t *testing.T) {
 	es := f.envs(t)
-	alice := es[1].newBrowser("alice")
+	alice := es[1].newCookieClient("alice")
 	alice.login("/")
-	bob := es[2].newBrowser("bob")
+	bob := es[2].newCookieClient("bob")
 	bob.login("/")
 	status, info := alice.at(es[0]).userinfo()
 	if status != http.StatusOK {
@@ -492,7 +492,7 @@ func (f *fleetWorld) testSTS(t *testing.T) {
 // refresh with the old token would end the session).
 func (f *fleetWorld) testRefresh(t *testing.T) {
 	es := f.envs(t)
-	b := es[0].newBrowser("alice")
+	b := es[0].newCookieClient("alice")
 	b.login("/")
 	status, info := b.userinfo()
 	if status != http.StatusOK {
@@ -550,7 +550,7 @@ func (f *fleetWorld) testRefresh(t *testing.T) {
 // works and is shared by all three instances.
 func (f *fleetWorld) testRedisOutage(t *testing.T) {
 	es := f.envs(t)
-	b := es[0].newBrowser("alice")
+	b := es[0].newCookieClient("alice")
 	b.login("/")
 	for i, e := range es {
 		if sub, err := subjectOf(b.at(e).api("/app")); sub != aliceSubject {
@@ -630,7 +630,7 @@ func (f *fleetWorld) testRedisOutage(t *testing.T) {
 	}
 	t.Logf("all instances saw Redis again %s after the restart", time.Since(restarted).Round(time.Millisecond))
 
-	nb := es[2].newBrowser("alice")
+	nb := es[2].newCookieClient("alice")
 	nb.login("/")
 	for i, e := range es {
 		if sub, err := subjectOf(nb.at(e).api("/app")); sub != aliceSubject {

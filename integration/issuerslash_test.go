@@ -39,7 +39,7 @@ func TestIssuerTrailingSlashConfigured(t *testing.T) {
 		t.Errorf("token with the configured issuer: %d %q; %.200s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
 	}
 
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	if got := e.upstreamSaw(b.api("/")); got.header("X-Auth-Subject") != "2000000000000002" {
 		t.Errorf("session after a login: subject %q", got.header("X-Auth-Subject"))

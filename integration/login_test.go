@@ -15,7 +15,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -29,321 +28,8 @@ import (
 )
 
 // The login tests drive the browser flow through Caddy and the demo provider
-// with a cookie-jar client that plays the browser: it follows redirects
-// itself (so every hop can be inspected) and fills in the provider's login
-// and consent forms like a person would.
-
-// Session secrets (at least 32 bytes each) for the rotation tests.
-const (
-	secretNew   = "new-session-secret-0123456789-abcdefghijklmnop"
-	secretNewer = "newer-session-secret-0123456789-abcdefghijklmn"
-)
-
-// loginOpts shape the Caddyfile of a login test.
-type loginOpts struct {
-	providerExtra []string // more lines in the provider block
-	session       string   // body of the session block; default `secret secretNew`
-	login         string   // body of the login block
-	loginArgs     string   // after `login`, e.g. a prefix
-	rules         string   // more lines in the edgeauth directive
-}
-
-// loginConfig is the Caddyfile of a login test: the demo provider with the
-// profile scopes, a session block and a site with `login`.
-func (e *env) loginConfig(o loginOpts) string {
-	prov := e.providerBlock("demo", append([]string{"scopes openid profile aliuid email"}, o.providerExtra...)...)
-	sess := o.session
-	if sess == "" {
-		sess = "secret " + secretNew
-	}
-	login := "login"
-	if o.loginArgs != "" {
-		login += " " + o.loginArgs
-	}
-	body := "\t\t" + login + " {\n\t\t\t" + o.login + "\n\t\t}\n" + o.rules
-	return e.globals(prov+"\n\t\tsession {\n\t\t\t"+sess+"\n\t\t}") + e.site("edgeauth demo", body)
-}
-
-// startLogin loads a login config and waits until the provider's metadata
-// and keys are loaded (a bearer token passes and a browser navigation is
-// sent to the provider).
-func (e *env) startLogin(o loginOpts) {
-	e.t.Helper()
-	e.start(e.loginConfig(o))
-	e.waitReady()
-}
-
-func (e *env) waitReady() {
-	e.t.Helper()
-	tok := e.aliceToken()
-	// 30s: a first discovery or key fetch that fails (a busy CI machine)
-	// is retried with backoff (1s, 2s, 4s, 8s …) before it succeeds.
-	waitFor(e.t, "the provider's metadata and keys", 30*time.Second, func() bool {
-		resp, _ := e.get("/", tok)
-		if resp.StatusCode != http.StatusOK {
-			return false
-		}
-		resp, _ = e.get("/", "", "Accept: text/html")
-		return resp.StatusCode == http.StatusFound
-	})
-}
-
-// hop is one request of a browser's navigation and its answer.
-type hop struct {
-	Method     string
-	URL        *url.URL
-	Status     int
-	Location   string
-	SetCookies []string
-	Header     http.Header
-	Body       []byte
-}
-
-// browser is a cookie-jar client that behaves like a browser during login.
-type browser struct {
-	e      *env
-	jar    *cookiejar.Jar
-	client *http.Client
-	// user and password are typed into the provider's login form; consent
-	// is the button pressed on its consent page ("allow" or "deny").
-	user, password, consent string
-	// fill recognises the provider's forms (default: the demo provider's).
-	fill formFiller
-}
-
-// formFiller recognises a provider's login or consent form in a page and
-// returns where to post it and with what; ok is false for any other page
-// (or when the browser has nothing to type in).
-type formFiller func(b *browser, h hop) (action string, form url.Values, ok bool)
-
-// demoForms fills the demo provider's login and consent forms.
-func demoForms(b *browser, h hop) (string, url.Values, bool) {
-	if h.Status != http.StatusOK || (!bytes.Contains(h.Body, loginFormID) && !bytes.Contains(h.Body, consentForm)) {
-		return "", nil, false
-	}
-	id := reqIDField.FindSubmatch(h.Body)
-	action := formAction.FindSubmatch(h.Body)
-	if id == nil || action == nil {
-		b.e.t.Fatalf("provider form without req or action: %s", h.Body)
-	}
-	u, _ := h.URL.Parse(string(action[1]))
-	form := url.Values{"req": {string(id[1])}}
-	if bytes.Contains(h.Body, loginFormID) {
-		if b.user == "" {
-			return "", nil, false // a person would stop at the login page
-		}
-		form.Set("username", b.user)
-		form.Set("password", b.password)
-	} else {
-		form.Set("action", b.consent)
-	}
-	return u.String(), form, true
-}
-
-// newBrowser returns a browser with an empty cookie jar that trusts the demo
-// provider's CA and signs in as user (password "<user>-pass").
-func (e *env) newBrowser(user string) *browser {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = e.idp.TLSConfig()
-	e.t.Cleanup(tr.CloseIdleConnections)
-	return &browser{
-		e:   e,
-		jar: jar,
-		client: &http.Client{
-			Jar:           jar,
-			Transport:     reloadSafe{tr},
-			Timeout:       15 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		user: user, password: user + "-pass", consent: "allow", fill: demoForms,
-	}
-}
-
-// do sends one request (no redirect following) with browser-like headers.
-func (b *browser) do(method, target string, form url.Values, headers ...string) hop {
-	b.e.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, target, body)
-	if err != nil {
-		b.e.t.Fatal(err)
-	}
-	req.Header.Set("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
-	req.Header.Set("Sec-Fetch-Mode", "navigate")
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	for _, h := range headers {
-		name, value, _ := strings.Cut(h, ":")
-		req.Header.Set(name, strings.TrimSpace(value))
-	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		b.e.t.Fatalf("%s %s: %v", method, redactURL(target), err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		b.e.t.Fatal(err)
-	}
-	return hop{
-		Method: method, URL: req.URL, Status: resp.StatusCode, Location: resp.Header.Get("Location"),
-		SetCookies: resp.Header.Values("Set-Cookie"), Header: resp.Header, Body: data,
-	}
-}
-
-var (
-	reqIDField  = regexp.MustCompile(`name="req" value="([^"]+)"`)
-	formAction  = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
-	loginFormID = []byte(`id="login-form"`)
-	consentForm = []byte(`id="consent-form"`)
-	chunkName   = regexp.MustCompile(`^edgeauth_[1-9][0-9]?$`)
-)
-
-// navigate opens target and follows redirects and the provider's forms until
-// a page that is neither; it returns every hop.
-func (b *browser) navigate(target string, headers ...string) []hop {
-	b.e.t.Helper()
-	var hops []hop
-	method, next, form := http.MethodGet, target, url.Values(nil)
-	for range 25 {
-		h := b.do(method, next, form, headers...)
-		hops = append(hops, h)
-		switch {
-		case h.Status >= 300 && h.Status < 400 && h.Location != "":
-			loc, err := h.URL.Parse(h.Location)
-			if err != nil {
-				b.e.t.Fatalf("bad Location %q: %v", h.Location, err)
-			}
-			method, next, form = http.MethodGet, loc.String(), nil
-		default:
-			action, f, ok := b.fill(b, h)
-			if !ok {
-				return hops
-			}
-			method, next, form = http.MethodPost, action, f
-		}
-		headers = nil // extra headers only on the first request
-	}
-	b.e.t.Fatalf("more than 25 hops from %s", target)
-	return nil
-}
-
-// last returns the final hop.
-func last(hops []hop) hop { return hops[len(hops)-1] }
-
-// describeHops lists the hops for failure messages (without query strings, which
-// carry codes and state).
-func describeHops(hops []hop) string {
-	var b strings.Builder
-	for _, h := range hops {
-		fmt.Fprintf(&b, "\n  %s %s://%s%s → %d", h.Method, h.URL.Scheme, h.URL.Host, h.URL.Path, h.Status)
-	}
-	return b.String()
-}
-
-func redactURL(s string) string {
-	if i := strings.IndexByte(s, '?'); i >= 0 {
-		return s[:i] + "?…"
-	}
-	return s
-}
-
-// login navigates to path and requires the flow to end on the upstream with
-// 200; it returns the hops.
-func (b *browser) login(path string) []hop {
-	b.e.t.Helper()
-	hops := b.navigate(b.e.url(path))
-	end := last(hops)
-	if end.Status != http.StatusOK || end.URL.Host != fmt.Sprintf("127.0.0.1:%d", b.e.port) {
-		b.e.t.Fatalf("login through %s did not end on the upstream: %s\nbody: %.600s", path, describeHops(hops), end.Body)
-	}
-	return hops
-}
-
-// api sends an API-style request (JSON, no navigation) with the browser's
-// cookies.
-func (b *browser) api(path string, headers ...string) (*http.Response, []byte) {
-	b.e.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, b.e.url(path), nil)
-	if err != nil {
-		b.e.t.Fatal(err)
-	}
-	req.Header.Set("Accept", "application/json")
-	for _, h := range headers {
-		name, value, _ := strings.Cut(h, ":")
-		req.Header.Set(name, strings.TrimSpace(value))
-	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		b.e.t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, body
-}
-
-// cookies returns the browser's cookies for the gateway.
-func (b *browser) cookies() []*http.Cookie {
-	u, _ := url.Parse(b.e.url("/"))
-	return b.jar.Cookies(u)
-}
-
-// setCookies replaces the browser's gateway cookies: every current one is
-// expired and cs are set.
-func (b *browser) setCookies(cs []*http.Cookie) {
-	u, _ := url.Parse(b.e.url("/"))
-	var del []*http.Cookie
-	for _, c := range b.jar.Cookies(u) {
-		del = append(del, &http.Cookie{Name: c.Name, Value: "", Path: "/", MaxAge: -1})
-	}
-	b.jar.SetCookies(u, del)
-	for _, c := range cs {
-		b.jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: c.Value, Path: "/"}})
-	}
-}
-
-// sessionCookies are the browser's cookies named edgeauth or edgeauth_<n>.
-func (b *browser) sessionCookies() []*http.Cookie {
-	var out []*http.Cookie
-	for _, c := range b.cookies() {
-		if c.Name == "edgeauth" || chunkName.MatchString(c.Name) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// userinfo fetches /oauth2/userinfo with the browser's cookies.
-func (b *browser) userinfo() (int, map[string]any) {
-	b.e.t.Helper()
-	resp, body := b.api("/oauth2/userinfo")
-	var out map[string]any
-	if resp.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(body, &out); err != nil {
-			b.e.t.Fatalf("userinfo is not JSON: %v: %s", err, body)
-		}
-	}
-	return resp.StatusCode, out
-}
-
-// setsSession reports whether a hop sets a non-empty session cookie.
-func setsSession(h hop) bool {
-	for _, sc := range h.SetCookies {
-		name, rest, _ := strings.Cut(sc, "=")
-		value, _, _ := strings.Cut(rest, ";")
-		if (name == "edgeauth" || strings.HasPrefix(name, "edgeauth_")) && !strings.HasPrefix(name, "edgeauth_login_") && name != "edgeauth_logout" && name != "edgeauth_signedout" && value != "" {
-			return true
-		}
-	}
-	return false
-}
+// with the cookie client of cookieclient_test.go (cookieClient);
+// loginsetup_test.go builds their Caddyfile.
 
 // authorizeQuery checks that a 302 goes to the provider's authorization
 // endpoint and returns its query.
@@ -367,7 +53,7 @@ func (e *env) authorizeQuery(resp *http.Response) url.Values {
 func TestLoginFullFlowWithLoginHint(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	e.startLogin(loginOpts{login: "param login_hint alice"})
-	b := e.newBrowser("") // never types a password: login_hint + AutoApprove
+	b := e.newCookieClient("") // never types a password: login_hint + AutoApprove
 	u, _ := url.Parse(e.url("/"))
 	b.jar.SetCookies(u, []*http.Cookie{{Name: "app", Value: "keep-me", Path: "/"}})
 
@@ -525,7 +211,7 @@ func TestLoginCustomPrefix(t *testing.T) {
 	if q := e.authorizeQuery(resp); q.Get("redirect_uri") != fmt.Sprintf("http://127.0.0.1:%d/auth/callback", e.port) {
 		t.Errorf("redirect_uri = %q, want the /auth/ prefix", q.Get("redirect_uri"))
 	}
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/x")
 	resp, _ = b.api("/auth/userinfo")
 	if resp.StatusCode != http.StatusOK {
@@ -541,7 +227,7 @@ func TestLoginCustomPrefix(t *testing.T) {
 func TestLoginFormAndConsent(t *testing.T) {
 	e := newEnv(t, demoidp.Options{})
 	e.startLogin(loginOpts{})
-	b := e.newBrowser("root")
+	b := e.newCookieClient("root")
 	b.login("/")
 	got := e.upstreamSaw(b.api("/"))
 	if got.header("X-Auth-User-Type") != "account" || got.header("X-Auth-Login-Name") != "owner@example.com" {
@@ -549,7 +235,7 @@ func TestLoginFormAndConsent(t *testing.T) {
 	}
 
 	// Denying consent is a 403 page and no session.
-	d := e.newBrowser("alice")
+	d := e.newCookieClient("alice")
 	d.consent = "deny"
 	hops := d.navigate(e.url("/"))
 	end := last(hops)
@@ -564,7 +250,7 @@ func TestLoginFormAndConsent(t *testing.T) {
 func TestLoginParallelTabs(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	e.startLogin(loginOpts{login: "param login_hint alice"})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 
 	// Start four logins in four tabs, each stopping at the provider's
 	// redirect back (the callback URL), then finish them in another order.
@@ -601,7 +287,7 @@ func TestLoginParallelTabs(t *testing.T) {
 // beginLogin starts a login in b (with login_hint and an auto-approving
 // provider) and returns the callback URL the provider sends the browser to;
 // the code is not redeemed yet.
-func (e *env) beginLogin(b *browser) string {
+func (e *env) beginLogin(b *cookieClient) string {
 	e.t.Helper()
 	start := b.do(http.MethodGet, e.url("/"), nil)
 	back := b.do(http.MethodGet, start.Location, nil)
@@ -616,7 +302,7 @@ func TestLoginStateTamperingAndReplay(t *testing.T) {
 	e.startLogin(loginOpts{login: "param login_hint alice"})
 
 	begin := e.beginLogin
-	refused := func(name string, b *browser, h hop, hadSession bool) {
+	refused := func(name string, b *cookieClient, h hop, hadSession bool) {
 		t.Helper()
 		if h.Status < 400 || h.Status > 499 {
 			t.Errorf("%s: callback answered %d, want a 4xx page; body %s", name, h.Status, h.Body)
@@ -643,29 +329,29 @@ func TestLoginStateTamperingAndReplay(t *testing.T) {
 		return u.String()
 	}
 
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	cb := begin(b)
 	u, _ := url.Parse(cb)
 	state := u.Query().Get("state")
 	refused("tampered state", b, b.do(http.MethodGet, with(cb, "state", state[:len(state)-2]+"xy"), nil), false)
 	refused("no state", b, b.do(http.MethodGet, with(cb, "state", ""), nil), false)
 
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	cb = begin(b)
 	refused("wrong iss", b, b.do(http.MethodGet, with(cb, "iss", "https://evil.example"), nil), false)
 
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	cb = begin(b)
 	refused("tampered code", b, b.do(http.MethodGet, with(cb, "code", "AAAA"+strings.Repeat("b", 40)), nil), false)
 
 	// A callback in a browser that did not start the login (login CSRF).
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	cb = begin(b)
-	victim := e.newBrowser("")
+	victim := e.newCookieClient("")
 	refused("other browser", victim, victim.do(http.MethodGet, cb, nil), false)
 
 	// Replay: the same callback URL twice in one browser.
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	cb = begin(b)
 	pending := b.cookies()
 	first := b.do(http.MethodGet, cb, nil)
@@ -673,14 +359,14 @@ func TestLoginStateTamperingAndReplay(t *testing.T) {
 		t.Fatalf("the genuine callback failed: %d %s", first.Status, first.Body)
 	}
 	refused("replayed callback (same browser)", b, b.do(http.MethodGet, cb, nil), true)
-	replay := e.newBrowser("")
+	replay := e.newCookieClient("")
 	refused("replayed callback (other browser)", replay, replay.do(http.MethodGet, cb, nil), false)
 	// Even with the pending cookie captured too, the code is spent.
 	replay.setCookies(pending)
 	refused("replayed callback with the captured pending cookie", replay, replay.do(http.MethodGet, cb, nil), false)
 
 	// Provider errors (error=…) on a valid state are 4xx pages too.
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	cb = begin(b)
 	refused("provider error", b, b.do(http.MethodGet, with(with(cb, "code", ""), "error", "server_error"), nil), false)
 }
@@ -718,7 +404,7 @@ func TestLoginOpenRedirects(t *testing.T) {
 		url.QueryEscape("//user@evil.com"),
 		url.QueryEscape("/／evil.com"),
 	} {
-		b := e.newBrowser("")
+		b := e.newCookieClient("")
 		hops := b.navigate(e.url("/oauth2/start?rd=" + rd))
 		end := last(hops)
 		if end.URL.Host != site || end.Status != http.StatusOK {
@@ -742,7 +428,7 @@ func TestLoginOpenRedirects(t *testing.T) {
 	}
 
 	// Good return paths are kept (query included), so the above can fail.
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	end := last(b.navigate(e.url("/oauth2/start?rd=" + url.QueryEscape("/reports/q?year=2024&x=%2F"))))
 	if end.URL.Path != "/reports/q" || end.URL.RawQuery != "year=2024&x=%2F" {
 		t.Errorf("a same-site rd was not honoured: ended at %s", end.URL.RequestURI())
@@ -750,7 +436,7 @@ func TestLoginOpenRedirects(t *testing.T) {
 
 	// The implicit return path (the URL a browser navigated to) follows the
 	// same rules.
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	hops := b.navigate(fmt.Sprintf("http://%s//evil.com/x", site))
 	if end := last(hops); end.URL.Host != site {
 		t.Errorf("navigation to //evil.com/x ended at %s%s", end.URL.Host, describeHops(hops))
@@ -760,7 +446,7 @@ func TestLoginOpenRedirects(t *testing.T) {
 func TestLoginCookieTampering(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	e.startLogin(loginOpts{login: "param login_hint alice"})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	good := b.cookies()
 	e.upstreamSaw(b.api("/"))
@@ -827,7 +513,7 @@ func TestLoginChunksLargeSessions(t *testing.T) {
 	}
 	e := newEnv(t, demoidp.Options{AutoApprove: true, Users: append(users, long)})
 	e.startLogin(loginOpts{})
-	b := e.newBrowser("long")
+	b := e.newCookieClient("long")
 	hops := b.login("/")
 
 	var callback hop
@@ -902,12 +588,12 @@ func TestLoginChunksLargeSessions(t *testing.T) {
 func TestLoginSecretRotation(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	e.startLogin(loginOpts{login: "param login_hint alice", session: "secret " + secretNew})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	e.upstreamSaw(b.api("/"))
 
 	// A pending login started under the old secret.
-	p := e.newBrowser("")
+	p := e.newCookieClient("")
 	start := p.do(http.MethodGet, e.url("/later"), nil)
 	back := p.do(http.MethodGet, start.Location, nil)
 
@@ -919,7 +605,7 @@ func TestLoginSecretRotation(t *testing.T) {
 	}
 	// New sessions are sealed with the new secret: a login now survives
 	// dropping the old one.
-	n := e.newBrowser("")
+	n := e.newCookieClient("")
 	n.login("/")
 
 	e.start(e.loginConfig(loginOpts{login: "param login_hint alice", session: "secret " + secretNewer}))
@@ -937,7 +623,7 @@ func TestLoginRefresh(t *testing.T) {
 		RotateRefreshTokens: true, RevokeFamilyOnReuse: true, RefreshReturnsIDToken: true,
 	})
 	e.startLogin(loginOpts{login: "param login_hint alice\n\t\t\tparam access_type offline"})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	loggedIn := time.Now()
 
@@ -1025,7 +711,7 @@ func TestLoginExpiresInAsString(t *testing.T) {
 	// refreshed when the access token expires.
 	e := newEnv(t, demoidp.Options{AutoApprove: true, ExpiresInAsString: true, AccessTokenTTL: 2 * time.Second, IDTokenTTL: time.Hour})
 	e.startLogin(loginOpts{login: "param login_hint alice\n\t\t\tparam access_type offline"})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	status, info := b.userinfo()
 	if status != http.StatusOK {
@@ -1049,7 +735,7 @@ func TestLoginLogout(t *testing.T) {
 	e.startLogin(loginOpts{login: "param login_hint alice\n\t\t\tpost_logout_redirect_uri " + postLogout, rules: "\t\tpublic /bye\n"})
 
 	// Same-site GET logs out and goes to the provider's end_session.
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	h := b.do(http.MethodGet, e.url("/oauth2/logout"), nil, "Sec-Fetch-Site: same-origin")
 	if h.Status != http.StatusFound || !strings.HasPrefix(h.Location, e.idp.Issuer()+demoidp.PathLogout) {
@@ -1077,7 +763,7 @@ func TestLoginLogout(t *testing.T) {
 	}
 
 	// Cross-site GET: a confirmation page, the session stays.
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	b.login("/")
 	h = b.do(http.MethodGet, e.url("/oauth2/logout"), nil, "Sec-Fetch-Site: cross-site")
 	if h.Status != http.StatusOK || !bytes.Contains(h.Body, []byte(`method="post"`)) {
@@ -1115,7 +801,7 @@ func TestLoginIncrementalAuthorization(t *testing.T) {
 
 	// bob may not grant /acs/alidns: one trip to the provider asking for it,
 	// then a 403 page, never a loop.
-	bob := e.newBrowser("bob")
+	bob := e.newCookieClient("bob")
 	bob.login("/")
 	before := e.idp.Counts().Authorize
 	hops := bob.navigate(e.url("/dns/x"))
@@ -1148,7 +834,7 @@ func TestLoginIncrementalAuthorization(t *testing.T) {
 	}
 
 	// alice can grant it: the step-up login succeeds and she lands on /dns/x.
-	alice := e.newBrowser("alice")
+	alice := e.newCookieClient("alice")
 	alice.login("/")
 	hops = alice.login("/dns/x")
 	if last(hops).URL.Path != "/dns/x" {
@@ -1254,7 +940,7 @@ func TestLoginOpaqueAccessTokens(t *testing.T) {
 				}
 			}
 			// The browser login works with opaque access tokens too.
-			b := e.newBrowser("")
+			b := e.newCookieClient("")
 			b.login("/")
 			e.upstreamSaw(b.api("/"))
 		})
@@ -1415,7 +1101,7 @@ func TestLoginOverHTTPSUsesHostPrefixAndSecure(t *testing.T) {
 	prov := e.providerBlock("demo", "scopes openid profile aliuid email")
 	e.start(e.globals(prov+"\n\t\tsession {\n\t\t\tsecret "+secretNew+"\n\t\t}") + site)
 
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	roots := pool.Clone()
 	roots.AddCert(e.idp.CACert())
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -1485,7 +1171,7 @@ func TestLoginOverHTTPSUsesHostPrefixAndSecure(t *testing.T) {
 func TestLoginSessionLifetime(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	e.startLogin(loginOpts{login: "param login_hint alice", session: "secret " + secretNew + "\n\t\t\tlifetime 2s"})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	status, info := b.userinfo()
 	if status != http.StatusOK {

@@ -54,7 +54,7 @@ func TestFinding8LogoutCSRFByCrossSitePost(t *testing.T) {
 	self := fmt.Sprintf("http://127.0.0.1:%d", e.port)
 	logout := e.url("/oauth2/logout")
 
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	refused := []struct {
 		method  string
@@ -90,7 +90,7 @@ func TestFinding8LogoutCSRFByCrossSitePost(t *testing.T) {
 	}
 
 	// Another browser's guard does not log this browser out.
-	other := e.newBrowser("")
+	other := e.newCookieClient("")
 	other.login("/")
 	_, foreign := confirmForm(t, "the other browser's confirm page", other.do(http.MethodPost, logout, url.Values{}, "Sec-Fetch-Site: cross-site"))
 	h := b.do(http.MethodPost, logout, foreign, "Sec-Fetch-Site: cross-site", "Origin: https://evil.example")
@@ -132,7 +132,7 @@ func TestFinding8LogoutCSRFByCrossSitePost(t *testing.T) {
 		{http.MethodGet, nil},
 	}
 	for _, c := range allowed {
-		b := e.newBrowser("")
+		b := e.newCookieClient("")
 		b.login("/")
 		var form url.Values
 		if c.method == http.MethodPost {

@@ -52,7 +52,7 @@ func TestRedTeamLogoutURLCarriesNoIDToken(t *testing.T) {
 	e.startLogin(loginOpts{login: "param login_hint alice\n\t\t\tpost_logout_redirect_uri " + postLogout, rules: "\t\tpublic /bye\n"})
 
 	for i, method := range []string{http.MethodGet, http.MethodPost} {
-		b := e.newBrowser("")
+		b := e.newCookieClient("")
 		b.login("/")
 		var form url.Values
 		if method == http.MethodPost {
@@ -132,7 +132,7 @@ func TestRedTeamLogoutIDTokenHintOnlyWhereNotABearer(t *testing.T) {
 	if resp, _ := e.get("/", e.aliceToken()); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("a JWT-typed token with token_types at+jwt: %d, want 401", resp.StatusCode)
 	}
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	h := b.do(http.MethodGet, e.url("/oauth2/logout"), nil, "Sec-Fetch-Site: same-origin")
 	if h.Status != http.StatusFound || !strings.HasPrefix(h.Location, e.idp.Issuer()+demoidp.PathLogout) {

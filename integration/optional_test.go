@@ -153,7 +153,7 @@ func TestOptionalIdentity(t *testing.T) {
 
 	// A session: the identity, and its access token as Authorization
 	// (whatever the client sent).
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	got = e.upstreamSaw(b.api("/opt/x", "Authorization: Basic cm9vdDpyb290", "X-Auth-Subject: 1000000000000000"))
 	access := got.header("X-Relay-Access")
@@ -178,7 +178,7 @@ func TestOptionalIdentity(t *testing.T) {
 
 	// A session whose refresh fails once its tokens expired: anonymous,
 	// and its cookie is cleared.
-	b2 := e.newBrowser("")
+	b2 := e.newCookieClient("")
 	b2.login("/")
 	loggedIn := time.Now()
 	time.Sleep(time.Until(loggedIn.Add(ttl + 1200*time.Millisecond)))

@@ -162,7 +162,7 @@ func TestDecisionReasonsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := w.newBrowser("alice")
+	b := w.newCookieClient("alice")
 
 	seen := len(decisionLog(t, logFile))
 	expect := func(reason metrics.Reason, status int, send func() (*http.Response, []byte)) {
@@ -261,7 +261,7 @@ func TestDecisionReasonsRecorded(t *testing.T) {
 	w.idp.SetDown(true)
 	expect(metrics.ReasonRefreshFailed, http.StatusUnauthorized, func() (*http.Response, []byte) { return b.api("/x") })
 	w.idp.SetDown(false)
-	b2 := w.newBrowser("alice")
+	b2 := w.newCookieClient("alice")
 	b2.login("/")
 	seen = len(decisionLog(t, logFile))
 	redis.Stop()

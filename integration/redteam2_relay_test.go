@@ -21,7 +21,7 @@ func TestRedTeam2PublicPathRelaysClientAuthorization(t *testing.T) {
 		login: "param login_hint alice",
 		rules: "\t\tpublic /pub/*\n\t\tpass_access_token\n",
 	})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 
 	for _, sent := range []string{"Bearer forged.not.verified", "Basic Zm9vOmJhcg=="} {

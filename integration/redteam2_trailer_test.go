@@ -37,7 +37,7 @@ func TestRedTeam2RelayRouteTrailerAuthorization(t *testing.T) {
 	t.Cleanup(up.Close)
 	e.upstream = strings.TrimPrefix(up.URL, "http://")
 	e.startLogin(loginOpts{login: "param login_hint alice", rules: "\t\tpass_access_token\n"})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	u, _ := url.Parse(e.url("/"))
 	var cookies []string

@@ -51,7 +51,7 @@ func TestRelayPassAccessTokenAfterRefresh(t *testing.T) {
 	cfg = strings.Replace(cfg, "\treverse_proxy ", fmt.Sprintf("\tlog {\n\t\toutput file %s\n\t\tformat json\n\t}\n\treverse_proxy ", accessFile), 1)
 	e.start(cfg)
 	e.waitReady()
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	loggedIn := time.Now()
 
@@ -133,7 +133,7 @@ func TestRelayTokenPlaceholders(t *testing.T) {
 		login: "param login_hint alice",
 		rules: "\t\theader X-Relay-Access {http.auth.access_token}\n\t\theader X-Relay-Id {http.auth.id_token}\n",
 	})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	got := e.upstreamSaw(b.api("/", "X-Relay-Access: forged", "X-Relay-Id: forged"))
 	access, id := got.header("X-Relay-Access"), got.header("X-Relay-Id")

@@ -18,7 +18,7 @@ const offlineLogin = "param login_hint alice\n\t\t\tparam access_type offline"
 
 // logoutNow logs b out with a same-origin GET and requires the local logout
 // (302, no session cookie left) to be done within limit.
-func logoutNow(t *testing.T, b *browser, what string, limit time.Duration) {
+func logoutNow(t *testing.T, b *cookieClient, what string, limit time.Duration) {
 	t.Helper()
 	start := time.Now()
 	h := b.do(http.MethodGet, b.e.url("/oauth2/logout"), nil, "Sec-Fetch-Site: same-origin")
@@ -34,7 +34,7 @@ func TestRedTeamLogoutRevokesRefreshToken(t *testing.T) {
 	const ttl = 2 * time.Second
 	e := newEnv(t, demoidp.Options{AutoApprove: true, AccessTokenTTL: ttl, IDTokenTTL: ttl})
 	e.startLogin(loginOpts{login: offlineLogin})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	loggedIn := time.Now()
 	stolen := b.sessionCookies() // a copy of the sealed cookie taken before logout
@@ -47,7 +47,7 @@ func TestRedTeamLogoutRevokesRefreshToken(t *testing.T) {
 	// The copy still opens (the cookie store has no server state), but once
 	// its tokens are due for refresh the provider refuses the revoked refresh
 	// token and the copy is dead.
-	thief := e.newBrowser("")
+	thief := e.newCookieClient("")
 	thief.setCookies(stolen)
 	time.Sleep(time.Until(loggedIn.Add(ttl/2 + 300*time.Millisecond)))
 	before := e.idp.Counts().Token
@@ -72,7 +72,7 @@ func TestRedTeamLogoutWhileRevocationEndpointFails(t *testing.T) {
 	e.startLogin(loginOpts{login: offlineLogin})
 
 	// 503: the user is logged out locally anyway.
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	e.idp.SetDown(true)
 	logoutNow(t, b, "provider down", time.Second)
@@ -83,7 +83,7 @@ func TestRedTeamLogoutWhileRevocationEndpointFails(t *testing.T) {
 	}
 
 	// A provider that hangs does not delay the logout either.
-	b = e.newBrowser("")
+	b = e.newCookieClient("")
 	b.login("/")
 	e.idp.SetHang(time.Minute)
 	logoutNow(t, b, "provider hanging", time.Second)
@@ -98,12 +98,12 @@ func TestRedTeamLogoutWinsOverInFlightRefresh(t *testing.T) {
 	const ttl = 3 * time.Second
 	e := newEnv(t, demoidp.Options{AutoApprove: true, AccessTokenTTL: ttl, IDTokenTTL: ttl, RotateRefreshTokens: true})
 	e.startLogin(loginOpts{login: offlineLogin})
-	b := e.newBrowser("")
+	b := e.newCookieClient("")
 	b.login("/")
 	loggedIn := time.Now()
 	// Two jars stand for one browser: tab holds the request whose refresh
 	// is in flight when b logs out.
-	tab := e.newBrowser("")
+	tab := e.newCookieClient("")
 	tab.setCookies(b.cookies())
 
 	time.Sleep(time.Until(loggedIn.Add(ttl/2 + 300*time.Millisecond))) // due for refresh, still valid

@@ -158,7 +158,7 @@ func (e *env) zitadelConfig(z *zitadelOP, loginBody string, providerExtra ...str
 
 // zitadelForms fills the example OP's login form (POST /login/username with
 // id, username and password).
-func zitadelForms(b *browser, h hop) (string, url.Values, bool) {
+func zitadelForms(b *cookieClient, h hop) (string, url.Values, bool) {
 	if h.Status != http.StatusOK || h.URL.Path != "/login/username" || b.user == "" {
 		return "", nil, false
 	}
@@ -170,10 +170,10 @@ func zitadelForms(b *browser, h hop) (string, url.Values, bool) {
 	return u.String(), url.Values{"id": {string(m[1])}, "username": {b.user}, "password": {b.password}}, true
 }
 
-// zitadelBrowser is a browser that trusts the example OP and signs in as its
-// first user.
-func (e *env) zitadelBrowser(z *zitadelOP) *browser {
-	b := e.newBrowser("")
+// zitadelCookieClient is a cookie client that trusts the example OP and signs
+// in as its first user.
+func (e *env) zitadelCookieClient(z *zitadelOP) *cookieClient {
+	b := e.newCookieClient("")
 	b.user, b.password, b.fill = "test-user@127.0.0.1", zitadelPassword, zitadelForms
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: z.pool, MinVersion: tls.VersionTLS12}
@@ -208,7 +208,7 @@ func TestZitadelLogin(t *testing.T) {
 				body = "auth_method " + method
 			}
 			e, z := startWithZitadel(t, 0, body)
-			b := e.zitadelBrowser(z)
+			b := e.zitadelCookieClient(z)
 			hops := b.login("/app?x=1")
 			if end := last(hops); end.URL.RequestURI() != "/app?x=1" {
 				t.Errorf("login ended at %s", end.URL.RequestURI())
@@ -234,7 +234,7 @@ func TestZitadelLogin(t *testing.T) {
 // mod_auth_openidc and oauth2-proxy fetch them there at login.
 func TestZitadelProfileClaimsFromUserinfo(t *testing.T) {
 	e, z := startWithZitadel(t, 0, "")
-	b := e.zitadelBrowser(z)
+	b := e.zitadelCookieClient(z)
 	b.login("/")
 	got := e.upstreamSaw(b.api("/"))
 	if got.header("X-Auth-Email") != "test-user@zitadel.ch" || got.header("X-Auth-Name") != "Test User" {
@@ -245,11 +245,11 @@ func TestZitadelProfileClaimsFromUserinfo(t *testing.T) {
 
 func TestZitadelParallelTabsTamperingAndReplay(t *testing.T) {
 	e, z := startWithZitadel(t, 0, "")
-	b := e.zitadelBrowser(z)
+	b := e.zitadelCookieClient(z)
 
 	// Each tab goes through the OP's login form and stops at the redirect
 	// back to the gateway.
-	callback := func(b *browser, path string) string {
+	callback := func(b *cookieClient, path string) string {
 		t.Helper()
 		for _, h := range b.navigateUntil(e.url(path), "/oauth2/callback") {
 			if h.Location != "" && strings.Contains(h.Location, "/oauth2/callback?") {
@@ -274,7 +274,7 @@ func TestZitadelParallelTabsTamperingAndReplay(t *testing.T) {
 		t.Errorf("replayed callback: %d (session set: %v)", h.Status, setsSession(h))
 	}
 	// Tampered state.
-	c := e.zitadelBrowser(z)
+	c := e.zitadelCookieClient(z)
 	cb, _ := url.Parse(callback(c, "/x"))
 	q := cb.Query()
 	q.Set("state", q.Get("state")+"x")
@@ -289,7 +289,7 @@ func TestZitadelParallelTabsTamperingAndReplay(t *testing.T) {
 
 // navigateUntil is navigate, stopping before the first request whose path
 // is stop (the hop that redirects there is the last one returned).
-func (b *browser) navigateUntil(target, stop string) []hop {
+func (b *cookieClient) navigateUntil(target, stop string) []hop {
 	b.e.t.Helper()
 	fill := b.fill
 	defer func() { b.fill = fill }()
@@ -320,7 +320,7 @@ func (b *browser) navigateUntil(target, stop string) []hop {
 func TestZitadelRefreshAndLogout(t *testing.T) {
 	const ttl = 3 * time.Second
 	e, z := startWithZitadel(t, ttl, "")
-	b := e.zitadelBrowser(z)
+	b := e.zitadelCookieClient(z)
 	b.login("/")
 	loggedIn := time.Now()
 
@@ -400,7 +400,7 @@ func TestZitadelRefreshAndLogout(t *testing.T) {
 // 401 at the gateway.
 func TestZitadelLogoutIDTokenHint(t *testing.T) {
 	e, z := startWithZitadel(t, 0, "logout_id_token_hint", "token_types at+jwt")
-	b := e.zitadelBrowser(z)
+	b := e.zitadelCookieClient(z)
 	b.login("/")
 	h := b.do(http.MethodGet, e.url("/oauth2/logout"), nil, "Sec-Fetch-Site: same-origin")
 	if h.Status != http.StatusFound || !strings.HasPrefix(h.Location, z.issuer+"/end_session?") {
