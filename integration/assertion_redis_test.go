@@ -16,6 +16,7 @@ import (
 
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 	"github.com/edgeauth/caddy-edgeauth/module/fleet/redistest"
+	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
 
 // With the Redis session store, the assertion keys live in Redis: gateways
@@ -132,6 +133,17 @@ func TestAssertionRedisSharesKeys(t *testing.T) {
 	keys, err := raw.Keys(ctx, assertionRedisPrefix+"assertion:edgeauth/assertion/*").Result()
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("key sets in Redis: %q, %v; want one", keys, err)
+	}
+	// Sealed with the session secret: no private key in Redis, and it
+	// opens with that secret for its key.
+	stored, err := raw.HGet(ctx, keys[0], "value").Result()
+	if err != nil || strings.Contains(stored, "PRIVATE KEY") || strings.Contains(stored, "private_key") {
+		t.Fatalf("the key set in Redis is not sealed (%v)", err)
+	}
+	if sealer, err := session.NewSealer([][]byte{[]byte(secretNew)}); err != nil {
+		t.Fatal(err)
+	} else if pt, err := sealer.Open(stored, []byte("edgeauth key store\x00"+keys[0])); err != nil || !strings.Contains(string(pt), "PRIVATE KEY") {
+		t.Fatalf("the key set in Redis does not open with the session secret: %v", err)
 	}
 	if n, err := raw.Exists(ctx, assertionRedisPrefix+"assertion-lock:"+strings.TrimSuffix(strings.TrimPrefix(keys[0], assertionRedisPrefix+"assertion:edgeauth/assertion/"), ".json")).Result(); err != nil || n != 0 {
 		t.Fatalf("a generation lock outlived the generation: %d, %v", n, err)

@@ -86,12 +86,13 @@ func (a *App) provisionAssertion(ctx caddy.Context) error {
 }
 
 // assertionStorage is where generated assertion keys live: the Redis
-// session store's client when there is one, else Caddy's storage.
+// session store's client when there is one (the keys sealed with the
+// session secrets, as the sessions are), else Caddy's storage.
 func (a *App) assertionStorage(ctx caddy.Context) (certmagic.Storage, error) {
 	if a.sessions == nil || a.sessions.redis == nil {
 		return ctx.Storage(), nil
 	}
-	ks, err := fleet.NewKeyStore(a.sessions.redis, fleet.KeyStoreConfig{})
+	ks, err := fleet.NewKeyStore(a.sessions.redis, fleet.KeyStoreConfig{Sealer: a.sessions.sealer, Logger: a.logger.Named("assertion")})
 	if err != nil {
 		return nil, fmt.Errorf("edgeauth: assertion: %v", err)
 	}

@@ -23,8 +23,10 @@
 //   - KeyStore, a certmagic.Storage for the assertion signing keys when the
 //     session store is Redis: one hash per storage key under
 //     <prefix>assertion:<key>, and a lock <prefix>assertion-lock:<name>
-//     (SET NX PX, renewed while held, compare-and-delete release). Its
-//     writes are plain: the lock serialises them (see keystore.go).
+//     (SET NX PX, renewed while held, compare-and-delete release). Values
+//     are sealed with the session Sealer, bound to their key; its writes
+//     are plain (the lock serialises them, see keystore.go) except the
+//     re-seal after a secret rotation, a compare-and-set (keyseal.go).
 //
 // # Conditional writes
 //
@@ -61,7 +63,8 @@
 // SREM (one index set); the mark script and GETs (one mark each); the
 // lock SET NX and compare-and-delete (the lock); SET NX and
 // compare-and-delete of a jti; GET and the set-if-longer script of STS
-// credentials; HSET, HGET, HMGET and DEL of one KeyStore key, and SCAN
+// credentials; HSET, HGET, HMGET, DEL and the re-seal script of one
+// KeyStore key, and SCAN
 // (no key; run on every master). A command or script added later that touches several keys
 // must put them in one slot with a hash tag ({…}). TestCluster and
 // TestSentinelFailoverKeepsServing run the store against real servers
@@ -72,10 +75,9 @@
 //
 // Keys never contain a raw session ID, subject, sid or jti (they are
 // SHA-256 hashed) and values never hold a usable token: a Redis dump is
-// useless without the session secret. The exception is KeyStore: its keys
-// are storage paths and its values the assertion private keys, unsealed
-// (as in a storage folder). Every instance must use the same
-// session secrets and key prefix.
+// useless without the session secret; KeyStore's values (the assertion
+// private keys) are sealed too, and its keys are storage paths. Every
+// instance must use the same session secrets and key prefix.
 //
 // # Near-cache
 //

@@ -13,6 +13,9 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
 
 // KeyStore is a certmagic.Storage in Redis, for state that every instance
@@ -24,21 +27,43 @@ import (
 // Redis Cluster. Values may be private keys: nothing here logs them, and
 // go-redis errors never hold them.
 //
-// Writes are plain (unconditional) HSETs: callers that read, decide and
+// Values are sealed with the session Sealer (XChaCha20-Poly1305, the
+// first secret seals), bound to their Redis key, so a Redis dump, replica
+// or backup holds no usable key and a value moved to another key does not
+// open. Load opens with any configured secret and re-seals a value that
+// opened only with an older one, with a compare-and-set, so the older
+// secret can be dropped once every key has been loaded; a value that opens
+// with none is an error wrapping ErrKeyNotOpened.
+//
+// Store is a plain (unconditional) HSET: callers that read, decide and
 // write serialise that under Lock and re-read after taking it, as
-// certmagic's Locker contract asks. While Redis is unreachable every
+// certmagic's Locker contract asks. (The re-seal is the one conditional
+// write.) While Redis is unreachable every
 // method answers an error wrapping ErrUnavailable (Exists answers false).
 type KeyStore struct {
-	c    *Client
-	ttl  time.Duration
-	poll time.Duration
+	c      *Client
+	sealer *session.Sealer
+	log    *zap.Logger
+	ttl    time.Duration
+	poll   time.Duration
+
+	// beforeReseal, when set (tests), runs between opening a value that
+	// needs a re-seal and writing the re-sealed one.
+	beforeReseal func()
 
 	mu   sync.Mutex
 	held map[string]*heldLock
 }
 
-// KeyStoreConfig tunes a KeyStore; the zero value is the default.
+// KeyStoreConfig configures a KeyStore. Sealer is required; the rest
+// defaults.
 type KeyStoreConfig struct {
+	// Sealer seals the values (the session Sealer, so every instance with
+	// the session secrets opens them). Required.
+	Sealer *session.Sealer
+	// Logger receives re-seal outcomes (storage keys, never values).
+	// Default: none.
+	Logger *zap.Logger
 	// LockTTL is how long a lock outlives its holder: the holder renews it
 	// every third of it while it holds it, so only a holder that died (or
 	// lost Redis) lets it expire. Default 10s.
@@ -80,8 +105,8 @@ return 0`)
 
 // NewKeyStore returns a KeyStore on c.
 func NewKeyStore(c *Client, cfg KeyStoreConfig) (*KeyStore, error) {
-	if c == nil {
-		return nil, errors.New("fleet: key store needs a client")
+	if c == nil || cfg.Sealer == nil {
+		return nil, errors.New("fleet: key store needs a client and the session sealer")
 	}
 	if cfg.LockTTL < 0 || cfg.PollInterval < 0 {
 		return nil, errors.New("fleet: key store lock TTL and poll interval must not be negative")
@@ -92,7 +117,11 @@ func NewKeyStore(c *Client, cfg KeyStoreConfig) (*KeyStore, error) {
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 100 * time.Millisecond
 	}
-	return &KeyStore{c: c, ttl: cfg.LockTTL, poll: cfg.PollInterval, held: map[string]*heldLock{}}, nil
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &KeyStore{c: c, sealer: cfg.Sealer, log: log, ttl: cfg.LockTTL, poll: cfg.PollInterval, held: map[string]*heldLock{}}, nil
 }
 
 var _ certmagic.Storage = (*KeyStore)(nil)
@@ -100,29 +129,43 @@ var _ certmagic.Storage = (*KeyStore)(nil)
 // dataKey is the Redis key of storage key k.
 func (s *KeyStore) dataKey(k string) string { return s.c.prefix + keyStoreKind + k }
 
-// Store sets key to value (one HSET of the value and the time).
+// Store sets key to value, sealed (one HSET of the sealed value and the
+// time).
 func (s *KeyStore) Store(ctx context.Context, key string, value []byte) error {
 	if key == "" {
 		return errors.New("fleet: key store: empty key")
 	}
+	rkey := s.dataKey(key)
+	sealed, err := s.seal(rkey, value)
+	if err != nil {
+		return err
+	}
 	now := strconv.FormatInt(time.Now().UnixNano(), 10)
 	return s.c.call(ctx, "store key", func(ctx context.Context) error {
-		return s.c.rdb.HSet(ctx, s.dataKey(key), valueField, value, modifiedField, now).Err()
+		return s.c.rdb.HSet(ctx, rkey, valueField, sealed, modifiedField, now).Err()
 	})
 }
 
-// Load returns key's value, or an error wrapping fs.ErrNotExist.
+// Load returns key's value, opened; an error wrapping fs.ErrNotExist when
+// there is none, and one wrapping ErrKeyNotOpened when it does not open
+// with any configured secret. A value that opened only with an older
+// secret is re-sealed with the first one (written only if still
+// unchanged).
 func (s *KeyStore) Load(ctx context.Context, key string) ([]byte, error) {
-	var v []byte
+	rkey := s.dataKey(key)
+	var stored string
 	err := s.c.call(ctx, "load key", func(ctx context.Context) error {
 		var e error
-		v, e = s.c.rdb.HGet(ctx, s.dataKey(key), valueField).Bytes()
+		stored, e = s.c.rdb.HGet(ctx, rkey, valueField).Result()
 		return e
 	})
 	if errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("fleet: key store: %q: %w", key, fs.ErrNotExist)
 	}
-	return v, err
+	if err != nil {
+		return nil, err
+	}
+	return s.open(ctx, key, rkey, stored)
 }
 
 // Delete removes key and, when it names a directory, every key under it.
@@ -178,8 +221,9 @@ func (s *KeyStore) List(ctx context.Context, dir string, recursive bool) ([]stri
 	return out, nil
 }
 
-// Stat describes key: a stored key (terminal, with its size and time) or a
-// directory of some (not terminal); else an error wrapping fs.ErrNotExist.
+// Stat describes key: a stored key (terminal, with the size of its sealed
+// form and the time it was stored) or a directory of some (not terminal);
+// else an error wrapping fs.ErrNotExist.
 func (s *KeyStore) Stat(ctx context.Context, key string) (certmagic.KeyInfo, error) {
 	var vals []any
 	err := s.c.call(ctx, "stat key", func(ctx context.Context) error {

@@ -138,44 +138,59 @@ func (s *Sealer) Open(sealed string, aad []byte) ([]byte, error) {
 // first and then every other configured key. Errors are ErrInvalidSealed or
 // ErrExpiredSealed and never contain the input.
 func (s *Sealer) OpenAt(sealed string, aad []byte, now time.Time) ([]byte, error) {
+	pt, _, err := s.openAt(sealed, aad, now)
+	return pt, err
+}
+
+// OpenWithIndex is Open that also says which configured secret opened the
+// value: 0 for the first (the one Seal uses), i for the (i+1)-th. A caller
+// that keeps sealed values for long can re-seal one with index > 0, so it
+// still opens once the older secret is removed. The errors are Open's; the
+// index is then -1.
+func (s *Sealer) OpenWithIndex(sealed string, aad []byte) ([]byte, int, error) {
+	return s.openAt(sealed, aad, time.Now())
+}
+
+// openAt opens sealed and returns the index of the key that opened it.
+func (s *Sealer) openAt(sealed string, aad []byte, now time.Time) ([]byte, int, error) {
 	if len(sealed) > MaxSealedLen {
-		return nil, ErrInvalidSealed
+		return nil, -1, ErrInvalidSealed
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(sealed)
 	if err != nil {
-		return nil, ErrInvalidSealed
+		return nil, -1, ErrInvalidSealed
 	}
 	if len(raw) < headerLen+chacha20poly1305.NonceSizeX+expiryLen+chacha20poly1305.Overhead || raw[0] != sealVersion {
-		return nil, ErrInvalidSealed
+		return nil, -1, ErrInvalidSealed
 	}
 	header := raw[:headerLen]
 	nonce := raw[headerLen : headerLen+chacha20poly1305.NonceSizeX]
 	ct := raw[headerLen+chacha20poly1305.NonceSizeX:]
 	ad := additionalData(header, aad)
 	var inner []byte
-	opened := false
+	opened, index := false, -1
 	// The key id is a hint: try the matching key first, then all others, so
 	// a collision or an id scheme change never locks a valid cookie out.
 	for pass := 0; pass < 2 && !opened; pass++ {
-		for _, k := range s.keys {
+		for i, k := range s.keys {
 			match := string(k.id[:]) == string(header[1:])
 			if (pass == 0) != match {
 				continue
 			}
 			if pt, err := k.aead.Open(nil, nonce, ct, ad); err == nil {
-				inner, opened = pt, true
+				inner, opened, index = pt, true, i
 				break
 			}
 		}
 	}
 	if !opened {
-		return nil, ErrInvalidSealed
+		return nil, -1, ErrInvalidSealed
 	}
 	exp := int64(binary.BigEndian.Uint64(inner[:expiryLen]))
 	if exp != 0 && now.Unix() >= exp {
-		return nil, ErrExpiredSealed
+		return nil, -1, ErrExpiredSealed
 	}
-	return inner[expiryLen:], nil
+	return inner[expiryLen:], index, nil
 }
 
 func additionalData(header, aad []byte) []byte {

@@ -61,6 +61,35 @@ func TestSealRotation(t *testing.T) {
 	}
 }
 
+func TestSealOpenWithIndex(t *testing.T) {
+	s := mustSealer(t, secret(3), secret(2), secret(1))
+	for want, sec := range [][]byte{secret(3), secret(2), secret(1)} {
+		sealed := mustSealer(t, sec).Seal([]byte("v"), []byte("aad"))
+		got, i, err := s.OpenWithIndex(sealed, []byte("aad"))
+		if err != nil || string(got) != "v" || i != want {
+			t.Fatalf("value sealed with secret #%d: OpenWithIndex = %q, %d, %v; want index %d", want+1, got, i, err, want)
+		}
+		// The index is the secret that opened it, not the key-id hint.
+		hintless := mustSealer(t, secret(3), secret(2), secret(1))
+		for k := range hintless.keys {
+			hintless.keys[k].id = [keyIDLen]byte{0xde, 0xad, 0xbe, byte(k)}
+		}
+		if _, i, err := hintless.OpenWithIndex(sealed, []byte("aad")); err != nil || i != want {
+			t.Fatalf("without a matching key id: index %d, %v; want %d", i, err, want)
+		}
+		if _, i, err := s.OpenWithIndex(sealed, []byte("other")); !errors.Is(err, ErrInvalidSealed) || i != -1 {
+			t.Fatalf("another aad: index %d, %v; want -1, ErrInvalidSealed", i, err)
+		}
+	}
+	if _, i, err := s.OpenWithIndex(mustSealer(t, secret(4)).Seal([]byte("v"), nil), nil); !errors.Is(err, ErrInvalidSealed) || i != -1 {
+		t.Fatalf("a foreign secret's value: index %d, %v; want -1, ErrInvalidSealed", i, err)
+	}
+	expired := mustSealer(t, secret(2)).SealUntil([]byte("v"), nil, time.Now().Add(-time.Second))
+	if _, i, err := s.OpenWithIndex(expired, nil); !errors.Is(err, ErrExpiredSealed) || i != -1 {
+		t.Fatalf("an expired value: index %d, %v; want -1, ErrExpiredSealed", i, err)
+	}
+}
+
 func TestSealKeyIDIsOnlyAHint(t *testing.T) {
 	sealed := mustSealer(t, secret(2)).Seal([]byte("v"), nil)
 	s := mustSealer(t, secret(1), secret(2))
