@@ -66,27 +66,27 @@ func tokenBinding(claims map[string]any) (*identity.TokenBinding, *token.Error) 
 	}
 	cnf, ok := v.(map[string]any)
 	if !ok {
-		return nil, &token.Error{Kind: token.Invalid, Description: "invalid cnf claim"}
+		return nil, &token.Error{Kind: token.Invalid, Code: token.CodeInvalidClaim, Description: "invalid cnf claim"}
 	}
 	jkt, hasJKT := cnf["jkt"]
 	x5t, hasX5t := cnf["x5t#S256"]
 	switch {
 	case hasJKT && hasX5t:
-		return nil, &token.Error{Kind: token.Invalid, Description: "token bound by two confirmation methods (cnf jkt and x5t#S256); one is supported at a time"}
+		return nil, &token.Error{Kind: token.Invalid, Code: token.CodeUnsupportedBinding, Description: "token bound by two confirmation methods (cnf jkt and x5t#S256); one is supported at a time"}
 	case hasJKT:
 		s, ok := jkt.(string)
 		if !ok || s == "" {
-			return nil, &token.Error{Kind: token.Invalid, Description: "invalid cnf claim"}
+			return nil, &token.Error{Kind: token.Invalid, Code: token.CodeInvalidClaim, Description: "invalid cnf claim"}
 		}
 		return &identity.TokenBinding{Method: identity.BindingDPoP, Thumbprint: s}, nil
 	case hasX5t:
 		s, ok := x5t.(string)
 		if !ok || s == "" {
-			return nil, &token.Error{Kind: token.Invalid, Description: "invalid cnf claim"}
+			return nil, &token.Error{Kind: token.Invalid, Code: token.CodeInvalidClaim, Description: "invalid cnf claim"}
 		}
 		return &identity.TokenBinding{Method: identity.BindingMTLS, Thumbprint: s}, nil
 	}
-	return nil, &token.Error{Kind: token.Invalid, Description: "token bound by a confirmation method this gateway does not check (cnf without jkt or x5t#S256)"}
+	return nil, &token.Error{Kind: token.Invalid, Code: token.CodeUnsupportedBinding, Description: "token bound by a confirmation method this gateway does not check (cnf without jkt or x5t#S256)"}
 }
 
 // bindingOrError is tokenBinding with a plain error result.
@@ -127,20 +127,20 @@ func (b *bearerAuth) checkBinding(r *http.Request, cred credential, id *identity
 	if !cred.dpop {
 		switch {
 		case bind == nil && p.dpopRequired:
-			return "", refuse(metrics.ReasonInvalidToken, "invalid_token", "this provider requires DPoP-bound tokens", "dpop_required")
+			return "", refuse(metrics.ReasonInvalidToken, "invalid_token", "this provider requires DPoP-bound tokens", string(token.CodeDPoPRequired))
 		case bind == nil:
 			return "", nil
 		case bind.Method == identity.BindingDPoP:
-			return "", refuse(metrics.ReasonInvalidToken, "invalid_token", "DPoP-bound token presented as a bearer token; send it with the DPoP scheme and a proof", "sender_constrained")
+			return "", refuse(metrics.ReasonInvalidToken, "invalid_token", "DPoP-bound token presented as a bearer token; send it with the DPoP scheme and a proof", string(token.CodeSenderConstrained))
 		case bind.Method == identity.BindingMTLS:
 			if !clientCertificateMatches(r, bind.Thumbprint) {
-				return "", refuse(metrics.ReasonInvalidToken, "invalid_token", "certificate-bound token presented without its client certificate", "wrong_certificate")
+				return "", refuse(metrics.ReasonInvalidToken, "invalid_token", "certificate-bound token presented without its client certificate", string(token.CodeWrongCertificate))
 			}
 			return "", nil
 		}
 	}
 	if bind == nil || bind.Method != identity.BindingDPoP {
-		return "", refuse(metrics.ReasonInvalidToken, "invalid_token", "token is not DPoP-bound (no cnf.jkt); send it with the Bearer scheme", "not_bound")
+		return "", refuse(metrics.ReasonInvalidToken, "invalid_token", "token is not DPoP-bound (no cnf.jkt); send it with the Bearer scheme", string(token.CodeNotBound))
 	}
 	proofs := dpopHeaderValues(r)
 	switch {
