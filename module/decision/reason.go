@@ -1,4 +1,4 @@
-package metrics
+package decision
 
 import (
 	"errors"
@@ -93,10 +93,12 @@ const (
 	// the stored key set is damaged).
 	ReasonAssertionUnavailable
 
-	numReasons = iota
+	// NumReasons is how many reasons there are: the length of an array
+	// indexed by Reason.
+	NumReasons = iota
 )
 
-var reasonInfo = [numReasons]struct {
+var reasonInfo = [NumReasons]struct {
 	name    string
 	outcome Outcome
 }{
@@ -124,7 +126,7 @@ var reasonInfo = [numReasons]struct {
 
 // String returns the label value, e.g. "invalid_token".
 func (r Reason) String() string {
-	if int(r) < numReasons {
+	if int(r) < NumReasons {
 		return reasonInfo[r].name
 	}
 	return "unknown"
@@ -132,7 +134,7 @@ func (r Reason) String() string {
 
 // Outcome returns the outcome the reason implies.
 func (r Reason) Outcome() Outcome {
-	if int(r) < numReasons {
+	if int(r) < NumReasons {
 		return reasonInfo[r].outcome
 	}
 	return OutcomeDeny
@@ -140,7 +142,7 @@ func (r Reason) Outcome() Outcome {
 
 // Reasons returns every reason, in order.
 func Reasons() []Reason {
-	out := make([]Reason, numReasons)
+	out := make([]Reason, NumReasons)
 	for i := range out {
 		out[i] = Reason(i)
 	}
@@ -207,14 +209,16 @@ const (
 	// STSUnavailable: down, throttled, timed out or unreadable.
 	STSUnavailable
 
-	numSTSResults = iota
+	// NumSTSResults is how many STS results there are: the length of an
+	// array indexed by STSResult.
+	NumSTSResults = iota
 )
 
-var stsResultNames = [numSTSResults]string{"ok", "invalid_token", "forbidden", "misconfigured", "unavailable"}
+var stsResultNames = [NumSTSResults]string{"ok", "invalid_token", "forbidden", "misconfigured", "unavailable"}
 
 // String returns the label value.
 func (s STSResult) String() string {
-	if int(s) < numSTSResults {
+	if int(s) < NumSTSResults {
 		return stsResultNames[s]
 	}
 	return "unknown"

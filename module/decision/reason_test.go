@@ -1,4 +1,4 @@
-package metrics
+package decision
 
 import (
 	"context"
@@ -36,8 +36,8 @@ func TestReasonNamesAreUniqueAndLabelSafe(t *testing.T) {
 			t.Errorf("reason %q has no outcome", name)
 		}
 	}
-	if len(seen) != numReasons {
-		t.Errorf("%d reasons, want %d", len(seen), numReasons)
+	if len(seen) != NumReasons {
+		t.Errorf("%d reasons, want %d", len(seen), NumReasons)
 	}
 	if Reason(200).String() != "unknown" || Reason(200).Outcome() != OutcomeDeny {
 		t.Error("an out-of-range reason does not fail closed")
