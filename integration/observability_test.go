@@ -193,7 +193,7 @@ var edgeauthLabelValues = map[string]map[string]bool{
 // reasonNames is every decision reason the metrics package defines.
 func reasonNames() map[string]bool {
 	names := map[string]bool{}
-	for _, r := range decision.Reasons() {
+	for r := range decision.Reason(decision.NumReasons) {
 		names[r.String()] = true
 	}
 	return names

@@ -173,7 +173,7 @@ func TestDecisionReasonsRecorded(t *testing.T) {
 			t.Errorf("%s: status %d, want %d; %.300s", reason, resp.StatusCode, status, body)
 		}
 		after := w.scrapeMetrics()
-		for _, r := range decision.Reasons() {
+		for r := range decision.Reason(decision.NumReasons) {
 			d := sumMetric(after, "caddy_edgeauth_decisions_total", "reason="+r.String()) -
 				sumMetric(before, "caddy_edgeauth_decisions_total", "reason="+r.String())
 			want := 0.0

@@ -360,7 +360,8 @@ func (h *Handler) provide(r *http.Request, id *identity.Identity) *caddy.Replace
 // loaded yet, 401 invalid_token otherwise.
 func (h *Handler) denyToken(w http.ResponseWriter, r *http.Request, err error, presentedDPoP bool) error {
 	var te *token.Error
-	if errors.As(err, &te) && te.Kind == token.Unavailable {
+	errors.As(err, &te)
+	if decision.ReasonForTokenError(err) == decision.ReasonKeysUnavailable {
 		h.decide(r, decision.ReasonKeysUnavailable, h.bearer.soleProvider(), decision.TokenErrorDetail(err))
 		return refuse(w, r, unavailableDenial(decision.ReasonKeysUnavailable, "temporarily_unavailable", te.Description, te.RetryAfter, nil))
 	}

@@ -140,15 +140,6 @@ func (r Reason) Outcome() Outcome {
 	return OutcomeDeny
 }
 
-// Reasons returns every reason, in order.
-func Reasons() []Reason {
-	out := make([]Reason, NumReasons)
-	for i := range out {
-		out[i] = Reason(i)
-	}
-	return out
-}
-
 // ReasonForTokenError maps an error from token verification to
 // ReasonKeysUnavailable (the token could not be checked yet: keys not
 // loaded, or an opaque token's provider unreachable or past opaque_rate;

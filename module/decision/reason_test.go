@@ -21,7 +21,7 @@ import (
 
 func TestReasonNamesAreUniqueAndLabelSafe(t *testing.T) {
 	seen := map[string]bool{}
-	for _, r := range Reasons() {
+	for r := range Reason(NumReasons) {
 		name := r.String()
 		if name == "" || name == "unknown" || seen[name] {
 			t.Errorf("reason %d has name %q (duplicate or empty)", r, name)
