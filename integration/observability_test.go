@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
-	"github.com/edgeauth/caddy-edgeauth/module/metrics"
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 )
 
 // adminCall sends a request to Caddy's admin endpoint and returns the status
@@ -193,7 +193,7 @@ var edgeauthLabelValues = map[string]map[string]bool{
 // reasonNames is every decision reason the metrics package defines.
 func reasonNames() map[string]bool {
 	names := map[string]bool{}
-	for _, r := range metrics.Reasons() {
+	for r := range decision.Reason(decision.NumReasons) {
 		names[r.String()] = true
 	}
 	return names

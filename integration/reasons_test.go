@@ -11,8 +11,8 @@ import (
 
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 	"github.com/edgeauth/caddy-edgeauth/integration/stsemu"
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 	"github.com/edgeauth/caddy-edgeauth/module/fleet/redistest"
-	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 )
 
 // decisionLine is one decision log line, as Caddy's JSON log writes it.
@@ -54,10 +54,10 @@ func accessLog(t *testing.T, file string) []accessLine {
 
 // verifiedReason reports whether a reason is decided after the caller's
 // credential verified: the decision log and the access log then name them.
-func verifiedReason(r metrics.Reason) bool {
+func verifiedReason(r decision.Reason) bool {
 	switch r {
-	case metrics.ReasonAuthorized, metrics.ReasonSession, metrics.ReasonInsufficientScope, metrics.ReasonClaimMismatch,
-		metrics.ReasonSTSInvalidToken, metrics.ReasonSTSForbidden, metrics.ReasonSTSMisconfigured, metrics.ReasonSTSUnavailable:
+	case decision.ReasonAuthorized, decision.ReasonSession, decision.ReasonInsufficientScope, decision.ReasonClaimMismatch,
+		decision.ReasonSTSInvalidToken, decision.ReasonSTSForbidden, decision.ReasonSTSMisconfigured, decision.ReasonSTSUnavailable:
 		return true
 	}
 	return false
@@ -165,7 +165,7 @@ func TestDecisionReasonsRecorded(t *testing.T) {
 	b := w.newCookieClient("alice")
 
 	seen := len(decisionLog(t, logFile))
-	expect := func(reason metrics.Reason, status int, send func() (*http.Response, []byte)) {
+	expect := func(reason decision.Reason, status int, send func() (*http.Response, []byte)) {
 		t.Helper()
 		before := w.scrapeMetrics()
 		resp, body := send()
@@ -173,7 +173,7 @@ func TestDecisionReasonsRecorded(t *testing.T) {
 			t.Errorf("%s: status %d, want %d; %.300s", reason, resp.StatusCode, status, body)
 		}
 		after := w.scrapeMetrics()
-		for _, r := range metrics.Reasons() {
+		for r := range decision.Reason(decision.NumReasons) {
 			d := sumMetric(after, "caddy_edgeauth_decisions_total", "reason="+r.String()) -
 				sumMetric(before, "caddy_edgeauth_decisions_total", "reason="+r.String())
 			want := 0.0
@@ -219,38 +219,38 @@ func TestDecisionReasonsRecorded(t *testing.T) {
 		}
 	}
 
-	expect(metrics.ReasonPublic, http.StatusOK, func() (*http.Response, []byte) { return w.get("/public/x", "") })
-	expect(metrics.ReasonOptionalAnonymous, http.StatusOK, func() (*http.Response, []byte) { return w.get("/opt/x", "", "Accept: text/html") })
-	expect(metrics.ReasonAuthorized, http.StatusOK, func() (*http.Response, []byte) { return w.get("/x", w.aliceToken()) })
-	expect(metrics.ReasonNoCredential, http.StatusUnauthorized, func() (*http.Response, []byte) { return w.get("/x", "") })
-	expect(metrics.ReasonInvalidToken, http.StatusUnauthorized, func() (*http.Response, []byte) { return w.get("/x", "not-a-token") })
-	expect(metrics.ReasonInvalidPath, http.StatusBadRequest, func() (*http.Response, []byte) { return w.get("/dns/%2e%2e/x", "") })
-	expect(metrics.ReasonInsufficientScope, http.StatusForbidden, func() (*http.Response, []byte) { return w.get("/dns/x", bob) })
-	expect(metrics.ReasonClaimMismatch, http.StatusForbidden, func() (*http.Response, []byte) { return w.get("/billing/x", w.aliceToken()) })
-	expect(metrics.ReasonKeysUnavailable, http.StatusServiceUnavailable, func() (*http.Response, []byte) {
+	expect(decision.ReasonPublic, http.StatusOK, func() (*http.Response, []byte) { return w.get("/public/x", "") })
+	expect(decision.ReasonOptionalAnonymous, http.StatusOK, func() (*http.Response, []byte) { return w.get("/opt/x", "", "Accept: text/html") })
+	expect(decision.ReasonAuthorized, http.StatusOK, func() (*http.Response, []byte) { return w.get("/x", w.aliceToken()) })
+	expect(decision.ReasonNoCredential, http.StatusUnauthorized, func() (*http.Response, []byte) { return w.get("/x", "") })
+	expect(decision.ReasonInvalidToken, http.StatusUnauthorized, func() (*http.Response, []byte) { return w.get("/x", "not-a-token") })
+	expect(decision.ReasonInvalidPath, http.StatusBadRequest, func() (*http.Response, []byte) { return w.get("/dns/%2e%2e/x", "") })
+	expect(decision.ReasonInsufficientScope, http.StatusForbidden, func() (*http.Response, []byte) { return w.get("/dns/x", bob) })
+	expect(decision.ReasonClaimMismatch, http.StatusForbidden, func() (*http.Response, []byte) { return w.get("/billing/x", w.aliceToken()) })
+	expect(decision.ReasonKeysUnavailable, http.StatusServiceUnavailable, func() (*http.Response, []byte) {
 		return w.get("/down/x", w.aliceToken(demoidp.WithClaims(map[string]any{"iss": downIssuer})))
 	})
-	expect(metrics.ReasonLoginRedirect, http.StatusFound, func() (*http.Response, []byte) { return w.get("/x", "", "Accept: text/html") })
+	expect(decision.ReasonLoginRedirect, http.StatusFound, func() (*http.Response, []byte) { return w.get("/x", "", "Accept: text/html") })
 
 	// STS outcomes, each for a fresh identity so that no cached credential
 	// answers.
 	fresh := func() string {
 		return w.mint(map[string]any{"sub": fmt.Sprintf("reasons-%d", time.Now().UnixNano())})
 	}
-	expect(metrics.ReasonSTSForbidden, http.StatusForbidden, func() (*http.Response, []byte) { return w.get("/sts-forbidden/x", fresh()) })
-	expect(metrics.ReasonSTSMisconfigured, http.StatusBadGateway, func() (*http.Response, []byte) { return w.get("/sts-misconfigured/x", fresh()) })
+	expect(decision.ReasonSTSForbidden, http.StatusForbidden, func() (*http.Response, []byte) { return w.get("/sts-forbidden/x", fresh()) })
+	expect(decision.ReasonSTSMisconfigured, http.StatusBadGateway, func() (*http.Response, []byte) { return w.get("/sts-misconfigured/x", fresh()) })
 	w.emu.SetThrottle(10)
-	expect(metrics.ReasonSTSUnavailable, http.StatusServiceUnavailable, func() (*http.Response, []byte) { return w.get("/sts/x", fresh()) })
+	expect(decision.ReasonSTSUnavailable, http.StatusServiceUnavailable, func() (*http.Response, []byte) { return w.get("/sts/x", fresh()) })
 	w.emu.SetThrottle(0)
 	if _, err := w.emu.UpdateProvider("demo-idp", stsemu.ProviderUpdate{AddClientIDs: []string{"other-app"}, RemoveClientIDs: []string{demoidp.DefaultClientID}}); err != nil {
 		t.Fatal(err)
 	}
-	expect(metrics.ReasonSTSInvalidToken, http.StatusUnauthorized, func() (*http.Response, []byte) { return w.get("/sts/x", fresh()) })
+	expect(decision.ReasonSTSInvalidToken, http.StatusUnauthorized, func() (*http.Response, []byte) { return w.get("/sts/x", fresh()) })
 
 	// Sessions: signed in, expired and not refreshable, store down.
 	b.login("/")
 	seen = len(decisionLog(t, logFile))
-	expect(metrics.ReasonSession, http.StatusOK, func() (*http.Response, []byte) { return b.api("/x") })
+	expect(decision.ReasonSession, http.StatusOK, func() (*http.Response, []byte) { return b.api("/x") })
 	status, info := b.userinfo()
 	if status != http.StatusOK {
 		t.Fatalf("userinfo: %d", status)
@@ -259,7 +259,7 @@ func TestDecisionReasonsRecorded(t *testing.T) {
 	exp, _ := time.Parse(time.RFC3339, fmt.Sprint(info["expires_at"]))
 	time.Sleep(time.Until(exp.Add(1500 * time.Millisecond)))
 	w.idp.SetDown(true)
-	expect(metrics.ReasonRefreshFailed, http.StatusUnauthorized, func() (*http.Response, []byte) { return b.api("/x") })
+	expect(decision.ReasonRefreshFailed, http.StatusUnauthorized, func() (*http.Response, []byte) { return b.api("/x") })
 	w.idp.SetDown(false)
 	b2 := w.newCookieClient("alice")
 	b2.login("/")
@@ -272,5 +272,5 @@ func TestDecisionReasonsRecorded(t *testing.T) {
 		return resp.StatusCode == http.StatusServiceUnavailable
 	})
 	seen = len(decisionLog(t, logFile))
-	expect(metrics.ReasonStoreUnavailable, http.StatusServiceUnavailable, func() (*http.Response, []byte) { return b2.api("/x") })
+	expect(decision.ReasonStoreUnavailable, http.StatusServiceUnavailable, func() (*http.Response, []byte) { return b2.api("/x") })
 }

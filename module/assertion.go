@@ -13,9 +13,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/edgeauth/caddy-edgeauth/module/assertsign"
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 	"github.com/edgeauth/caddy-edgeauth/module/fleet"
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
-	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 )
 
 // AssertionConfig is the `assertion` block of the edgeauth global option:
@@ -162,8 +162,8 @@ func (h *Handler) denyAssertion(w http.ResponseWriter, r *http.Request, provider
 	if !errors.Is(err, assertsign.ErrUnavailable) {
 		h.logger.Error("identity assertion failed", zap.Error(err))
 	}
-	h.decide(r, metrics.ReasonAssertionUnavailable, provider, "")
-	return refuse(w, r, unavailableDenial(metrics.ReasonAssertionUnavailable, "temporarily_unavailable", "the identity assertion cannot be signed now", 5*time.Second, nil))
+	h.decide(r, decision.ReasonAssertionUnavailable, provider, "")
+	return refuse(w, r, unavailableDenial(decision.ReasonAssertionUnavailable, "temporarily_unavailable", "the identity assertion cannot be signed now", 5*time.Second, nil))
 }
 
 // unmarshalBlock reads the global `assertion { … }` block; the

@@ -10,10 +10,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 	"github.com/edgeauth/caddy-edgeauth/module/dpop"
 	"github.com/edgeauth/caddy-edgeauth/module/endpoint"
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
-	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 	"github.com/edgeauth/caddy-edgeauth/module/token"
 )
 
@@ -43,9 +43,9 @@ func presentedCredential(r *http.Request) (credential, bool) {
 // certificate that does not match, or an unbound token where bound ones
 // are required.
 type bindingRefusal struct {
-	provider    string         // the token's provider
-	reason      metrics.Reason // invalid_token, invalid_dpop_proof, use_dpop_nonce, store_unavailable
-	errCode     string         // invalid_token, invalid_dpop_proof, use_dpop_nonce
+	provider    string          // the token's provider
+	reason      decision.Reason // invalid_token, invalid_dpop_proof, use_dpop_nonce, store_unavailable
+	errCode     string          // invalid_token, invalid_dpop_proof, use_dpop_nonce
 	description string
 	detail      string // fixed code for the decision log
 	algs        string // DPoP challenge algs="…"
@@ -66,27 +66,27 @@ func tokenBinding(claims map[string]any) (*identity.TokenBinding, *token.Error) 
 	}
 	cnf, ok := v.(map[string]any)
 	if !ok {
-		return nil, &token.Error{Kind: token.Invalid, Description: "invalid cnf claim"}
+		return nil, &token.Error{Kind: token.Invalid, Code: token.CodeInvalidClaim, Description: "invalid cnf claim"}
 	}
 	jkt, hasJKT := cnf["jkt"]
 	x5t, hasX5t := cnf["x5t#S256"]
 	switch {
 	case hasJKT && hasX5t:
-		return nil, &token.Error{Kind: token.Invalid, Description: "token bound by two confirmation methods (cnf jkt and x5t#S256); one is supported at a time"}
+		return nil, &token.Error{Kind: token.Invalid, Code: token.CodeUnsupportedBinding, Description: "token bound by two confirmation methods (cnf jkt and x5t#S256); one is supported at a time"}
 	case hasJKT:
 		s, ok := jkt.(string)
 		if !ok || s == "" {
-			return nil, &token.Error{Kind: token.Invalid, Description: "invalid cnf claim"}
+			return nil, &token.Error{Kind: token.Invalid, Code: token.CodeInvalidClaim, Description: "invalid cnf claim"}
 		}
 		return &identity.TokenBinding{Method: identity.BindingDPoP, Thumbprint: s}, nil
 	case hasX5t:
 		s, ok := x5t.(string)
 		if !ok || s == "" {
-			return nil, &token.Error{Kind: token.Invalid, Description: "invalid cnf claim"}
+			return nil, &token.Error{Kind: token.Invalid, Code: token.CodeInvalidClaim, Description: "invalid cnf claim"}
 		}
 		return &identity.TokenBinding{Method: identity.BindingMTLS, Thumbprint: s}, nil
 	}
-	return nil, &token.Error{Kind: token.Invalid, Description: "token bound by a confirmation method this gateway does not check (cnf without jkt or x5t#S256)"}
+	return nil, &token.Error{Kind: token.Invalid, Code: token.CodeUnsupportedBinding, Description: "token bound by a confirmation method this gateway does not check (cnf without jkt or x5t#S256)"}
 }
 
 // bindingOrError is tokenBinding with a plain error result.
@@ -114,9 +114,9 @@ func (b *bearerAuth) checkBinding(r *http.Request, cred credential, id *identity
 	p := b.providerOf(id.Provider)
 	if p == nil || p.dpop == nil {
 		// Not reached: authenticate only answers for the route's providers.
-		return "", &bindingRefusal{reason: metrics.ReasonInvalidToken, errCode: "invalid_token", description: "token is not valid", detail: "other", bearerOK: true}
+		return "", &bindingRefusal{reason: decision.ReasonInvalidToken, errCode: "invalid_token", description: "token is not valid", detail: "other", bearerOK: true}
 	}
-	refuse := func(reason metrics.Reason, code, desc, detail string) *bindingRefusal {
+	refuse := func(reason decision.Reason, code, desc, detail string) *bindingRefusal {
 		rf := &bindingRefusal{provider: p.name, reason: reason, errCode: code, description: desc, detail: detail, algs: p.dpop.Algorithms(), bearerOK: !p.dpopRequired}
 		if n := p.dpop.Nonces(); n != nil && code != "invalid_token" {
 			rf.nonce = n.Current()
@@ -127,27 +127,27 @@ func (b *bearerAuth) checkBinding(r *http.Request, cred credential, id *identity
 	if !cred.dpop {
 		switch {
 		case bind == nil && p.dpopRequired:
-			return "", refuse(metrics.ReasonInvalidToken, "invalid_token", "this provider requires DPoP-bound tokens", "dpop_required")
+			return "", refuse(decision.ReasonInvalidToken, "invalid_token", "this provider requires DPoP-bound tokens", string(token.CodeDPoPRequired))
 		case bind == nil:
 			return "", nil
 		case bind.Method == identity.BindingDPoP:
-			return "", refuse(metrics.ReasonInvalidToken, "invalid_token", "DPoP-bound token presented as a bearer token; send it with the DPoP scheme and a proof", "sender_constrained")
+			return "", refuse(decision.ReasonInvalidToken, "invalid_token", "DPoP-bound token presented as a bearer token; send it with the DPoP scheme and a proof", string(token.CodeSenderConstrained))
 		case bind.Method == identity.BindingMTLS:
 			if !clientCertificateMatches(r, bind.Thumbprint) {
-				return "", refuse(metrics.ReasonInvalidToken, "invalid_token", "certificate-bound token presented without its client certificate", "wrong_certificate")
+				return "", refuse(decision.ReasonInvalidToken, "invalid_token", "certificate-bound token presented without its client certificate", string(token.CodeWrongCertificate))
 			}
 			return "", nil
 		}
 	}
 	if bind == nil || bind.Method != identity.BindingDPoP {
-		return "", refuse(metrics.ReasonInvalidToken, "invalid_token", "token is not DPoP-bound (no cnf.jkt); send it with the Bearer scheme", "not_bound")
+		return "", refuse(decision.ReasonInvalidToken, "invalid_token", "token is not DPoP-bound (no cnf.jkt); send it with the Bearer scheme", string(token.CodeNotBound))
 	}
 	proofs := dpopHeaderValues(r)
 	switch {
 	case len(proofs) == 0 || proofs[0] == "":
-		return "", refuse(metrics.ReasonInvalidDPoPProof, dpop.CodeInvalidProof, "DPoP proof missing (send one DPoP header)", "missing")
+		return "", refuse(decision.ReasonInvalidDPoPProof, dpop.CodeInvalidProof, "DPoP proof missing (send one DPoP header)", "missing")
 	case len(proofs) > 1:
-		return "", refuse(metrics.ReasonInvalidDPoPProof, dpop.CodeInvalidProof, "more than one DPoP header", "duplicate_header")
+		return "", refuse(decision.ReasonInvalidDPoPProof, dpop.CodeInvalidProof, "more than one DPoP header", "duplicate_header")
 	}
 	res, e := p.dpop.Check(r.Context(), proofs[0], dpop.Request{
 		Method:      r.Method,
@@ -158,13 +158,13 @@ func (b *bearerAuth) checkBinding(r *http.Request, cred credential, id *identity
 	if e != nil {
 		switch {
 		case e.Unavailable:
-			rf := refuse(metrics.ReasonStoreUnavailable, "temporarily_unavailable", e.Description, e.Detail)
+			rf := refuse(decision.ReasonStoreUnavailable, "temporarily_unavailable", e.Description, e.Detail)
 			rf.unavailable, rf.retryAfter, rf.nonce = true, e.RetryAfter, ""
 			return "", rf
 		case e.Code == dpop.CodeUseNonce:
-			return "", refuse(metrics.ReasonUseDPoPNonce, dpop.CodeUseNonce, e.Description, e.Detail)
+			return "", refuse(decision.ReasonUseDPoPNonce, dpop.CodeUseNonce, e.Description, e.Detail)
 		}
-		return "", refuse(metrics.ReasonInvalidDPoPProof, dpop.CodeInvalidProof, e.Description, e.Detail)
+		return "", refuse(decision.ReasonInvalidDPoPProof, dpop.CodeInvalidProof, e.Description, e.Detail)
 	}
 	return res.NextNonce, nil
 }

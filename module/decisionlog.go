@@ -10,7 +10,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/edgeauth/caddy-edgeauth/module/metrics"
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 )
 
 // parseDecisionLogLevel reads the handler's `decision_log_level` option:
@@ -34,9 +34,9 @@ func parseDecisionLogLevel(s string) (zapcore.Level, error) {
 // STS role) at info, or the operator's decision_log_level when higher, since
 // a known user being refused is worth seeing; every other refusal (401s,
 // 400s, 503s: bots knock all day) at decision_log_level, debug by default.
-func decisionLevel(reason metrics.Reason, configured zapcore.Level) zapcore.Level {
+func decisionLevel(reason decision.Reason, configured zapcore.Level) zapcore.Level {
 	switch {
-	case reason.Outcome() == metrics.OutcomeAllow:
+	case reason.Outcome() == decision.OutcomeAllow:
 		return zapcore.DebugLevel
 	case verifiedRefusal(reason):
 		return max(configured, zapcore.InfoLevel)
@@ -47,9 +47,9 @@ func decisionLevel(reason metrics.Reason, configured zapcore.Level) zapcore.Leve
 
 // verifiedRefusal reports whether a reason is a 403 for a caller whose
 // credential verified.
-func verifiedRefusal(reason metrics.Reason) bool {
+func verifiedRefusal(reason decision.Reason) bool {
 	switch reason {
-	case metrics.ReasonInsufficientScope, metrics.ReasonClaimMismatch, metrics.ReasonSTSForbidden:
+	case decision.ReasonInsufficientScope, decision.ReasonClaimMismatch, decision.ReasonSTSForbidden:
 		return true
 	}
 	return false
@@ -57,13 +57,13 @@ func verifiedRefusal(reason metrics.Reason) bool {
 
 // logDecision writes one structured line for a decision at the given level:
 // the outcome and reason code, a finer detail code (e.g. "expired", from
-// metrics.TokenErrorDetail), the provider, the subject of a caller whose
+// decision.TokenErrorDetail), the provider, the subject of a caller whose
 // credential verified (the {http.auth.user.id} placeholder, which Caddy's
 // access log shows as user_id), the method, host and path, and Caddy's
 // client IP. It never logs the query string, the Authorization header,
 // cookies, the token or any other claim value. Nothing is allocated when
 // the level is disabled.
-func logDecision(logger *zap.Logger, level zapcore.Level, r *http.Request, reason metrics.Reason, provider, detail string) {
+func logDecision(logger *zap.Logger, level zapcore.Level, r *http.Request, reason decision.Reason, provider, detail string) {
 	if logger == nil {
 		return
 	}

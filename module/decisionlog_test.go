@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/edgeauth/caddy-edgeauth/module/metrics"
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 )
 
 func TestDecisionLogLevels(t *testing.T) {
@@ -37,11 +37,11 @@ func TestDecisionLogNeverHoldsSecrets(t *testing.T) {
 	r.Header.Set("Cookie", "edgeauth=COOKIESECRET")
 	r = r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: "192.0.2.7"}))
 
-	logDecision(logger, zapcore.DebugLevel, r, metrics.ReasonInvalidToken, "demo", "expired") // below the level
+	logDecision(logger, zapcore.DebugLevel, r, decision.ReasonInvalidToken, "demo", "expired") // below the level
 	if logs.Len() != 0 {
 		t.Fatalf("a debug line was written at level info: %v", logs.All())
 	}
-	logDecision(logger, zapcore.WarnLevel, r, metrics.ReasonInvalidToken, "demo", "expired")
+	logDecision(logger, zapcore.WarnLevel, r, decision.ReasonInvalidToken, "demo", "expired")
 	if logs.Len() != 1 {
 		t.Fatalf("%d lines, want 1", logs.Len())
 	}
@@ -65,7 +65,7 @@ func TestDecisionLogNeverHoldsSecrets(t *testing.T) {
 			}
 		}
 	}
-	logDecision(nil, zapcore.ErrorLevel, r, metrics.ReasonPublic, "", "") // no logger: no panic
+	logDecision(nil, zapcore.ErrorLevel, r, decision.ReasonPublic, "", "") // no logger: no panic
 }
 
 // TestDecisionLevel: a verified caller's 403 is at info by default (or the
@@ -73,19 +73,19 @@ func TestDecisionLogNeverHoldsSecrets(t *testing.T) {
 // operator's level (debug by default); allowed requests at debug.
 func TestDecisionLevel(t *testing.T) {
 	for _, tc := range []struct {
-		reason     metrics.Reason
+		reason     decision.Reason
 		configured zapcore.Level
 		want       zapcore.Level
 	}{
-		{metrics.ReasonInsufficientScope, zapcore.DebugLevel, zapcore.InfoLevel},
-		{metrics.ReasonClaimMismatch, zapcore.DebugLevel, zapcore.InfoLevel},
-		{metrics.ReasonSTSForbidden, zapcore.DebugLevel, zapcore.InfoLevel},
-		{metrics.ReasonClaimMismatch, zapcore.WarnLevel, zapcore.WarnLevel},
-		{metrics.ReasonNoCredential, zapcore.DebugLevel, zapcore.DebugLevel},
-		{metrics.ReasonInvalidToken, zapcore.DebugLevel, zapcore.DebugLevel},
-		{metrics.ReasonInvalidToken, zapcore.WarnLevel, zapcore.WarnLevel},
-		{metrics.ReasonSTSInvalidToken, zapcore.DebugLevel, zapcore.DebugLevel},
-		{metrics.ReasonAuthorized, zapcore.ErrorLevel, zapcore.DebugLevel},
+		{decision.ReasonInsufficientScope, zapcore.DebugLevel, zapcore.InfoLevel},
+		{decision.ReasonClaimMismatch, zapcore.DebugLevel, zapcore.InfoLevel},
+		{decision.ReasonSTSForbidden, zapcore.DebugLevel, zapcore.InfoLevel},
+		{decision.ReasonClaimMismatch, zapcore.WarnLevel, zapcore.WarnLevel},
+		{decision.ReasonNoCredential, zapcore.DebugLevel, zapcore.DebugLevel},
+		{decision.ReasonInvalidToken, zapcore.DebugLevel, zapcore.DebugLevel},
+		{decision.ReasonInvalidToken, zapcore.WarnLevel, zapcore.WarnLevel},
+		{decision.ReasonSTSInvalidToken, zapcore.DebugLevel, zapcore.DebugLevel},
+		{decision.ReasonAuthorized, zapcore.ErrorLevel, zapcore.DebugLevel},
 	} {
 		if got := decisionLevel(tc.reason, tc.configured); got != tc.want {
 			t.Errorf("decisionLevel(%s, %v) = %v, want %v", tc.reason, tc.configured, got, tc.want)

@@ -9,7 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/edgeauth/caddy-edgeauth/module/metrics"
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 )
 
 // The placeholders a refusal sets, for handle_errors routes (README, "Your
@@ -40,7 +40,7 @@ const (
 // what a handle_errors route sees through placeholders.
 type denial struct {
 	status     int
-	reason     metrics.Reason
+	reason     decision.Reason
 	challenge  string        // WWW-Authenticate; "" for none
 	challenge2 string        // a second WWW-Authenticate field (DPoP and Bearer); "" for none
 	dpopNonce  string        // DPoP-Nonce header (RFC 9449 §8); "" for none

@@ -11,7 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/edgeauth/caddy-edgeauth/module/metrics"
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 	"github.com/edgeauth/caddy-edgeauth/module/policy"
 )
 
@@ -119,7 +119,7 @@ func caddyRequest(target string, errorRoutes caddyhttp.RouteList) (*http.Request
 
 func TestRefuseHandsOverOnlyWhatAnErrorRouteTakes(t *testing.T) {
 	forbidden := func(r *http.Request) *denial {
-		return forbiddenDenial(r, metrics.ReasonInsufficientScope, policy.Decision{Outcome: policy.InsufficientScope, Scopes: []string{"admin"}})
+		return forbiddenDenial(r, decision.ReasonInsufficientScope, policy.Decision{Outcome: policy.InsufficientScope, Scopes: []string{"admin"}})
 	}
 	routes := caddyhttp.RouteList{route(matchStatus(http.StatusForbidden), false, leaf())}
 
@@ -151,7 +151,7 @@ func TestRefuseHandsOverOnlyWhatAnErrorRouteTakes(t *testing.T) {
 	// placeholders set for the look are gone again.
 	r, repl = caddyRequest("http://api.example.com/x", routes)
 	w = httptest.NewRecorder()
-	if err := refuse(w, r, challengeDenial(r, http.StatusUnauthorized, metrics.ReasonNoCredential, challenge{errCode: "unauthorized", description: "authentication required"}, nil)); err != nil {
+	if err := refuse(w, r, challengeDenial(r, http.StatusUnauthorized, decision.ReasonNoCredential, challenge{errCode: "unauthorized", description: "authentication required"}, nil)); err != nil {
 		t.Fatalf("refuse returned %v, want nil after writing the default", err)
 	}
 	if w.Code != http.StatusUnauthorized || w.Body.String() != `{"error":"unauthorized","error_description":"authentication required"}`+"\n" {

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 	"github.com/edgeauth/caddy-edgeauth/module/sts"
@@ -178,7 +179,7 @@ func (rx *routeExchange) cached(ctx context.Context, key string, sourceExpiry ti
 func (rx *routeExchange) exchange(ctx context.Context, req sts.Request) (*sts.Credentials, error) {
 	start := time.Now()
 	creds, err := rx.svc.exchanger.Exchange(ctx, req)
-	rx.metrics.STSExchange(rx.svc.name, metrics.STSResultFor(err), time.Since(start))
+	rx.metrics.STSExchange(rx.svc.name, decision.STSResultFor(err), time.Since(start))
 	return creds, err
 }
 
@@ -206,15 +207,15 @@ func (rx *routeExchange) injectCredentials(r *http.Request, repl *caddy.Replacer
 // never a token or a secret.
 func (h *Handler) denySTS(w http.ResponseWriter, r *http.Request, provider string, err error) error {
 	if errors.Is(err, errNoRole) {
-		h.decide(r, metrics.ReasonSTSForbidden, provider, "no_role")
-		return refuse(w, r, challengeDenial(r, http.StatusForbidden, metrics.ReasonSTSForbidden, challenge{errCode: "access_denied", description: errNoRole.Error(), headerError: "insufficient_scope"}, nil))
+		h.decide(r, decision.ReasonSTSForbidden, provider, "no_role")
+		return refuse(w, r, challengeDenial(r, http.StatusForbidden, decision.ReasonSTSForbidden, challenge{errCode: "access_denied", description: errNoRole.Error(), headerError: "insufficient_scope"}, nil))
 	}
 	var se *sts.Error
 	if !errors.As(err, &se) {
 		se = &sts.Error{Kind: sts.Unavailable, Code: "edgeauth.ExchangeFailed", Message: "the exchange failed"}
 	}
 	extra := &errorBody{Code: se.Code, RequestID: se.RequestID}
-	reason := metrics.ReasonForSTSError(se)
+	reason := decision.ReasonForSTSError(se)
 	h.decide(r, reason, provider, "")
 	switch se.Kind {
 	case sts.InvalidToken:

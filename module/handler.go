@@ -11,10 +11,10 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/edgeauth/caddy-edgeauth/module/assertsign"
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 	"github.com/edgeauth/caddy-edgeauth/module/fleet"
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/login"
-	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 	"github.com/edgeauth/caddy-edgeauth/module/policy"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 	"github.com/edgeauth/caddy-edgeauth/module/token"
@@ -180,8 +180,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// Paths that an upstream may read otherwise than the rules do are
 	// refused, on every route and before the login endpoints.
 	if err := policy.CheckPath(r.URL); err != nil {
-		h.decide(r, metrics.ReasonInvalidPath, "", err.Code())
-		return refuse(w, r, jsonDenial(http.StatusBadRequest, metrics.ReasonInvalidPath, errorBody{Error: "invalid_request", Description: err.Error()}, nil))
+		h.decide(r, decision.ReasonInvalidPath, "", err.Code())
+		return refuse(w, r, jsonDenial(http.StatusBadRequest, decision.ReasonInvalidPath, errorBody{Error: "invalid_request", Description: err.Error()}, nil))
 	}
 
 	// 2. The login endpoints and the assertion keys are the plugin's own.
@@ -200,7 +200,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// 3. The route's rules, on the same path Caddy routes on.
 	need := h.policy.Evaluate(r)
 	if need.Public {
-		h.decide(r, metrics.ReasonPublic, "", "")
+		h.decide(r, decision.ReasonPublic, "", "")
 		h.stripOwnCookies(r)
 		if h.PassAccessToken {
 			// On this route the upstream's Authorization is only ever one
@@ -236,9 +236,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	// 5. Scope and claim rules.
 	if d := need.Authorize(id); d.Outcome != policy.Allow {
-		reason := metrics.ReasonInsufficientScope
+		reason := decision.ReasonInsufficientScope
 		if d.Outcome == policy.AccessDenied {
-			reason = metrics.ReasonClaimMismatch
+			reason = decision.ReasonClaimMismatch
 		}
 		h.decide(r, reason, id.Provider, d.Detail)
 		if sess != nil && login.IsBrowserNavigation(r) {
@@ -254,9 +254,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return refuse(w, r, forbiddenDenial(r, reason, d))
 	}
-	allowed := metrics.ReasonAuthorized
+	allowed := decision.ReasonAuthorized
 	if sess != nil {
-		allowed = metrics.ReasonSession
+		allowed = decision.ReasonSession
 	}
 
 	// 6. Identity (and temporary credentials) to the upstream. A request
@@ -287,8 +287,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // and err is what ServeHTTP returns.
 func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity.Identity, sess *session.Session, done bool, err error) {
 	if multipleAuthorization(r) {
-		h.decide(r, metrics.ReasonInvalidToken, h.bearer.soleProvider(), "malformed")
-		return nil, nil, true, refuse(w, r, challengeDenial(r, http.StatusBadRequest, metrics.ReasonInvalidToken, challenge{errCode: "invalid_request", description: "more than one Authorization header", inHeader: true}, nil))
+		h.decide(r, decision.ReasonInvalidToken, h.bearer.soleProvider(), "malformed")
+		return nil, nil, true, refuse(w, r, challengeDenial(r, http.StatusBadRequest, decision.ReasonInvalidToken, challenge{errCode: "invalid_request", description: "more than one Authorization header", inHeader: true}, nil))
 	}
 	if cred, presented := presentedCredential(r); presented {
 		id, nonce, err, refusal := h.bearer.authenticateRequest(r, cred)
@@ -304,7 +304,7 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 		}
 		return id, nil, false, nil
 	}
-	reason := metrics.ReasonNoCredential
+	reason := decision.ReasonNoCredential
 	if h.flow != nil {
 		s, err := h.flow.Session(r.Context(), w, r)
 		switch {
@@ -313,13 +313,13 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 		case !errors.Is(err, session.ErrNoSession) && !login.IsLoginRequired(err):
 			return nil, nil, true, h.denyStore(w, r, err)
 		case login.IsBrowserNavigation(r):
-			h.decide(r, metrics.ReasonLoginRedirect, "", "")
+			h.decide(r, decision.ReasonLoginRedirect, "", "")
 			h.flow.StartLogin(w, r, r.URL.RequestURI(), nil)
 			return nil, nil, true, nil
 		case errors.Is(err, login.ErrLoginRequired):
 			// A session that existed and could not be refreshed; no
 			// session at all stays no_credential.
-			reason = metrics.ReasonRefreshFailed
+			reason = decision.ReasonRefreshFailed
 		}
 	}
 	h.decide(r, reason, "", "")
@@ -330,10 +330,10 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (id *identity
 
 // denyStore answers 503 when the session store could not be reached.
 func (h *Handler) denyStore(w http.ResponseWriter, r *http.Request, err error) error {
-	h.decide(r, metrics.ReasonStoreUnavailable, "", "")
+	h.decide(r, decision.ReasonStoreUnavailable, "", "")
 	h.logger.Error("session store failed", zap.Error(err))
 	retry, _ := fleet.RetryAfter(err)
-	return refuse(w, r, unavailableDenial(metrics.ReasonStoreUnavailable, "temporarily_unavailable", "the session store is unavailable", retry, nil))
+	return refuse(w, r, unavailableDenial(decision.ReasonStoreUnavailable, "temporarily_unavailable", "the session store is unavailable", retry, nil))
 }
 
 // stripOwnCookies removes the plugin's session and login cookies from the
@@ -360,16 +360,17 @@ func (h *Handler) provide(r *http.Request, id *identity.Identity) *caddy.Replace
 // loaded yet, 401 invalid_token otherwise.
 func (h *Handler) denyToken(w http.ResponseWriter, r *http.Request, err error, presentedDPoP bool) error {
 	var te *token.Error
-	if errors.As(err, &te) && te.Kind == token.Unavailable {
-		h.decide(r, metrics.ReasonKeysUnavailable, h.bearer.soleProvider(), metrics.TokenErrorDetail(err))
-		return refuse(w, r, unavailableDenial(metrics.ReasonKeysUnavailable, "temporarily_unavailable", te.Description, te.RetryAfter, nil))
+	errors.As(err, &te)
+	if decision.ReasonForTokenError(err) == decision.ReasonKeysUnavailable {
+		h.decide(r, decision.ReasonKeysUnavailable, h.bearer.soleProvider(), decision.TokenErrorDetail(err))
+		return refuse(w, r, unavailableDenial(decision.ReasonKeysUnavailable, "temporarily_unavailable", te.Description, te.RetryAfter, nil))
 	}
 	desc := "token is not valid"
 	if te != nil {
 		desc = te.Description
 	}
-	h.decide(r, metrics.ReasonInvalidToken, h.bearer.soleProvider(), metrics.TokenErrorDetail(err))
-	d := challengeDenial(r, http.StatusUnauthorized, metrics.ReasonInvalidToken, challenge{errCode: "invalid_token", description: desc, inHeader: true}, nil)
+	h.decide(r, decision.ReasonInvalidToken, h.bearer.soleProvider(), decision.TokenErrorDetail(err))
+	d := challengeDenial(r, http.StatusUnauthorized, decision.ReasonInvalidToken, challenge{errCode: "invalid_token", description: desc, inHeader: true}, nil)
 	if presentedDPoP {
 		d.challenge, d.challenge2 = h.bearer.dpopTokenChallenges(r, desc)
 	}
@@ -377,9 +378,9 @@ func (h *Handler) denyToken(w http.ResponseWriter, r *http.Request, err error, p
 }
 
 // decide counts a decision and logs it at decisionLevel. reason is a fixed
-// code; detail is a fixed code too (metrics.TokenErrorDetail), never
+// code; detail is a fixed code too (decision.TokenErrorDetail), never
 // request data.
-func (h *Handler) decide(r *http.Request, reason metrics.Reason, provider, detail string) {
+func (h *Handler) decide(r *http.Request, reason decision.Reason, provider, detail string) {
 	h.bearer.app.metrics.Decision(provider, reason)
 	logDecision(h.logger, decisionLevel(reason, h.denyLevel), r, reason, provider, detail)
 }

@@ -53,7 +53,7 @@ func (b *bearerAuth) authenticateOpaque(ctx context.Context, raw string) (*ident
 // provider's bucket, past which the caller is told to come back (503).
 func checkOpaque(ctx context.Context, p *provider, raw string) (*identity.Identity, error) {
 	if !opaqueShaped(raw) {
-		return nil, &token.Error{Kind: token.Invalid, Description: "malformed token"}
+		return nil, &token.Error{Kind: token.Invalid, Code: token.CodeMalformed, Description: "malformed token"}
 	}
 	g := p.gate
 	key := sha256.Sum256([]byte(raw))
@@ -64,7 +64,7 @@ func checkOpaque(ctx context.Context, p *provider, raw string) (*identity.Identi
 		// The bucket is spent inside the shared call: waiters on one token
 		// cost one token of the bucket, and all get the same answer.
 		if wait, ok := g.bucket.take(); !ok {
-			return nil, &token.Error{Kind: token.Unavailable, Description: "too many unknown tokens for this provider; try again shortly", RetryAfter: wait}
+			return nil, &token.Error{Kind: token.Unavailable, Code: token.CodeRateLimited, Description: "too many unknown tokens for this provider; try again shortly", RetryAfter: wait}
 		}
 		// The shared call must not fail every waiter because the first
 		// caller went away; it has its own bound instead.
@@ -84,7 +84,7 @@ func checkOpaque(ctx context.Context, p *provider, raw string) (*identity.Identi
 		}
 		return res.Val.(*identity.Identity), nil
 	case <-ctx.Done():
-		return nil, &token.Error{Kind: token.Unavailable, Description: "the request ended before the provider answered", RetryAfter: time.Second}
+		return nil, &token.Error{Kind: token.Unavailable, Code: token.CodeOther, Description: "the request ended before the provider answered", RetryAfter: time.Second}
 	}
 }
 
@@ -92,7 +92,7 @@ func checkOpaque(ctx context.Context, p *provider, raw string) (*identity.Identi
 const opaqueCallTimeout = 10 * time.Second
 
 // errRejectedOpaque answers a token the provider refused a moment ago.
-var errRejectedOpaque = &token.Error{Kind: token.Invalid, Description: "token rejected by the provider"}
+var errRejectedOpaque = &token.Error{Kind: token.Invalid, Code: token.CodeRejectedByProvider, Description: "token rejected by the provider"}
 
 // askProvider does one userinfo or introspection call, maps its errors to
 // token errors (a refusal is invalid_token, an outage is 503) and checks the
@@ -108,17 +108,17 @@ func askProvider(ctx context.Context, p *provider, raw string) (*identity.Identi
 	}
 	switch {
 	case errors.Is(err, oidc.ErrTokenRejected):
-		return nil, &token.Error{Kind: token.Invalid, Description: "token rejected by the provider"}
+		return nil, &token.Error{Kind: token.Invalid, Code: token.CodeRejectedByProvider, Description: "token rejected by the provider"}
 	case err != nil:
-		return nil, &token.Error{Kind: token.Unavailable, Description: "the provider could not check the token", RetryAfter: 5 * time.Second}
+		return nil, &token.Error{Kind: token.Unavailable, Code: token.CodeProviderUnavailable, Description: "the provider could not check the token", RetryAfter: 5 * time.Second}
 	}
 	sub, _ := claims["sub"].(string)
 	if sub == "" || !identity.Clean(sub) {
-		return nil, &token.Error{Kind: token.Invalid, Description: "the provider's answer names no subject"}
+		return nil, &token.Error{Kind: token.Invalid, Code: token.CodeOther, Description: "the provider's answer names no subject"}
 	}
 	if v, present := claims["iss"]; present {
 		if iss, ok := v.(string); !ok || iss != p.remote.TokenIssuer() {
-			return nil, &token.Error{Kind: token.Invalid, Description: "issuer not trusted"}
+			return nil, &token.Error{Kind: token.Invalid, Code: token.CodeIssuerNotTrusted, Description: "issuer not trusted"}
 		}
 	}
 	if te := checkAnswerBinding(claims, p); te != nil {
@@ -129,7 +129,7 @@ func askProvider(ctx context.Context, p *provider, raw string) (*identity.Identi
 	if v, present := claims["exp"]; present {
 		exp, ok := token.NumericDate(v)
 		if !ok || !exp.After(now) {
-			return nil, &token.Error{Kind: token.Invalid, Description: "token expired"}
+			return nil, &token.Error{Kind: token.Invalid, Code: token.CodeExpired, Description: "token expired"}
 		}
 		if exp.Before(expiry) {
 			expiry = exp

@@ -26,14 +26,14 @@ import (
 func checkAnswerBinding(claims map[string]any, p *provider) *token.Error {
 	_, bound := claims["cnf"]
 	if v, present := claims["token_type"]; present && !isAccessTokenType(v) && !(bound && isDPoPTokenType(v)) {
-		return &token.Error{Kind: token.Invalid, Description: "not an access token"}
+		return &token.Error{Kind: token.Invalid, Code: token.CodeWrongType, Description: "not an access token"}
 	}
 	accepted := p.config.Audiences
 	if len(accepted) == 0 {
 		accepted = []string{p.clientID}
 	}
-	other := &token.Error{Kind: token.Invalid, Description: "token was issued to another client"}
-	malformed := &token.Error{Kind: token.Invalid, Description: "invalid audience or client in the provider's answer"}
+	other := &token.Error{Kind: token.Invalid, Code: token.CodeAudienceNotAccepted, Description: "token was issued to another client"}
+	malformed := &token.Error{Kind: token.Invalid, Code: token.CodeInvalidClaim, Description: "invalid audience or client in the provider's answer"}
 	if v, present := claims["aud"]; present {
 		auds, ok := stringOrStrings(v)
 		if !ok {
@@ -62,7 +62,7 @@ func checkAnswerBinding(claims map[string]any, p *provider) *token.Error {
 		stated = true
 	}
 	if !stated && p.opaque == opaqueIntrospection {
-		return &token.Error{Kind: token.Invalid, Description: "the provider's answer names no audience or client"}
+		return &token.Error{Kind: token.Invalid, Code: token.CodeAudienceNotAccepted, Description: "the provider's answer names no audience or client"}
 	}
 	return nil
 }

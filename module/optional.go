@@ -7,9 +7,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/login"
-	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
 
@@ -61,6 +61,6 @@ func (h *Handler) passAnonymous(w http.ResponseWriter, r *http.Request, next cad
 	if h.PassAccessToken {
 		dropAuthorization(r.Header)
 	}
-	h.decide(r, metrics.ReasonOptionalAnonymous, "", "")
+	h.decide(r, decision.ReasonOptionalAnonymous, "", "")
 	return next.ServeHTTP(w, r)
 }

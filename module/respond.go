@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgeauth/caddy-edgeauth/module/metrics"
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 	"github.com/edgeauth/caddy-edgeauth/module/policy"
 )
 
@@ -30,7 +30,7 @@ type errorBody struct {
 // challengeDenial is a refusal with a `WWW-Authenticate: Bearer` challenge
 // whose realm is the request's host. extra, when set, adds the STS code and
 // request ID to the body.
-func challengeDenial(r *http.Request, status int, reason metrics.Reason, c challenge, extra *errorBody) *denial {
+func challengeDenial(r *http.Request, status int, reason decision.Reason, c challenge, extra *errorBody) *denial {
 	var b strings.Builder
 	b.WriteString(`Bearer realm=`)
 	b.WriteString(quote(r.Host))
@@ -56,7 +56,7 @@ func challengeDenial(r *http.Request, status int, reason metrics.Reason, c chall
 }
 
 // forbiddenDenial is the 403 for a scope or claim rule that failed.
-func forbiddenDenial(r *http.Request, reason metrics.Reason, d policy.Decision) *denial {
+func forbiddenDenial(r *http.Request, reason decision.Reason, d policy.Decision) *denial {
 	if d.Outcome == policy.InsufficientScope {
 		den := challengeDenial(r, http.StatusForbidden, reason, challenge{
 			errCode:     "insufficient_scope",
@@ -75,7 +75,7 @@ func forbiddenDenial(r *http.Request, reason metrics.Reason, d policy.Decision) 
 }
 
 // unavailableDenial is a 503 with Retry-After (at least one second).
-func unavailableDenial(reason metrics.Reason, errCode, description string, retryAfter time.Duration, extra *errorBody) *denial {
+func unavailableDenial(reason decision.Reason, errCode, description string, retryAfter time.Duration, extra *errorBody) *denial {
 	d := jsonDenial(http.StatusServiceUnavailable, reason, errorBody{Error: errCode, Description: description}, extra)
 	d.retryAfter = max(retryAfter, time.Second)
 	return d
@@ -83,7 +83,7 @@ func unavailableDenial(reason metrics.Reason, errCode, description string, retry
 
 // jsonDenial is a refusal with a JSON error body and no challenge; extra,
 // when set, adds the STS code and request ID to the body.
-func jsonDenial(status int, reason metrics.Reason, body errorBody, extra *errorBody) *denial {
+func jsonDenial(status int, reason decision.Reason, body errorBody, extra *errorBody) *denial {
 	if extra != nil {
 		body.Code, body.RequestID = extra.Code, extra.RequestID
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgeauth/caddy-edgeauth/module/metrics"
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 	"github.com/edgeauth/caddy-edgeauth/module/policy"
 )
 
@@ -55,21 +55,21 @@ func TestChallengeAnswers(t *testing.T) {
 	r := httptest.NewRequest(http.MethodGet, "http://api.example.com/x", nil)
 
 	w := httptest.NewRecorder()
-	_ = refuse(w, r, forbiddenDenial(r, metrics.ReasonInsufficientScope, policy.Decision{Outcome: policy.InsufficientScope, Scopes: []string{"/acs/alidns", "profile"}}))
+	_ = refuse(w, r, forbiddenDenial(r, decision.ReasonInsufficientScope, policy.Decision{Outcome: policy.InsufficientScope, Scopes: []string{"/acs/alidns", "profile"}}))
 	if got, want := w.Header().Get("WWW-Authenticate"), `Bearer realm="api.example.com", error="insufficient_scope", error_description="the token lacks a scope this route needs", scope="/acs/alidns profile"`; got != want {
 		t.Errorf("scope challenge:\n got %s\nwant %s", got, want)
 	}
 	assertBody(t, w, http.StatusForbidden, "insufficient_scope")
 
 	w = httptest.NewRecorder()
-	_ = refuse(w, r, forbiddenDenial(r, metrics.ReasonClaimMismatch, policy.Decision{Outcome: policy.AccessDenied}))
+	_ = refuse(w, r, forbiddenDenial(r, decision.ReasonClaimMismatch, policy.Decision{Outcome: policy.AccessDenied}))
 	if got, want := w.Header().Get("WWW-Authenticate"), `Bearer realm="api.example.com", error="insufficient_scope"`; got != want {
 		t.Errorf("claim challenge: got %s want %s", got, want)
 	}
 	assertBody(t, w, http.StatusForbidden, "access_denied")
 
 	w = httptest.NewRecorder()
-	_ = refuse(w, r, unavailableDenial(metrics.ReasonKeysUnavailable, "temporarily_unavailable", "keys not loaded", 1500*time.Millisecond, nil))
+	_ = refuse(w, r, unavailableDenial(decision.ReasonKeysUnavailable, "temporarily_unavailable", "keys not loaded", 1500*time.Millisecond, nil))
 	if w.Header().Get("Retry-After") != "2" {
 		t.Errorf("Retry-After = %q, want 2 (rounded up)", w.Header().Get("Retry-After"))
 	}

@@ -53,7 +53,7 @@ func BenchmarkParse(b *testing.B) {
 	proof := sign(b, jwt.SigningMethodES256, k, h, c)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if _, e := Parse(proof, 0); e != nil {
+		if _, e := parse(proof, 0, nil); e != nil {
 			b.Fatal(e)
 		}
 	}
@@ -67,7 +67,7 @@ func BenchmarkES256Verify(b *testing.B) {
 	req := Request{Method: "GET", URL: "https://api.example/res", AccessToken: "t"}
 	h, c := proofParts(k, req, "jti")
 	proof := sign(b, jwt.SigningMethodES256, k, h, c)
-	p, e := Parse(proof, 0)
+	p, e := parse(proof, 0, nil)
 	if e != nil {
 		b.Fatal(e)
 	}

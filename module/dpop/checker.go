@@ -109,7 +109,7 @@ type Result struct {
 }
 
 // Check verifies raw (the DPoP header's value) against req: shape and
-// header (Parse), algorithm, htm, htu, iat, ath, signature, the token's
+// header (parse), algorithm, htm, htu, iat, ath, signature, the token's
 // jkt, the server nonce, and last the replay store, so that only a proof
 // that passed everything else uses up its jti.
 func (c *Checker) Check(ctx context.Context, raw string, req Request) (Result, *Error) {

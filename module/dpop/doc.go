@@ -2,8 +2,8 @@
 // in the `DPoP` header with each request to prove that it holds the key an
 // access token is bound to (the token's `cnf.jkt`).
 //
-// Parse reads a proof (compact JWS, typ dpop+jwt, an asymmetric alg, a
-// public `jwk` header) without trusting it; Checker.Check verifies the
+// Checker.Check first reads a proof (compact JWS, typ dpop+jwt, an asymmetric alg, a
+// public `jwk` header) without trusting it, then verifies the
 // signature with that jwk and the claims against the request (htm, htu,
 // iat, ath, the token's jkt, an optional server nonce) and finally records
 // the proof's jti in a replay store, so that a proof passes once. The

@@ -16,9 +16,9 @@ func FuzzParse(f *testing.F) {
 	f.Add("eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.")
 	f.Add("a.b.c")
 	f.Fuzz(func(t *testing.T, raw string) {
-		p, e := Parse(raw, 0)
+		p, e := parse(raw, 0, nil)
 		if (p == nil) == (e == nil) {
-			t.Fatalf("Parse returned %v and %v", p, e)
+			t.Fatalf("parse returned %v and %v", p, e)
 		}
 		if p == nil {
 			return

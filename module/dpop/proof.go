@@ -45,14 +45,9 @@ type Proof struct {
 // does not implement: a proof carries its key in `jwk` and nothing else.
 var refusedHeaders = []string{"jku", "x5u", "x5c", "crit"}
 
-// Parse checks a proof's size, shape, header and claims and builds its key.
+// parse checks a proof's size, shape, header and claims and builds its key.
 // It verifies nothing cryptographic (see Checker.Check). maxSize <= 0 means
-// DefaultMaxProofSize.
-func Parse(raw string, maxSize int) (*Proof, *Error) {
-	return parse(raw, maxSize, nil)
-}
-
-// parse is Parse with an optional cache of parsed headers.
+// DefaultMaxProofSize; headers is an optional cache of parsed headers.
 func parse(raw string, maxSize int, headers *headerCache) (*Proof, *Error) {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxProofSize

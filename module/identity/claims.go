@@ -142,51 +142,6 @@ func claimSatisfies(claims map[string]any, path string, ok func(string) bool) bo
 	return satisfied
 }
 
-// ClaimValues returns the claim at path as a list of sanitized strings: the
-// elements of an array claim, or the single value of a scalar claim. It
-// gives false for what ClaimValue does not export. The strings are for
-// output; to compare a claim with a value use ClaimHas, which compares the
-// raw claim.
-func ClaimValues(claims map[string]any, path string) ([]string, bool) {
-	v, ok := LookupClaim(claims, path)
-	if !ok {
-		return nil, false
-	}
-	var n int
-	var at func(int) any
-	switch a := v.(type) {
-	case []any:
-		n, at = len(a), func(i int) any { return a[i] }
-	case []string:
-		n, at = len(a), func(i int) any { return a[i] }
-	default:
-		s, ok := scalarString(v)
-		if !ok {
-			return nil, false
-		}
-		return []string{s}, true
-	}
-	out := make([]string, 0, n)
-	for i := 0; i < n; i++ {
-		e := at(i)
-		if e == nil {
-			continue
-		}
-		s, ok := scalarString(e)
-		if !ok {
-			if isContainer(e) {
-				return nil, false
-			}
-			continue
-		}
-		out = append(out, s)
-	}
-	if len(out) == 0 {
-		return nil, false
-	}
-	return out, true
-}
-
 // joinScalars joins the n elements given by at with one space.
 func joinScalars(n int, at func(int) any) (string, bool) {
 	if n == 1 {

@@ -160,30 +160,6 @@ func TestPlainNumber(t *testing.T) {
 	}
 }
 
-func TestClaimValues(t *testing.T) {
-	claims := decodeClaims(t, sampleClaims)
-	tests := []struct {
-		path string
-		want []string
-	}{
-		{"groups", []string{"dev", "ops"}},
-		{"mixed", []string{"a", "1", "true"}},
-		{"sub", []string{"1234"}},
-		{"big", []string{"12345678901234567890"}},
-		{"address.tags", []string{"x", "y"}},
-		{"with_obj", nil},
-		{"address", nil},
-		{"empty_arr", nil},
-		{"absent", nil},
-	}
-	for _, tt := range tests {
-		got, ok := ClaimValues(claims, tt.path)
-		if ok != (tt.want != nil) || strings.Join(got, "|") != strings.Join(tt.want, "|") {
-			t.Errorf("ClaimValues(%q) = %q, %v; want %q", tt.path, got, ok, tt.want)
-		}
-	}
-}
-
 // FuzzClaimValue decodes arbitrary JSON as claims and checks that whatever is
 // exported is a clean header value, and that objects are never exported.
 func FuzzClaimValue(f *testing.F) {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 )
 
 func benchMetrics(b *testing.B) *Metrics {
@@ -12,7 +14,7 @@ func benchMetrics(b *testing.B) *Metrics {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m.Decision("bench", ReasonAuthorized)
+	m.Decision("bench", decision.ReasonAuthorized)
 	return m
 }
 
@@ -21,7 +23,7 @@ func BenchmarkDecision(b *testing.B) {
 	m := benchMetrics(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		m.Decision("bench", ReasonAuthorized)
+		m.Decision("bench", decision.ReasonAuthorized)
 	}
 }
 
@@ -31,7 +33,7 @@ func BenchmarkDecisionParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			m.Decision("bench", ReasonAuthorized)
+			m.Decision("bench", decision.ReasonAuthorized)
 		}
 	})
 }
@@ -40,7 +42,7 @@ func BenchmarkProviderDecisions(b *testing.B) {
 	pd := benchMetrics(b).Decisions("bench")
 	b.ReportAllocs()
 	for b.Loop() {
-		pd.Decision(ReasonAuthorized)
+		pd.Decision(decision.ReasonAuthorized)
 	}
 }
 
@@ -56,7 +58,7 @@ func BenchmarkSTSExchange(b *testing.B) {
 	m := benchMetrics(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		m.STSExchange("bench", STSOK, 20*time.Millisecond)
+		m.STSExchange("bench", decision.STSOK, 20*time.Millisecond)
 	}
 }
 
@@ -64,6 +66,6 @@ func BenchmarkNilMetrics(b *testing.B) {
 	var m *Metrics
 	b.ReportAllocs()
 	for b.Loop() {
-		m.Decision("bench", ReasonAuthorized)
+		m.Decision("bench", decision.ReasonAuthorized)
 	}
 }

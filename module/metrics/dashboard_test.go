@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 	"github.com/edgeauth/caddy-edgeauth/module/oidc"
 )
 
@@ -44,9 +45,9 @@ func realRegistry(t *testing.T) map[string]*series {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	m.Decision("corp", ReasonAuthorized)
+	m.Decision("corp", decision.ReasonAuthorized)
 	m.TokenCache(true)
-	m.STSExchange("alibaba", STSOK, 10*time.Millisecond)
+	m.STSExchange("alibaba", decision.STSOK, 10*time.Millisecond)
 	m.STSCache(false)
 	m.SessionRefresh(true)
 

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 )
 
 const (
@@ -57,12 +59,12 @@ type collectors struct {
 	bySTS      atomic.Pointer[map[string]*stsSet]
 }
 
-// decisionSet is one provider's counters, indexed by Reason.
-type decisionSet [numReasons]prometheus.Counter
+// decisionSet is one provider's counters, indexed by decision.Reason.
+type decisionSet [decision.NumReasons]prometheus.Counter
 
 // stsSet is one STS's series.
 type stsSet struct {
-	results  [numSTSResults]prometheus.Counter
+	results  [decision.NumSTSResults]prometheus.Counter
 	duration prometheus.Observer
 }
 
@@ -135,7 +137,7 @@ func (c *collectors) decisionsFor(provider string) *decisionSet {
 	}
 	s := new(decisionSet)
 	for r := range s {
-		s[r] = c.decisions.WithLabelValues(provider, Reason(r).Outcome().String(), Reason(r).String())
+		s[r] = c.decisions.WithLabelValues(provider, decision.Reason(r).Outcome().String(), decision.Reason(r).String())
 	}
 	next := make(map[string]*decisionSet, len(cur)+1)
 	for k, v := range cur {
@@ -165,7 +167,7 @@ func (c *collectors) stsFor(name string) *stsSet {
 	}
 	s := &stsSet{duration: c.stsDuration.WithLabelValues(name)}
 	for r := range s.results {
-		s.results[r] = c.stsExchanges.WithLabelValues(name, STSResult(r).String())
+		s.results[r] = c.stsExchanges.WithLabelValues(name, decision.STSResult(r).String())
 	}
 	next := make(map[string]*stsSet, len(cur)+1)
 	for k, v := range cur {
@@ -217,8 +219,8 @@ func registerOrExisting(reg prometheus.Registerer, col prometheus.Collector) (pr
 
 // Decision counts one decision. provider is the configured provider name
 // ("" when none is known yet, e.g. no credential was presented).
-func (m *Metrics) Decision(provider string, reason Reason) {
-	if m == nil || int(reason) >= numReasons {
+func (m *Metrics) Decision(provider string, reason decision.Reason) {
+	if m == nil || int(reason) >= decision.NumReasons {
 		return
 	}
 	m.c.decisionsFor(provider)[reason].Inc()
@@ -238,8 +240,8 @@ func (m *Metrics) Decisions(provider string) *ProviderDecisions {
 type ProviderDecisions struct{ set *decisionSet }
 
 // Decision counts one decision.
-func (p *ProviderDecisions) Decision(reason Reason) {
-	if p == nil || int(reason) >= numReasons {
+func (p *ProviderDecisions) Decision(reason decision.Reason) {
+	if p == nil || int(reason) >= decision.NumReasons {
 		return
 	}
 	p.set[reason].Inc()
@@ -258,9 +260,9 @@ func (m *Metrics) TokenCache(hit bool) {
 }
 
 // STSExchange counts one exchange at the named STS and observes how long
-// it took. Use STSResultFor(err) for the result.
-func (m *Metrics) STSExchange(name string, result STSResult, took time.Duration) {
-	if m == nil || int(result) >= numSTSResults {
+// it took. Use decision.STSResultFor(err) for the result.
+func (m *Metrics) STSExchange(name string, result decision.STSResult, took time.Duration) {
+	if m == nil || int(result) >= decision.NumSTSResults {
 		return
 	}
 	s := m.c.stsFor(name)

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/edgeauth/caddy-edgeauth/module/decision"
 	"github.com/edgeauth/caddy-edgeauth/module/oidc"
 )
 
@@ -52,7 +53,7 @@ func value(typ dto.MetricType, m *dto.Metric) float64 {
 	return m.GetUntyped().GetValue()
 }
 
-func decisionKey(provider string, r Reason) string {
+func decisionKey(provider string, r decision.Reason) string {
 	return fmt.Sprintf("caddy_edgeauth_decisions_total{outcome=%s,provider=%s,reason=%s}", r.Outcome(), provider, r)
 }
 
@@ -70,18 +71,18 @@ func TestDecisionsAreCountedWithTheirOutcome(t *testing.T) {
 	reg, m := newRegistry(t)
 	before := gather(t, reg)
 	for i := 0; i < 3; i++ {
-		m.Decision("decisions-a", ReasonInvalidToken)
+		m.Decision("decisions-a", decision.ReasonInvalidToken)
 	}
-	m.Decision("decisions-a", ReasonAuthorized)
-	m.Decisions("decisions-b").Decision(ReasonInsufficientScope)
-	m.Decision("", ReasonNoCredential)
+	m.Decision("decisions-a", decision.ReasonAuthorized)
+	m.Decisions("decisions-b").Decision(decision.ReasonInsufficientScope)
+	m.Decision("", decision.ReasonNoCredential)
 	after := gather(t, reg)
 
 	want := map[string]float64{
-		decisionKey("decisions-a", ReasonInvalidToken):      3,
-		decisionKey("decisions-a", ReasonAuthorized):        1,
-		decisionKey("decisions-b", ReasonInsufficientScope): 1,
-		decisionKey("", ReasonNoCredential):                 1,
+		decisionKey("decisions-a", decision.ReasonInvalidToken):      3,
+		decisionKey("decisions-a", decision.ReasonAuthorized):        1,
+		decisionKey("decisions-b", decision.ReasonInsufficientScope): 1,
+		decisionKey("", decision.ReasonNoCredential):                 1,
 	}
 	for k, d := range want {
 		if got := after[k] - before[k]; got != d {
@@ -99,10 +100,10 @@ func TestDecisionsAreCountedWithTheirOutcome(t *testing.T) {
 			}
 		}
 	}
-	if n != numReasons {
-		t.Errorf("provider decisions-a has %d series, want one per reason (%d)", n, numReasons)
+	if n != decision.NumReasons {
+		t.Errorf("provider decisions-a has %d series, want one per reason (%d)", n, decision.NumReasons)
 	}
-	if !strings.Contains(decisionKey("x", ReasonKeysUnavailable), "outcome=unavailable") {
+	if !strings.Contains(decisionKey("x", decision.ReasonKeysUnavailable), "outcome=unavailable") {
 		t.Error("keys_unavailable does not map to outcome unavailable")
 	}
 }
@@ -111,7 +112,7 @@ func TestDecisionsAreCountedWithTheirOutcome(t *testing.T) {
 // carry on from the old one instead of restarting at zero.
 func TestCountsSurviveReload(t *testing.T) {
 	oldReg, oldM := newRegistry(t)
-	oldM.Decision("reload", ReasonAuthorized)
+	oldM.Decision("reload", decision.ReasonAuthorized)
 	oldM.TokenCache(true)
 	oldVals := gather(t, oldReg)
 
@@ -126,13 +127,13 @@ func TestCountsSurviveReload(t *testing.T) {
 		t.Fatalf("ObserveProviders twice on one registry: %v", err)
 	}
 	newVals := gather(t, newReg)
-	for _, k := range []string{decisionKey("reload", ReasonAuthorized), "caddy_edgeauth_token_cache_requests_total{result=hit}"} {
+	for _, k := range []string{decisionKey("reload", decision.ReasonAuthorized), "caddy_edgeauth_token_cache_requests_total{result=hit}"} {
 		if oldVals[k] == 0 || newVals[k] != oldVals[k] {
 			t.Errorf("%s: %v in the old registry, %v in the new one; want the same non-zero count", k, oldVals[k], newVals[k])
 		}
 	}
-	newM.Decision("reload", ReasonAuthorized)
-	if got := gather(t, newReg)[decisionKey("reload", ReasonAuthorized)]; got != oldVals[decisionKey("reload", ReasonAuthorized)]+1 {
+	newM.Decision("reload", decision.ReasonAuthorized)
+	if got := gather(t, newReg)[decisionKey("reload", decision.ReasonAuthorized)]; got != oldVals[decisionKey("reload", decision.ReasonAuthorized)]+1 {
 		t.Errorf("after one more decision: %v", got)
 	}
 }
@@ -149,10 +150,10 @@ func TestNewRefusesAConflictingCollector(t *testing.T) {
 
 func TestNilMetricsRecordNothing(t *testing.T) {
 	var m *Metrics
-	m.Decision("p", ReasonAuthorized)
-	m.Decisions("p").Decision(ReasonAuthorized)
+	m.Decision("p", decision.ReasonAuthorized)
+	m.Decisions("p").Decision(decision.ReasonAuthorized)
 	m.TokenCache(true)
-	m.STSExchange("s", STSOK, time.Second)
+	m.STSExchange("s", decision.STSOK, time.Second)
 	m.STSCache(false)
 	m.SessionRefresh(true)
 	if err := m.ObserveProviders(nil); err != nil {
@@ -165,7 +166,7 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	if err := unexported.ObserveProviders(func() []ProviderState { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	unexported.Decision("p", Reason(200)) // out of range: ignored
+	unexported.Decision("p", decision.Reason(200)) // out of range: ignored
 }
 
 func TestOtherCounters(t *testing.T) {
@@ -179,9 +180,9 @@ func TestOtherCounters(t *testing.T) {
 	m.STSCache(false)
 	m.SessionRefresh(true)
 	m.SessionRefresh(false)
-	m.STSExchange("alibaba-other", STSOK, 40*time.Millisecond)
-	m.STSExchange("alibaba-other", STSUnavailable, 5*time.Second)
-	m.STSExchange("alibaba-other", STSForbidden, 30*time.Millisecond)
+	m.STSExchange("alibaba-other", decision.STSOK, 40*time.Millisecond)
+	m.STSExchange("alibaba-other", decision.STSUnavailable, 5*time.Second)
+	m.STSExchange("alibaba-other", decision.STSForbidden, 30*time.Millisecond)
 	after := gather(t, reg)
 	want := map[string]float64{
 		"caddy_edgeauth_token_cache_requests_total{result=hit}":                      2,
@@ -257,8 +258,8 @@ func TestLabelCardinalityIsBounded(t *testing.T) {
 	m := &Metrics{c: c}
 	for i := 0; i < maxNames+50; i++ {
 		name := fmt.Sprintf("p%d", i)
-		m.Decision(name, ReasonInvalidToken)
-		m.STSExchange(name, STSOK, time.Millisecond)
+		m.Decision(name, decision.ReasonInvalidToken)
+		m.STSExchange(name, decision.STSOK, time.Millisecond)
 	}
 	if n := len(*c.byProvider.Load()); n > maxNames {
 		t.Errorf("%d provider label sets, want at most %d", n, maxNames)
@@ -270,24 +271,24 @@ func TestLabelCardinalityIsBounded(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c.decisions)
 	got := gather(t, reg)
-	if v := got[decisionKey("", ReasonInvalidToken)]; v < 50 {
+	if v := got[decisionKey("", decision.ReasonInvalidToken)]; v < 50 {
 		t.Errorf("overflow decisions under the empty provider: %v, want ≥ 50", v)
 	}
 }
 
 func TestRequestPathDoesNotAllocate(t *testing.T) {
 	_, m := newRegistry(t)
-	m.Decision("alloc", ReasonAuthorized)
-	m.STSExchange("alloc", STSOK, time.Millisecond)
+	m.Decision("alloc", decision.ReasonAuthorized)
+	m.STSExchange("alloc", decision.STSOK, time.Millisecond)
 	pd := m.Decisions("alloc")
 	cases := map[string]func(){
-		"Decision":             func() { m.Decision("alloc", ReasonAuthorized) },
-		"Decision no provider": func() { m.Decision("", ReasonNoCredential) },
-		"ProviderDecisions":    func() { pd.Decision(ReasonInvalidToken) },
+		"Decision":             func() { m.Decision("alloc", decision.ReasonAuthorized) },
+		"Decision no provider": func() { m.Decision("", decision.ReasonNoCredential) },
+		"ProviderDecisions":    func() { pd.Decision(decision.ReasonInvalidToken) },
 		"TokenCache":           func() { m.TokenCache(true) },
 		"STSCache":             func() { m.STSCache(false) },
-		"STSExchange":          func() { m.STSExchange("alloc", STSOK, time.Millisecond) },
-		"nil":                  func() { (*Metrics)(nil).Decision("alloc", ReasonAuthorized) },
+		"STSExchange":          func() { m.STSExchange("alloc", decision.STSOK, time.Millisecond) },
+		"nil":                  func() { (*Metrics)(nil).Decision("alloc", decision.ReasonAuthorized) },
 	}
 	for name, f := range cases {
 		if a := testing.AllocsPerRun(1000, f); a != 0 {

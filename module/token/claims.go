@@ -42,7 +42,7 @@ func timeClaim(claims map[string]any, name string) (t time.Time, present bool, e
 	}
 	t, ok = NumericDate(v)
 	if !ok {
-		return time.Time{}, true, invalid("invalid " + name + " claim")
+		return time.Time{}, true, invalid(CodeInvalidClaim, "invalid "+name+" claim")
 	}
 	return t, true, nil
 }
@@ -94,10 +94,10 @@ func (v *Verifier) checkExpiry(claims map[string]any, now time.Time) *Error {
 		return e
 	}
 	if !ok {
-		return invalid("token has no exp claim")
+		return invalid(CodeMissingClaim, "token has no exp claim")
 	}
 	if !now.Before(exp.Add(v.rules.ClockSkew)) {
-		return invalid("token expired")
+		return invalid(CodeExpired, "token expired")
 	}
 	return nil
 }
@@ -105,10 +105,10 @@ func (v *Verifier) checkExpiry(claims map[string]any, now time.Time) *Error {
 func (v *Verifier) checkIssuer(claims map[string]any, _ time.Time) *Error {
 	iss, ok := claims["iss"].(string)
 	if _, present := claims["iss"]; !present {
-		return invalid("token has no iss claim")
+		return invalid(CodeMissingClaim, "token has no iss claim")
 	}
 	if !ok || iss != v.TokenIssuer() {
-		return invalid("issuer not trusted")
+		return invalid(CodeIssuerNotTrusted, "issuer not trusted")
 	}
 	return nil
 }
@@ -119,7 +119,7 @@ func (v *Verifier) checkNotBefore(claims map[string]any, now time.Time) *Error {
 		return e
 	}
 	if ok && now.Add(v.rules.ClockSkew).Before(nbf) {
-		return invalid("token not yet valid")
+		return invalid(CodeNotYetValid, "token not yet valid")
 	}
 	return nil
 }
@@ -130,7 +130,7 @@ func (v *Verifier) checkIssuedAt(claims map[string]any, now time.Time) *Error {
 		return e
 	}
 	if ok && now.Add(v.rules.ClockSkew).Before(iat) {
-		return invalid("token issued in the future")
+		return invalid(CodeIssuedInFuture, "token issued in the future")
 	}
 	return nil
 }
@@ -144,10 +144,10 @@ func (v *Verifier) checkMaxAge(claims map[string]any, now time.Time) *Error {
 		return e
 	}
 	if !ok {
-		return invalid("token has no iat claim")
+		return invalid(CodeMissingClaim, "token has no iat claim")
 	}
 	if now.Sub(iat) > v.rules.MaxTokenAge+v.rules.ClockSkew {
-		return invalid("token too old")
+		return invalid(CodeTooOld, "token too old")
 	}
 	return nil
 }
@@ -155,7 +155,7 @@ func (v *Verifier) checkMaxAge(claims map[string]any, now time.Time) *Error {
 func (v *Verifier) checkAudience(claims map[string]any) *Error {
 	raw, present := claims["aud"]
 	if !present {
-		return invalid("token has no aud claim")
+		return invalid(CodeMissingClaim, "token has no aud claim")
 	}
 	switch aud := raw.(type) {
 	case string:
@@ -169,9 +169,9 @@ func (v *Verifier) checkAudience(claims map[string]any) *Error {
 			}
 		}
 	default:
-		return invalid("invalid aud claim")
+		return invalid(CodeInvalidClaim, "invalid aud claim")
 	}
-	return invalid("audience not accepted")
+	return invalid(CodeAudienceNotAccepted, "audience not accepted")
 }
 
 // scopes collects granted scopes from `scope` and `scp`, each either a

@@ -51,10 +51,3 @@ func foldName(s string) (folded string, plain bool) {
 		return unicode.ToLower(unicode.ToUpper(unicode.ToLower(r)))
 	}, s), false
 }
-
-// hasDuplicateMember reports whether the JSON object b repeats a member
-// name at any depth (or is not one JSON object).
-func hasDuplicateMember(b []byte) bool {
-	_, err := decodeStrict(b)
-	return err != nil
-}

@@ -84,8 +84,8 @@ func TestDuplicateMemberScanner(t *testing.T) {
 		`{"a":{"a":{"a":{"a":1}}}}`:       false,
 		`{"a":{"a":{"a":{"a":1}}},"a":0}`: true,
 	} {
-		if got := hasDuplicateMember([]byte(in)); got != want {
-			t.Errorf("hasDuplicateMember(%s) = %v, want %v", in, got, want)
+		if _, err := decodeStrict([]byte(in)); (err != nil) != want {
+			t.Errorf("decodeStrict(%s) refused = %v, want %v", in, err != nil, want)
 		}
 	}
 }

@@ -99,7 +99,7 @@ func (v *Verifier) explainParsed(ctx context.Context, raw string, p *parsed) []C
 		}
 	}
 	if len(raw) > v.rules.MaxTokenSize {
-		add("size", invalid(fmt.Sprintf("%d bytes, this provider accepts at most %d", len(raw), v.rules.MaxTokenSize)), "")
+		add("size", invalid(CodeTooLarge, fmt.Sprintf("%d bytes, this provider accepts at most %d", len(raw), v.rules.MaxTokenSize)), "")
 	}
 	method, algOK := v.allowed[p.alg]
 	if algOK {
@@ -109,7 +109,7 @@ func (v *Verifier) explainParsed(ctx context.Context, raw string, p *parsed) []C
 		if name := safeName(p.alg); name != "" {
 			desc = "algorithm " + name + " not allowed"
 		}
-		add("alg", invalid(fmt.Sprintf("%s (allowed: %v)", desc, v.rules.Algorithms)), "")
+		add("alg", invalid(CodeAlgorithmNotAllowed, fmt.Sprintf("%s (allowed: %v)", desc, v.rules.Algorithms)), "")
 	}
 	add("typ", v.checkType(p), typeDetail(p))
 	if !algOK {
@@ -132,7 +132,7 @@ func (v *Verifier) explainParsed(ctx context.Context, raw string, p *parsed) []C
 			if sigOK {
 				add("signature", nil, "verified with the provider's current key")
 			} else {
-				add("signature", invalid("invalid signature: not made by the provider's current keys"), "")
+				add("signature", invalid(CodeBadSignature, "invalid signature: not made by the provider's current keys"), "")
 			}
 		}
 	}
@@ -141,19 +141,19 @@ func (v *Verifier) explainParsed(ctx context.Context, raw string, p *parsed) []C
 		e := c.run(v, p.claims, now)
 		if e != nil && c.name == "exp" {
 			if exp, ok, _ := timeClaim(p.claims, "exp"); ok {
-				e = invalid(fmt.Sprintf("%s: at %s, %s ago (clock skew %s)", e.Description, exp.UTC().Format(time.RFC3339), now.Sub(exp).Round(time.Second), v.rules.ClockSkew))
+				e = invalid(e.Code, fmt.Sprintf("%s: at %s, %s ago (clock skew %s)", e.Description, exp.UTC().Format(time.RFC3339), now.Sub(exp).Round(time.Second), v.rules.ClockSkew))
 			}
 		}
 		add(c.name, e, claimDetail(v, c.name, p.claims, now))
 	}
 	if _, isEvent := p.claims["events"]; isEvent && !v.rules.EventTokens {
-		add("events", invalid("token is a security event token (events claim), not an access or ID token"), "")
+		add("events", invalid(CodeWrongType, "token is a security event token (events claim), not an access or ID token"), "")
 	} else {
 		add("events", nil, "no events claim")
 	}
 	if sub, present := p.claims["sub"]; present {
 		if _, ok := sub.(string); !ok {
-			add("sub", invalid("invalid sub claim"), "")
+			add("sub", invalid(CodeInvalidClaim, "invalid sub claim"), "")
 		} else {
 			add("sub", nil, "a string")
 		}

@@ -56,7 +56,7 @@ func decodePart(part string) (string, error) {
 // parse is parse into p, so that a caller can keep p on its stack.
 func (p *parsed) parse(raw string, maxSize int) *Error {
 	if len(raw) > maxSize {
-		return invalid("token too large")
+		return invalid(CodeTooLarge, "token too large")
 	}
 	dot1, dot2 := -1, -1
 	for i := 0; i < len(raw); i++ {
@@ -70,44 +70,44 @@ func (p *parsed) parse(raw string, maxSize int) *Error {
 			case dot2 < 0:
 				dot2 = i
 			default:
-				return invalid("malformed token: want three dot-separated parts")
+				return invalid(CodeMalformed, "malformed token: want three dot-separated parts")
 			}
 		default:
-			return invalid("malformed token: unexpected character")
+			return invalid(CodeMalformed, "malformed token: unexpected character")
 		}
 	}
 	if dot2 < 0 {
-		return invalid("malformed token: want three dot-separated parts")
+		return invalid(CodeMalformed, "malformed token: want three dot-separated parts")
 	}
 	h64, p64, s64 := raw[:dot1], raw[dot1+1:dot2], raw[dot2+1:]
 	if h64 == "" || p64 == "" {
-		return invalid("malformed token: empty part")
+		return invalid(CodeMalformed, "malformed token: empty part")
 	}
 	*p = parsed{signingInput: raw[:dot2]}
 	if e := p.parseHeader(h64); e != nil {
 		return e
 	}
 	if s64 == "" {
-		return invalid("malformed token: missing signature")
+		return invalid(CodeMalformed, "malformed token: missing signature")
 	}
 	sig, err := b64.DecodeString(s64)
 	if err != nil {
-		return invalid("malformed token: signature is not base64url")
+		return invalid(CodeMalformed, "malformed token: signature is not base64url")
 	}
 	p.sig = sig
 	payload, err := decodePart(p64)
 	if err != nil {
-		return invalid("malformed token: payload is not base64url")
+		return invalid(CodeMalformed, "malformed token: payload is not base64url")
 	}
 	if !lossless(payload) {
-		return invalid("malformed token: payload is not valid UTF-8 or has a lone surrogate escape")
+		return invalid(CodeMalformed, "malformed token: payload is not valid UTF-8 or has a lone surrogate escape")
 	}
 	claims, err := decodeStrictString(payload)
 	if errors.Is(err, errDuplicateMember) {
-		return invalid("malformed token: payload has a duplicate member name")
+		return invalid(CodeDuplicateMember, "malformed token: payload has a duplicate member name")
 	}
 	if err != nil {
-		return invalid("malformed token: payload is not a JSON object")
+		return invalid(CodeMalformed, "malformed token: payload is not a JSON object")
 	}
 	p.claims = claims
 	return nil
@@ -116,16 +116,16 @@ func (p *parsed) parse(raw string, maxSize int) *Error {
 func (p *parsed) parseHeader(h64 string) *Error {
 	hb, err := decodePart(h64)
 	if err != nil {
-		return invalid("malformed token: header is not base64url")
+		return invalid(CodeMalformed, "malformed token: header is not base64url")
 	}
 	d := getDecoder(hb)
 	defer d.release()
 	hdr, err := d.header()
 	if errors.Is(err, errDuplicateMember) {
-		return invalid("malformed token: header has a duplicate member name")
+		return invalid(CodeDuplicateMember, "malformed token: header has a duplicate member name")
 	}
 	if err != nil {
-		return invalid("malformed token: header is not a JSON object")
+		return invalid(CodeMalformed, "malformed token: header is not a JSON object")
 	}
 	// Names are unique (duplicates are refused above), so the first member
 	// of a name is the only one.
@@ -147,29 +147,29 @@ func (p *parsed) parseHeader(h64 string) *Error {
 	for _, name := range refusedHeaders {
 		for i := range hdr {
 			if hdr[i].name == name {
-				return invalid("header " + name + " not allowed")
+				return invalid(CodeHeaderNotAllowed, "header "+name+" not allowed")
 			}
 		}
 	}
 	if crit {
-		return invalid("critical header extensions not supported")
+		return invalid(CodeHeaderNotAllowed, "critical header extensions not supported")
 	}
 	if alg == nil {
-		return invalid("malformed token: header has no alg")
+		return invalid(CodeMalformed, "malformed token: header has no alg")
 	}
 	if !alg.isStr || alg.str == "" {
-		return invalid("malformed token: header alg is not a string")
+		return invalid(CodeMalformed, "malformed token: header alg is not a string")
 	}
 	p.alg = alg.str
 	if kid != nil {
 		if !kid.isStr {
-			return invalid("malformed token: header kid is not a string")
+			return invalid(CodeMalformed, "malformed token: header kid is not a string")
 		}
 		p.kid = kid.str
 	}
 	if typ != nil {
 		if !typ.isStr {
-			return invalid("malformed token: header typ is not a string")
+			return invalid(CodeMalformed, "malformed token: header typ is not a string")
 		}
 		p.typ, p.hasTyp = typ.str, true
 	}

@@ -50,12 +50,12 @@ func (s *Selector) Verify(ctx context.Context, raw string) (*identity.Identity, 
 	}
 	iss, present := p.claims["iss"]
 	if !present {
-		return nil, invalid("token has no iss claim")
+		return nil, invalid(CodeMissingClaim, "token has no iss claim")
 	}
 	name, _ := iss.(string)
 	v := s.byIssuer[name]
 	if v == nil {
-		return nil, invalid("issuer not trusted")
+		return nil, invalid(CodeIssuerNotTrusted, "issuer not trusted")
 	}
 	return v.verifyParsed(ctx, raw, &p)
 }

@@ -169,7 +169,7 @@ func lowerASCII(b []byte) []byte {
 // the reference for FuzzParseMatchesStdlib.
 func parseStdlib(raw string, maxSize int) (*parsed, *Error) {
 	if len(raw) > maxSize {
-		return nil, invalid("token too large")
+		return nil, invalid(CodeTooLarge, "token too large")
 	}
 	dot1, dot2 := -1, -1
 	for i := 0; i < len(raw); i++ {
@@ -183,44 +183,44 @@ func parseStdlib(raw string, maxSize int) (*parsed, *Error) {
 			case dot2 < 0:
 				dot2 = i
 			default:
-				return nil, invalid("malformed token: want three dot-separated parts")
+				return nil, invalid(CodeMalformed, "malformed token: want three dot-separated parts")
 			}
 		default:
-			return nil, invalid("malformed token: unexpected character")
+			return nil, invalid(CodeMalformed, "malformed token: unexpected character")
 		}
 	}
 	if dot2 < 0 {
-		return nil, invalid("malformed token: want three dot-separated parts")
+		return nil, invalid(CodeMalformed, "malformed token: want three dot-separated parts")
 	}
 	h64, p64, s64 := raw[:dot1], raw[dot1+1:dot2], raw[dot2+1:]
 	if h64 == "" || p64 == "" {
-		return nil, invalid("malformed token: empty part")
+		return nil, invalid(CodeMalformed, "malformed token: empty part")
 	}
 	p := &parsed{signingInput: raw[:dot2]}
 	if e := p.parseHeaderStdlib(h64); e != nil {
 		return nil, e
 	}
 	if s64 == "" {
-		return nil, invalid("malformed token: missing signature")
+		return nil, invalid(CodeMalformed, "malformed token: missing signature")
 	}
 	sig, err := b64.DecodeString(s64)
 	if err != nil {
-		return nil, invalid("malformed token: signature is not base64url")
+		return nil, invalid(CodeMalformed, "malformed token: signature is not base64url")
 	}
 	p.sig = sig
 	payload, err := b64.DecodeString(p64)
 	if err != nil {
-		return nil, invalid("malformed token: payload is not base64url")
+		return nil, invalid(CodeMalformed, "malformed token: payload is not base64url")
 	}
 	if !lossless(string(payload)) {
-		return nil, invalid("malformed token: payload is not valid UTF-8 or has a lone surrogate escape")
+		return nil, invalid(CodeMalformed, "malformed token: payload is not valid UTF-8 or has a lone surrogate escape")
 	}
 	claims, err := decodeStrictStdlib(payload)
 	if errors.Is(err, errDuplicateMember) {
-		return nil, invalid("malformed token: payload has a duplicate member name")
+		return nil, invalid(CodeDuplicateMember, "malformed token: payload has a duplicate member name")
 	}
 	if err != nil {
-		return nil, invalid("malformed token: payload is not a JSON object")
+		return nil, invalid(CodeMalformed, "malformed token: payload is not a JSON object")
 	}
 	p.claims = claims
 	return p, nil
@@ -229,38 +229,38 @@ func parseStdlib(raw string, maxSize int) (*parsed, *Error) {
 func (p *parsed) parseHeaderStdlib(h64 string) *Error {
 	hb, err := b64.DecodeString(h64)
 	if err != nil {
-		return invalid("malformed token: header is not base64url")
+		return invalid(CodeMalformed, "malformed token: header is not base64url")
 	}
 	hdr, err := decodeStrictStdlib(hb)
 	if errors.Is(err, errDuplicateMember) {
-		return invalid("malformed token: header has a duplicate member name")
+		return invalid(CodeDuplicateMember, "malformed token: header has a duplicate member name")
 	}
 	if err != nil {
-		return invalid("malformed token: header is not a JSON object")
+		return invalid(CodeMalformed, "malformed token: header is not a JSON object")
 	}
 	for _, name := range refusedHeaders {
 		if _, ok := hdr[name]; ok {
-			return invalid("header " + name + " not allowed")
+			return invalid(CodeHeaderNotAllowed, "header "+name+" not allowed")
 		}
 	}
 	if _, ok := hdr["crit"]; ok {
-		return invalid("critical header extensions not supported")
+		return invalid(CodeHeaderNotAllowed, "critical header extensions not supported")
 	}
 	rawAlg, ok := hdr["alg"]
 	if !ok {
-		return invalid("malformed token: header has no alg")
+		return invalid(CodeMalformed, "malformed token: header has no alg")
 	}
 	if p.alg, ok = rawAlg.(string); !ok || p.alg == "" {
-		return invalid("malformed token: header alg is not a string")
+		return invalid(CodeMalformed, "malformed token: header alg is not a string")
 	}
 	if rawKid, ok := hdr["kid"]; ok {
 		if p.kid, ok = rawKid.(string); !ok {
-			return invalid("malformed token: header kid is not a string")
+			return invalid(CodeMalformed, "malformed token: header kid is not a string")
 		}
 	}
 	if rawTyp, ok := hdr["typ"]; ok {
 		if p.typ, ok = rawTyp.(string); !ok {
-			return invalid("malformed token: header typ is not a string")
+			return invalid(CodeMalformed, "malformed token: header typ is not a string")
 		}
 		p.hasTyp = true
 	}

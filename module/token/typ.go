@@ -96,19 +96,19 @@ func (v *Verifier) checkType(p *parsed) *Error {
 		if slices.Contains(v.types, "") {
 			return nil
 		}
-		return invalid("token has no typ header")
+		return invalid(CodeWrongType, "token has no typ header")
 	}
 	n, ok := NormalizeType(p.typ)
 	if !ok {
-		return invalid("malformed token: header typ is not a media type")
+		return invalid(CodeMalformed, "malformed token: header typ is not a media type")
 	}
 	if slices.Contains(v.types, n) {
 		return nil
 	}
 	if name := safeName(n); name != "" {
-		return invalid("token type " + name + " not accepted")
+		return invalid(CodeWrongType, "token type "+name+" not accepted")
 	}
-	return invalid("token type not accepted")
+	return invalid(CodeWrongType, "token type not accepted")
 }
 
 // IDTokenRules returns a provider's bearer rules adapted to its ID tokens:

@@ -135,14 +135,14 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*identity.Identity, 
 
 func (v *Verifier) verifyParsed(ctx context.Context, raw string, p *parsed) (*identity.Identity, error) {
 	if len(raw) > v.rules.MaxTokenSize {
-		return nil, invalid("token too large")
+		return nil, invalid(CodeTooLarge, "token too large")
 	}
 	method, ok := v.allowed[p.alg]
 	if !ok {
 		if name := safeName(p.alg); name != "" {
-			return nil, invalid("algorithm " + name + " not allowed")
+			return nil, invalid(CodeAlgorithmNotAllowed, "algorithm "+name+" not allowed")
 		}
-		return nil, invalid("algorithm not allowed")
+		return nil, invalid(CodeAlgorithmNotAllowed, "algorithm not allowed")
 	}
 	// The type is checked before any key lookup, so a token of the wrong
 	// kind never causes a JWKS refetch.
@@ -162,14 +162,14 @@ func (v *Verifier) verifyParsed(ctx context.Context, raw string, p *parsed) (*id
 		}
 	}
 	if !verified {
-		return nil, invalid("invalid signature")
+		return nil, invalid(CodeBadSignature, "invalid signature")
 	}
 	exp, e := v.checkClaims(p.claims)
 	if e != nil {
 		return nil, e
 	}
 	if _, isEvent := p.claims["events"]; isEvent && !v.rules.EventTokens {
-		return nil, invalid("token is a security event token (events claim), not an access or ID token")
+		return nil, invalid(CodeWrongType, "token is a security event token (events claim), not an access or ID token")
 	}
 	// A sender-constrained token (RFC 9449 DPoP `cnf.jkt`, RFC 8705 mTLS
 	// `cnf["x5t#S256"]`) passes here with its `cnf` claim; the gateway
@@ -189,7 +189,7 @@ func (v *Verifier) verifyParsed(ctx context.Context, raw string, p *parsed) (*id
 		// rather than exported as another value.
 		s, ok := sub.(string)
 		if !ok || s == "" || !identity.Clean(s) {
-			return nil, invalid("invalid sub claim")
+			return nil, invalid(CodeInvalidClaim, "invalid sub claim")
 		}
 		id.Subject = s
 	}
@@ -204,22 +204,22 @@ func (v *Verifier) candidates(ctx context.Context, p *parsed, buf []oidc.Key) ([
 		switch {
 		case err == nil:
 		case errors.Is(err, oidc.ErrUnknownKey):
-			return nil, invalid("unknown signing key")
+			return nil, invalid(CodeUnknownKey, "unknown signing key")
 		case errors.Is(err, oidc.ErrKeysNotLoaded):
-			return nil, unavailable("signing keys not loaded yet")
+			return nil, unavailable(CodeKeysUnavailable, "signing keys not loaded yet")
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-			return nil, unavailable("signing key lookup interrupted")
+			return nil, unavailable(CodeKeysUnavailable, "signing key lookup interrupted")
 		default:
-			return nil, unavailable("signing keys unavailable")
+			return nil, unavailable(CodeKeysUnavailable, "signing keys unavailable")
 		}
 		if !keyFits(k, p.alg) {
-			return nil, invalid("signing key does not fit algorithm " + p.alg)
+			return nil, invalid(CodeAlgorithmNotAllowed, "signing key does not fit algorithm "+p.alg)
 		}
 		return append(buf, k), nil
 	}
 	all := v.keys.Keys()
 	if len(all) == 0 {
-		return nil, unavailable("signing keys not loaded yet")
+		return nil, unavailable(CodeKeysUnavailable, "signing keys not loaded yet")
 	}
 	out := buf
 	for _, k := range all {
@@ -231,7 +231,7 @@ func (v *Verifier) candidates(ctx context.Context, p *parsed, buf []oidc.Key) ([
 		}
 	}
 	if len(out) == 0 {
-		return nil, invalid("no signing key fits algorithm " + p.alg)
+		return nil, invalid(CodeAlgorithmNotAllowed, "no signing key fits algorithm "+p.alg)
 	}
 	return out, nil
 }

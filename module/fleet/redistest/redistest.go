@@ -108,12 +108,6 @@ func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 // Port is the server's port.
 func (s *Server) Port() int { return s.port }
 
-// Dir is the server's working directory.
-func (s *Server) Dir() string { return s.dir }
-
-// Output is what the server wrote to stdout and stderr (the last 64 KiB).
-func (s *Server) Output() string { return s.out.String() }
-
 // Restart starts the server again on the same port, with the same
 // arguments, after Stop (a plain server comes back empty: nothing is
 // persisted; a cluster node keeps its nodes.conf).

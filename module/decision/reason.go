@@ -1,8 +1,7 @@
-package metrics
+package decision
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/edgeauth/caddy-edgeauth/module/sts"
 	"github.com/edgeauth/caddy-edgeauth/module/token"
@@ -94,10 +93,12 @@ const (
 	// the stored key set is damaged).
 	ReasonAssertionUnavailable
 
-	numReasons = iota
+	// NumReasons is how many reasons there are: the length of an array
+	// indexed by Reason.
+	NumReasons = iota
 )
 
-var reasonInfo = [numReasons]struct {
+var reasonInfo = [NumReasons]struct {
 	name    string
 	outcome Outcome
 }{
@@ -125,7 +126,7 @@ var reasonInfo = [numReasons]struct {
 
 // String returns the label value, e.g. "invalid_token".
 func (r Reason) String() string {
-	if int(r) < numReasons {
+	if int(r) < NumReasons {
 		return reasonInfo[r].name
 	}
 	return "unknown"
@@ -133,19 +134,10 @@ func (r Reason) String() string {
 
 // Outcome returns the outcome the reason implies.
 func (r Reason) Outcome() Outcome {
-	if int(r) < numReasons {
+	if int(r) < NumReasons {
 		return reasonInfo[r].outcome
 	}
 	return OutcomeDeny
-}
-
-// Reasons returns every reason, in order.
-func Reasons() []Reason {
-	out := make([]Reason, numReasons)
-	for i := range out {
-		out[i] = Reason(i)
-	}
-	return out
 }
 
 // ReasonForTokenError maps an error from token verification to
@@ -178,67 +170,18 @@ func ReasonForSTSError(err error) Reason {
 	}
 }
 
-// tokenDetails maps token.Error descriptions (by prefix) to stable detail
-// codes. Descriptions are written by the token package; a test there-by
-// proxy (reason_test.go) runs the real verifier to keep this table honest.
-var tokenDetails = []struct{ prefix, code string }{
-	{"token type", "wrong_type"},
-	{"token has no typ", "wrong_type"},
-	{"token is a security event token", "wrong_type"},
-	{"not an access token", "wrong_type"},
-	{"sender-constrained token", "sender_constrained"},
-	{"DPoP-bound token", "sender_constrained"},
-	{"token is not DPoP-bound", "not_bound"},
-	{"certificate-bound token", "wrong_certificate"},
-	{"this provider requires DPoP", "dpop_required"},
-	{"token bound by", "unsupported_binding"},
-	{"invalid cnf claim", "invalid_claim"},
-	{"malformed token: payload has a duplicate member", "duplicate_member"},
-	{"malformed token: header has a duplicate member", "duplicate_member"},
-	{"too many unknown tokens", "rate_limited"},
-	{"token was issued to another client", "audience_not_accepted"},
-	{"the provider's answer names no audience", "audience_not_accepted"},
-	{"token rejected by the provider", "rejected_by_provider"},
-	{"the provider could not check", "provider_unavailable"},
-	{"token expired", "expired"},
-	{"token not yet valid", "not_yet_valid"},
-	{"token issued in the future", "issued_in_future"},
-	{"token too old", "too_old"},
-	{"token too large", "too_large"},
-	{"invalid signature", "bad_signature"},
-	{"unknown signing key", "unknown_key"},
-	{"issuer not trusted", "issuer_not_trusted"},
-	{"audience not accepted", "audience_not_accepted"},
-	{"algorithm ", "algorithm_not_allowed"},
-	{"signing key does not fit", "algorithm_not_allowed"},
-	{"no signing key fits", "algorithm_not_allowed"},
-	{"malformed token", "malformed"},
-	{"header ", "header_not_allowed"},
-	{"critical header", "header_not_allowed"},
-	{"token has no ", "missing_claim"},
-	{"invalid ", "invalid_claim"},
-	{"signing key", "keys_unavailable"},
-}
-
 // TokenErrorDetail returns a stable, low-cardinality code for a token
-// verification error, finer than its Reason: expired, not_yet_valid,
-// issued_in_future, too_old, too_large, bad_signature, unknown_key,
-// issuer_not_trusted, audience_not_accepted, algorithm_not_allowed,
-// malformed, duplicate_member, header_not_allowed, missing_claim,
-// invalid_claim, wrong_type, sender_constrained, keys_unavailable, rate_limited (opaque tokens
-// past opaque_rate), rejected_by_provider, provider_unavailable, or other. It is meant for the decision log; it never
+// verification error, finer than its Reason: the token.Code the error was
+// made with (expired, bad_signature, rate_limited, ...; see token.Code), or
+// "other" for an error without one or one that is not a *token.Error. It is
+// meant for the decision log; it never reads the error's wording and never
 // returns text taken from the token.
 func TokenErrorDetail(err error) string {
 	var te *token.Error
 	if !errors.As(err, &te) {
-		return "other"
+		return string(token.CodeOther)
 	}
-	for _, d := range tokenDetails {
-		if strings.HasPrefix(te.Description, d.prefix) {
-			return d.code
-		}
-	}
-	return "other"
+	return te.Code.String()
 }
 
 // STSResult is the `result` label of sts_exchanges_total.
@@ -257,14 +200,16 @@ const (
 	// STSUnavailable: down, throttled, timed out or unreadable.
 	STSUnavailable
 
-	numSTSResults = iota
+	// NumSTSResults is how many STS results there are: the length of an
+	// array indexed by STSResult.
+	NumSTSResults = iota
 )
 
-var stsResultNames = [numSTSResults]string{"ok", "invalid_token", "forbidden", "misconfigured", "unavailable"}
+var stsResultNames = [NumSTSResults]string{"ok", "invalid_token", "forbidden", "misconfigured", "unavailable"}
 
 // String returns the label value.
 func (s STSResult) String() string {
-	if int(s) < numSTSResults {
+	if int(s) < NumSTSResults {
 		return stsResultNames[s]
 	}
 	return "unknown"

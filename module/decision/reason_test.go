@@ -1,4 +1,4 @@
-package metrics
+package decision
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +21,7 @@ import (
 
 func TestReasonNamesAreUniqueAndLabelSafe(t *testing.T) {
 	seen := map[string]bool{}
-	for _, r := range Reasons() {
+	for r := range Reason(NumReasons) {
 		name := r.String()
 		if name == "" || name == "unknown" || seen[name] {
 			t.Errorf("reason %d has name %q (duplicate or empty)", r, name)
@@ -35,8 +36,8 @@ func TestReasonNamesAreUniqueAndLabelSafe(t *testing.T) {
 			t.Errorf("reason %q has no outcome", name)
 		}
 	}
-	if len(seen) != numReasons {
-		t.Errorf("%d reasons, want %d", len(seen), numReasons)
+	if len(seen) != NumReasons {
+		t.Errorf("%d reasons, want %d", len(seen), NumReasons)
 	}
 	if Reason(200).String() != "unknown" || Reason(200).Outcome() != OutcomeDeny {
 		t.Error("an out-of-range reason does not fail closed")
@@ -158,6 +159,10 @@ func TestTokenErrorDetailsFromTheRealVerifier(t *testing.T) {
 			if err == nil {
 				t.Fatal("the verifier accepted the token")
 			}
+			var te *token.Error
+			if !errors.As(err, &te) || te.Code == "" {
+				t.Errorf("%q reaches the handler without a token.Code", err)
+			}
 			if got := TokenErrorDetail(err); got != c.detail {
 				t.Errorf("TokenErrorDetail(%q) = %s, want %s", err, got, c.detail)
 			}
@@ -194,22 +199,20 @@ func withDuplicateSub(t *testing.T, raw string) string {
 	return parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(dup)) + "." + parts[2]
 }
 
-// TestOpaqueTokenErrorDetails: the descriptions the opaque-token path writes
-// (module/opaque.go, opaquebind.go) map to their own detail codes, not to
-// "other" or keys_unavailable. The strings are the ones those files use; a
-// rewording there shows here as "other".
-func TestOpaqueTokenErrorDetails(t *testing.T) {
-	for desc, want := range map[string]string{
-		"too many unknown tokens for this provider; try again shortly": "rate_limited",
-		"token was issued to another client":                           "audience_not_accepted",
-		"the provider's answer names no audience or client":            "audience_not_accepted",
-		"token rejected by the provider":                               "rejected_by_provider",
-		"the provider could not check the token":                       "provider_unavailable",
-		"not an access token":                                          "wrong_type",
-		"sender-constrained token presented as a bearer token":         "sender_constrained",
+// TestTokenErrorDetailIsTheCode: the detail is the code the error was made
+// with, whatever its wording; an error without a code is "other".
+func TestTokenErrorDetailIsTheCode(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&token.Error{Kind: token.Unavailable, Code: token.CodeRateLimited, Description: "reworded"}, "rate_limited"},
+		{&token.Error{Kind: token.Invalid, Code: token.CodeAudienceNotAccepted, Description: "token expired"}, "audience_not_accepted"},
+		{fmt.Errorf("wrapped: %w", &token.Error{Code: token.CodeRejectedByProvider}), "rejected_by_provider"},
+		{&token.Error{Kind: token.Invalid, Description: "token expired"}, "other"},
 	} {
-		if got := TokenErrorDetail(&token.Error{Kind: token.Invalid, Description: desc}); got != want {
-			t.Errorf("TokenErrorDetail(%q) = %s, want %s", desc, got, want)
+		if got := TokenErrorDetail(c.err); got != c.want {
+			t.Errorf("TokenErrorDetail(%q) = %s, want %s", c.err, got, c.want)
 		}
 	}
 }
