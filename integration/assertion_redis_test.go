@@ -15,7 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
-	"github.com/edgeauth/caddy-edgeauth/module/fleet/redistest"
+	"github.com/edgeauth/caddy-edgeauth/internal/redistest"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
-	"github.com/edgeauth/caddy-edgeauth/module/fleet/redistest"
+	"github.com/edgeauth/caddy-edgeauth/internal/redistest"
 )
 
 // startCaddyProcess runs the caddy binary with a Caddyfile; the process is

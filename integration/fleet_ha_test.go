@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
-	"github.com/edgeauth/caddy-edgeauth/module/fleet/redistest"
+	"github.com/edgeauth/caddy-edgeauth/internal/redistest"
 )
 
 // The fleet of three gateway processes on Redis Cluster (three masters) and

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
-	"github.com/edgeauth/caddy-edgeauth/module/fleet/redistest"
+	"github.com/edgeauth/caddy-edgeauth/internal/redistest"
 )
 
 // The fleet test runs three gateways sharing one Redis (`store redis` in

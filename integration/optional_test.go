@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
-	"github.com/edgeauth/caddy-edgeauth/module/fleet/redistest"
+	"github.com/edgeauth/caddy-edgeauth/internal/redistest"
 )
 
 // optionalSite is a login route with a Redis session store (so a logout

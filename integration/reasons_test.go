@@ -11,8 +11,8 @@ import (
 
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 	"github.com/edgeauth/caddy-edgeauth/integration/stsemu"
+	"github.com/edgeauth/caddy-edgeauth/internal/redistest"
 	"github.com/edgeauth/caddy-edgeauth/module/decision"
-	"github.com/edgeauth/caddy-edgeauth/module/fleet/redistest"
 )
 
 // decisionLine is one decision log line, as Caddy's JSON log writes it.

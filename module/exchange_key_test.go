@@ -14,8 +14,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/edgeauth/caddy-edgeauth/internal/redistest"
 	"github.com/edgeauth/caddy-edgeauth/module/fleet"
-	"github.com/edgeauth/caddy-edgeauth/module/fleet/redistest"
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 	"github.com/edgeauth/caddy-edgeauth/module/sts"

@@ -13,8 +13,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/edgeauth/caddy-edgeauth/internal/redistest"
 	"github.com/edgeauth/caddy-edgeauth/module/assertsign"
-	"github.com/edgeauth/caddy-edgeauth/module/fleet/redistest"
 )
 
 // The assertion key storage on a real redis-server: the certmagic.Storage

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgeauth/caddy-edgeauth/module/fleet/redistest"
+	"github.com/edgeauth/caddy-edgeauth/internal/redistest"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
 
