@@ -155,8 +155,11 @@ func kidOf(t testing.TB, jws string) string {
 }
 
 func TestAssertionVerifiedByIndependentLibrary(t *testing.T) {
+	// Made before the env: cleanups run last-in, first-out, so the folder is
+	// removed only after Caddy (and its key rotation) has stopped.
+	storage := t.TempDir()
 	e := newEnv(t, demoidp.Options{})
-	alice := e.startAssertion(t.TempDir(), assertionBlock())
+	alice := e.startAssertion(storage, assertionBlock())
 	origin := fmt.Sprintf("http://127.0.0.1:%d", e.port)
 
 	// Published before the rules and without a credential.
@@ -265,9 +268,12 @@ func TestAssertionVerifiedByIndependentLibrary(t *testing.T) {
 // on a route whose strip prefixes do not cover X-Auth-, never reaches the
 // upstream; on an assertion route the upstream gets only the gateway's.
 func TestAssertionClientCopyNeverReachesUpstream(t *testing.T) {
+	// Made before the env: cleanups run last-in, first-out, so the folder is
+	// removed only after Caddy (and its key rotation) has stopped.
+	storage := t.TempDir()
 	e := newEnv(t, demoidp.Options{})
 	e.serverOpts = append(e.serverOpts, "expected_underscore_headers x_auth_*", "expected_dot_headers x.auth.*")
-	alice := e.startAssertion(t.TempDir(), assertionBlock())
+	alice := e.startAssertion(storage, assertionBlock())
 	set := fetchJWKS(t, e.client, fmt.Sprintf("http://127.0.0.1:%d", e.port))
 
 	// A real assertion of this gateway, for another audience: replaying it
@@ -335,8 +341,10 @@ func TestAssertionWithoutGlobalBlockRefused(t *testing.T) {
 
 // The same kid after a restart on the same storage.
 func TestAssertionKeySurvivesRestart(t *testing.T) {
-	e := newEnv(t, demoidp.Options{})
+	// Made before the env: cleanups run last-in, first-out, so the folder is
+	// removed only after Caddy (and its key rotation) has stopped.
 	storage := t.TempDir()
+	e := newEnv(t, demoidp.Options{})
 	alice := e.startAssertion(storage, assertionBlock())
 	first := kidOf(t, e.upstreamSaw(e.get("/app", alice)).header("X-Auth-Assertion"))
 	if err := caddy.Stop(); err != nil {
@@ -357,8 +365,11 @@ func TestAssertionKeySurvivesRestart(t *testing.T) {
 // new assertions carry it, and an assertion of the old key still verifies
 // while it has not expired.
 func TestAssertionRotation(t *testing.T) {
+	// Made before the env: cleanups run last-in, first-out, so the folder is
+	// removed only after Caddy (and its key rotation) has stopped.
+	storage := t.TempDir()
 	e := newEnv(t, demoidp.Options{})
-	alice := e.startAssertion(t.TempDir(), assertionBlock("lifetime 30s", "rotate 30s"))
+	alice := e.startAssertion(storage, assertionBlock("lifetime 30s", "rotate 30s"))
 	origin := fmt.Sprintf("http://127.0.0.1:%d", e.port)
 	first := e.upstreamSaw(e.get("/app", alice)).header("X-Auth-Assertion")
 	kid1 := kidOf(t, first)
@@ -467,8 +478,10 @@ func startAssertionNode(t *testing.T, bin, caddyfile string) *assertionNode {
 // JWKS and each one's assertions verify with the other's.
 func TestAssertionFleetSharesKeys(t *testing.T) {
 	bin := buildCaddy(t)
-	e := newEnv(t, demoidp.Options{})
+	// Made before the env: cleanups run last-in, first-out, so the folder is
+	// removed only after Caddy (and its key rotation) has stopped.
 	storage := t.TempDir()
+	e := newEnv(t, demoidp.Options{})
 	nodes := make([]*assertionNode, 2)
 	for i := range nodes {
 		port := freePort(t)
@@ -537,11 +550,14 @@ func TestAssertionFleetSharesKeys(t *testing.T) {
 // case; a fixed audience ignores the Host; a Host no site serves reaches no
 // upstream and gets no assertion.
 func TestAssertionAudienceFollowsRoutedHost(t *testing.T) {
+	// Made before the env: cleanups run last-in, first-out, so the folder is
+	// removed only after Caddy (and its key rotation) has stopped.
+	storage := t.TempDir()
 	e := newEnv(t, demoidp.Options{})
 	site := func(host, body string) string {
 		return fmt.Sprintf("http://%s:%d {\n\tedgeauth demo {\n\t\t%s\n\t}\n\treverse_proxy %s\n}\n", host, e.port, body, e.upstream)
 	}
-	e.start(withStorage(e.globals(e.providerBlock("demo")+"\n"+assertionBlock()), t.TempDir()) +
+	e.start(withStorage(e.globals(e.providerBlock("demo")+"\n"+assertionBlock()), storage) +
 		site("a.test", "assertion") + site("b.test", "assertion https://b.internal"))
 	alice := e.aliceToken()
 	send := func(host string) (*http.Response, []byte) {
@@ -591,8 +607,10 @@ func TestAssertionAudienceFollowsRoutedHost(t *testing.T) {
 // Retry-After (reason assertion_unavailable), the JWKS is not served, and
 // the file is left for the operator.
 func TestAssertionTamperedStorageFailsClosed(t *testing.T) {
-	e := newEnv(t, demoidp.Options{})
+	// Made before the env: cleanups run last-in, first-out, so the folder is
+	// removed only after Caddy (and its key rotation) has stopped.
 	storage := t.TempDir()
+	e := newEnv(t, demoidp.Options{})
 	sum := sha256.Sum256([]byte(assertionIssuer))
 	keyFile := filepath.Join(storage, "edgeauth", "assertion", "es256-"+hex.EncodeToString(sum[:8])+".json")
 	if err := os.MkdirAll(filepath.Dir(keyFile), 0o700); err != nil {
@@ -631,8 +649,11 @@ func TestAssertionTamperedStorageFailsClosed(t *testing.T) {
 // so a backend can see that the caller proved possession of that key; a
 // bearer caller's has none, and the two never share a cached assertion.
 func TestAssertionCarriesTheTokenBinding(t *testing.T) {
+	// Made before the env: cleanups run last-in, first-out, so the folder is
+	// removed only after Caddy (and its key rotation) has stopped.
+	storage := t.TempDir()
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
-	alice := e.startAssertion(t.TempDir(), assertionBlock())
+	alice := e.startAssertion(storage, assertionBlock())
 	origin := fmt.Sprintf("http://127.0.0.1:%d", e.port)
 	set := fetchJWKS(t, e.client, origin)
 
