@@ -130,27 +130,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.NextBlock(0) {
 		switch d.Val() {
 		case "provider":
-			if !d.NextArg() {
-				return d.Errf("provider: a name is required, e.g. `provider aliyun { … }`")
-			}
-			name := d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			if err := validateName(name); err != nil {
-				return d.Errf("provider %q: %v", name, err)
-			}
-			if a.Providers == nil {
-				a.Providers = make(map[string]*ProviderConfig)
-			}
-			if _, dup := a.Providers[name]; dup {
-				return d.Errf("provider %s is defined twice; give each provider its own name", name)
-			}
-			pc := new(ProviderConfig)
-			if err := pc.UnmarshalCaddyfile(d); err != nil {
+			if err := namedBlock(d, "provider", "provider", "aliyun", &a.Providers, (*ProviderConfig).UnmarshalCaddyfile); err != nil {
 				return err
 			}
-			a.Providers[name] = pc
 		case "session":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -162,27 +144,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		case "sts":
-			if !d.NextArg() {
-				return d.Errf("sts: a name is required, e.g. `sts alibaba { … }`")
-			}
-			name := d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			if err := validateName(name); err != nil {
-				return d.Errf("sts %q: %v", name, err)
-			}
-			if a.STS == nil {
-				a.STS = make(map[string]*STSConfig)
-			}
-			if _, dup := a.STS[name]; dup {
-				return d.Errf("sts %s is defined twice; give each STS its own name", name)
-			}
-			sc := new(STSConfig)
-			if err := sc.UnmarshalCaddyfile(d); err != nil {
+			if err := namedBlock(d, "sts", "STS", "alibaba", &a.STS, (*STSConfig).UnmarshalCaddyfile); err != nil {
 				return err
 			}
-			a.STS[name] = sc
 		case "assertion":
 			if a.Assertion != nil {
 				return d.Errf("assertion: given twice; keep one block")
@@ -218,6 +182,35 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("edgeauth: unknown option %q (expected provider, session, sts, token_cache or assertion)", d.Val())
 		}
 	}
+	return nil
+}
+
+// namedBlock reads one `<kind> <name> { … }` block of the global option into
+// (*m)[name]: the name is required, valid (validateName) and new; parse
+// reads the block with the dispenser on the name. noun names the thing in
+// the duplicate error; example is a name for the error's example.
+func namedBlock[T any](d *caddyfile.Dispenser, kind, noun, example string, m *map[string]*T, parse func(*T, *caddyfile.Dispenser) error) error {
+	if !d.NextArg() {
+		return d.Errf("%s: a name is required, e.g. `%s %s { … }`", kind, kind, example)
+	}
+	name := d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if err := validateName(name); err != nil {
+		return d.Errf("%s %q: %v", kind, name, err)
+	}
+	if *m == nil {
+		*m = make(map[string]*T)
+	}
+	if _, dup := (*m)[name]; dup {
+		return d.Errf("%s %s is defined twice; give each %s its own name", kind, name, noun)
+	}
+	v := new(T)
+	if err := parse(v, d); err != nil {
+		return err
+	}
+	(*m)[name] = v
 	return nil
 }
 
