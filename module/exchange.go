@@ -194,14 +194,14 @@ func (c *STSConfig) build(name string, shared sts.SharedStore) (*exchangeService
 				return nil, fmt.Errorf("role_arn: %w", err)
 			}
 		}
-		svc.exchanger, err = sts.NewAlibaba(sts.AlibabaConfig{Endpoint: str(c.Endpoint), Region: c.Region, VPC: c.VPC, HTTPClient: client, Timeout: timeout})
+		svc.exchanger, err = sts.NewAlibaba(sts.AlibabaConfig{Endpoint: str(c.Endpoint), Region: c.Region, VPC: c.VPC, Transport: sts.Transport{HTTPClient: client, Timeout: timeout}})
 	case stsAWS:
 		if svc.roleARN != "" {
 			if err := sts.ValidateAWSRoleARN(svc.roleARN); err != nil {
 				return nil, fmt.Errorf("role_arn: %w", err)
 			}
 		}
-		svc.exchanger, err = sts.NewAWS(sts.AWSConfig{Endpoint: str(c.Endpoint), Region: c.Region, HTTPClient: client, Timeout: timeout})
+		svc.exchanger, err = sts.NewAWS(sts.AWSConfig{Endpoint: str(c.Endpoint), Region: c.Region, Transport: sts.Transport{HTTPClient: client, Timeout: timeout}})
 	case stsTokenExchange:
 		subjectType := c.SubjectTokenType
 		if subjectType == "" {
@@ -216,8 +216,7 @@ func (c *STSConfig) build(name string, shared sts.SharedStore) (*exchangeService
 			Audience:         c.Audience,
 			Resource:         c.Resource,
 			Scope:            c.Scope,
-			HTTPClient:       client,
-			Timeout:          timeout,
+			Transport:        sts.Transport{HTTPClient: client, Timeout: timeout},
 		})
 	default:
 		return nil, fmt.Errorf("type %q: use alibaba, aws or token_exchange", c.Type)

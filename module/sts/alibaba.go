@@ -21,13 +21,9 @@ type AlibabaConfig struct {
 	Region string
 	// VPC selects the VPC endpoint for Region.
 	VPC bool
-	// HTTPClient sends the requests (set its TLS config for a private CA).
-	// Default: a plain http.Client; the overall Timeout applies either way.
-	HTTPClient *http.Client
-	// Timeout bounds one exchange, retries included. Default 5s.
-	Timeout time.Duration
-	// Now is the clock (for the Timestamp parameter). Default time.Now.
-	Now func() time.Time
+	// Transport is how requests are sent (its clock also stamps the
+	// Timestamp parameter).
+	Transport
 }
 
 // Alibaba calls STS AssumeRoleWithOIDC the way credentials-go does: an
@@ -50,7 +46,7 @@ func NewAlibaba(cfg AlibabaConfig) (*Alibaba, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sts alibaba: %w", err)
 	}
-	return &Alibaba{endpoint: u, caller: newCaller(cfg.HTTPClient, cfg.Timeout, cfg.Now)}, nil
+	return &Alibaba{endpoint: u, caller: newCaller(cfg.Transport)}, nil
 }
 
 // AlibabaEndpoint resolves the STS endpoint for a region as credentials-go

@@ -181,7 +181,7 @@ func TestAlibabaRetries(t *testing.T) {
 }
 
 func TestAlibabaRetryAfterHeader(t *testing.T) {
-	f := newEmu(t, stsemu.Options{RetryAfter: 30 * time.Second}, AlibabaConfig{Timeout: 2 * time.Second})
+	f := newEmu(t, stsemu.Options{RetryAfter: 30 * time.Second}, AlibabaConfig{Transport: Transport{Timeout: 2 * time.Second}})
 	f.emu.SetThrottle(5)
 	start := time.Now()
 	_, err := f.client.Exchange(context.Background(), f.req)
@@ -196,7 +196,7 @@ func TestAlibabaRetryAfterHeader(t *testing.T) {
 }
 
 func TestAlibabaTimeout(t *testing.T) {
-	f := newEmu(t, stsemu.Options{}, AlibabaConfig{Timeout: 300 * time.Millisecond})
+	f := newEmu(t, stsemu.Options{}, AlibabaConfig{Transport: Transport{Timeout: 300 * time.Millisecond}})
 	f.emu.SetHang(time.Minute)
 	start := time.Now()
 	_, err := f.client.Exchange(context.Background(), f.req)
@@ -213,7 +213,7 @@ func TestAlibabaUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	addr := srv.URL
 	srv.Close()
-	c, err := NewAlibaba(AlibabaConfig{Endpoint: addr, Timeout: 2 * time.Second})
+	c, err := NewAlibaba(AlibabaConfig{Endpoint: addr, Transport: Transport{Timeout: 2 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestAlibabaRequestShape(t *testing.T) {
 	}))
 	defer srv.Close()
 	fixed := time.Date(2030, 1, 1, 0, 0, 0, 0, time.FixedZone("X", 8*3600))
-	c, err := NewAlibaba(AlibabaConfig{Endpoint: srv.URL, Now: func() time.Time { return fixed }})
+	c, err := NewAlibaba(AlibabaConfig{Endpoint: srv.URL, Transport: Transport{Now: func() time.Time { return fixed }}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestAlibabaErrorBodies(t *testing.T) {
 				_, _ = io.WriteString(w, c.body)
 			}))
 			defer srv.Close()
-			cl, _ := NewAlibaba(AlibabaConfig{Endpoint: srv.URL, Timeout: 5 * time.Second})
+			cl, _ := NewAlibaba(AlibabaConfig{Endpoint: srv.URL, Transport: Transport{Timeout: 5 * time.Second}})
 			_, err := cl.Exchange(context.Background(), Request{Token: "a.b.c", RoleARN: "r", ProviderARN: "p", SessionName: "s1"})
 			e := asError(t, err)
 			if e.Kind != c.kind || e.Code != c.code || e.RequestID != c.reqID || e.HTTPStatus != c.status {

@@ -19,12 +19,8 @@ type AWSConfig struct {
 	Endpoint string
 	// Region selects the regional endpoint.
 	Region string
-	// HTTPClient sends the requests. Default: a plain http.Client.
-	HTTPClient *http.Client
-	// Timeout bounds one exchange, retries included. Default 5s.
-	Timeout time.Duration
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	// Transport is how requests are sent.
+	Transport
 }
 
 // AWS calls AssumeRoleWithWebIdentity: an unsigned form POST answered in XML.
@@ -48,7 +44,7 @@ func NewAWS(cfg AWSConfig) (*AWS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sts aws: %w", err)
 	}
-	return &AWS{endpoint: u, caller: newCaller(cfg.HTTPClient, cfg.Timeout, cfg.Now)}, nil
+	return &AWS{endpoint: u, caller: newCaller(cfg.Transport)}, nil
 }
 
 // Endpoint is the resolved STS URL.

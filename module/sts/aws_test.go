@@ -72,7 +72,7 @@ func fakeAWS(t *testing.T, hits *atomic.Int32) *httptest.Server {
 func TestAWS(t *testing.T) {
 	var hits atomic.Int32
 	srv := fakeAWS(t, &hits)
-	c, err := NewAWS(AWSConfig{Endpoint: srv.URL, Timeout: 2 * time.Second})
+	c, err := NewAWS(AWSConfig{Endpoint: srv.URL, Transport: Transport{Timeout: 2 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

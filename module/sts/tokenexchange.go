@@ -52,12 +52,8 @@ type TokenExchangeConfig struct {
 	// DefaultLifetime applies when the answer has no expires_in and the
 	// issued token is not a JWT with `exp`. Default 5 minutes.
 	DefaultLifetime time.Duration
-	// HTTPClient sends the requests. Default: a plain http.Client.
-	HTTPClient *http.Client
-	// Timeout bounds one exchange, retries included. Default 5s.
-	Timeout time.Duration
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	// Transport is how requests are sent.
+	Transport
 }
 
 // TokenExchange is an RFC 8693 client. The issued token is returned in
@@ -92,7 +88,7 @@ func NewTokenExchange(cfg TokenExchangeConfig) (*TokenExchange, error) {
 	if cfg.DefaultLifetime <= 0 {
 		cfg.DefaultLifetime = 5 * time.Minute
 	}
-	return &TokenExchange{cfg: cfg, endpoint: u, caller: newCaller(cfg.HTTPClient, cfg.Timeout, cfg.Now)}, nil
+	return &TokenExchange{cfg: cfg, endpoint: u, caller: newCaller(cfg.Transport)}, nil
 }
 
 // Exchange performs the token exchange.

@@ -68,7 +68,9 @@ func TestTokenExchange(t *testing.T) {
 	})
 	c, err := NewTokenExchange(TokenExchangeConfig{TokenEndpoint: srv.URL, ClientID: "gw:client", ClientSecret: "s&cret",
 		SubjectTokenType: TokenTypeIDToken, Audience: []string{"api-1", "api-2"}, Resource: []string{"https://api.example.com/"},
-		Scope: "read", Now: func() time.Time { return now }, Timeout: 2 * time.Second})
+		Scope:     "read",
+		Transport: Transport{Now: func() time.Time { return now }, Timeout: 2 * time.Second},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,20 @@ type caller struct {
 	backoffBase, backoffCap time.Duration
 }
 
-func newCaller(client *http.Client, timeout time.Duration, now func() time.Time) caller {
+// Transport is what the three STS clients (Alibaba, AWS, RFC 8693) share:
+// how they send their requests.
+type Transport struct {
+	// HTTPClient sends the requests (set its TLS config for a private CA).
+	// Default: a plain http.Client; Timeout applies either way.
+	HTTPClient *http.Client
+	// Timeout bounds one exchange, retries included. Default 5s.
+	Timeout time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func newCaller(t Transport) caller {
+	client, timeout, now := t.HTTPClient, t.Timeout, t.Now
 	if client == nil {
 		client = &http.Client{}
 	}
