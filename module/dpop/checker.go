@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/edgeauth/caddy-edgeauth/module/token"
 )
 
 // DefaultMaxAge is how long after its iat a proof is accepted.
@@ -141,7 +143,8 @@ func (c *Checker) Check(ctx context.Context, raw string, req Request) (Result, *
 	if p.ATH != AccessTokenHash(req.AccessToken) {
 		return Result{}, invalid("wrong_token", "DPoP proof is for another access token (ath)")
 	}
-	if signingMethods[p.Alg].Verify(p.signingInput, p.sig, p.Key) != nil {
+	method, _ := token.SigningMethod(p.Alg) // checked by the parser
+	if method.Verify(p.signingInput, p.sig, p.Key) != nil {
 		return Result{}, invalid("bad_signature", "DPoP proof signature is invalid")
 	}
 	jkt := p.jkt

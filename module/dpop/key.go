@@ -8,8 +8,6 @@ import (
 	"crypto/rsa"
 	"slices"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/edgeauth/caddy-edgeauth/module/oidc"
 )
 
@@ -20,19 +18,6 @@ var SupportedAlgorithms = []string{
 	"RS256", "RS384", "RS512",
 	"PS256", "PS384", "PS512",
 	"EdDSA",
-}
-
-var signingMethods = map[string]jwt.SigningMethod{
-	"RS256": jwt.SigningMethodRS256,
-	"RS384": jwt.SigningMethodRS384,
-	"RS512": jwt.SigningMethodRS512,
-	"PS256": jwt.SigningMethodPS256,
-	"PS384": jwt.SigningMethodPS384,
-	"PS512": jwt.SigningMethodPS512,
-	"ES256": jwt.SigningMethodES256,
-	"ES384": jwt.SigningMethodES384,
-	"ES512": jwt.SigningMethodES512,
-	"EdDSA": jwt.SigningMethodEdDSA,
 }
 
 // privateMembers are JWK members that only a private (or symmetric) key

@@ -132,7 +132,7 @@ func (p *Proof) readHeader(hdr map[string]any) *Error {
 	if !ok || alg == "" {
 		return invalid("malformed", "malformed DPoP proof: header has no alg")
 	}
-	if _, ok := signingMethods[alg]; !ok {
+	if _, ok := token.SigningMethod(alg); !ok {
 		return invalid("algorithm", "DPoP proof algorithm not allowed (an asymmetric signature is required)")
 	}
 	p.Alg = alg

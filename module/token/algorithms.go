@@ -37,6 +37,13 @@ var signingMethods = map[string]jwt.SigningMethod{
 	"EdDSA": jwt.SigningMethodEdDSA,
 }
 
+// SigningMethod is golang-jwt's method for a supported algorithm name
+// (exact case); ok is false for every other name, `none` and HMAC included.
+func SigningMethod(alg string) (m jwt.SigningMethod, ok bool) {
+	m, ok = signingMethods[alg]
+	return m, ok
+}
+
 // ValidateAlgorithms checks an algorithm allow-list for the configuration:
 // `none`, HMAC (HS*) and unknown names are refused.
 func ValidateAlgorithms(algs []string) error {
