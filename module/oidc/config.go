@@ -96,7 +96,7 @@ func (c Config) Validate() error {
 	if c.Issuer == "" {
 		return fmt.Errorf("issuer: missing; set it to the provider's https issuer URL")
 	}
-	iu, err := checkURL(c.Issuer)
+	iu, err := endpoint.Parse(c.Issuer)
 	if err != nil {
 		return fmt.Errorf("issuer %q: %v", c.Issuer, err)
 	}
@@ -117,7 +117,7 @@ func (c Config) Validate() error {
 		if *e.ptr == "" {
 			continue
 		}
-		u, err := checkURL(*e.ptr)
+		u, err := endpoint.Parse(*e.ptr)
 		if err != nil {
 			return fmt.Errorf("%s %q: %v", e.name, *e.ptr, err)
 		}
@@ -170,10 +170,6 @@ func (c Config) Warnings() []string {
 	}
 	return w
 }
-
-// checkURL parses an absolute http(s) URL, allowing http only for loopback
-// hosts.
-func checkURL(s string) (*url.URL, error) { return endpoint.Parse(s) }
 
 // NormalizeThumbprint accepts a SHA-1 thumbprint in upper or lower case hex,
 // optionally colon-separated, and returns it as 40 lowercase hex digits.

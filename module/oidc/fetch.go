@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/edgeauth/caddy-edgeauth/module/endpoint"
 )
 
 // maxResponseBytes bounds discovery and JWKS documents.
@@ -96,7 +98,7 @@ func (p *Provider) loadDiscovery(ctx context.Context) error {
 		p.recordError(err)
 		return err
 	}
-	if _, err := checkURL(m.JWKSURI); err != nil {
+	if _, err := endpoint.Parse(m.JWKSURI); err != nil {
 		err = fmt.Errorf("discovery document at %s: jwks_uri %q: %v", u, truncate(m.JWKSURI, 200), err)
 		p.recordError(err)
 		return err
