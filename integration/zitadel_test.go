@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -192,6 +193,21 @@ func startWithZitadel(t *testing.T, accessTTL time.Duration, loginBody string, p
 	waitFor(t, "the example OP's metadata", 10*time.Second, func() bool {
 		resp, _ := e.get("/", "", "Accept: text/html")
 		return resp.StatusCode == http.StatusFound && strings.HasPrefix(resp.Header.Get("Location"), z.issuer+"/auth?")
+	})
+	// The keys load after the metadata: a callback before them cannot
+	// verify the ID token (seen under CI load).
+	waitFor(t, "the example OP's keys", 10*time.Second, func() bool {
+		var ps providersAnswer
+		status, body := e.adminCall(http.MethodGet, "/edgeauth/providers")
+		if status != http.StatusOK || json.Unmarshal(body, &ps) != nil {
+			return false
+		}
+		for _, p := range ps.Providers {
+			if p.KeysLoaded == 0 {
+				return false
+			}
+		}
+		return len(ps.Providers) > 0
 	})
 	return e, z
 }
