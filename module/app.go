@@ -253,6 +253,11 @@ func (a *App) Cleanup() error {
 	if a.cache != nil {
 		a.cache.Stop()
 	}
+	if a.signer != nil {
+		// The config's context is done: Run returns; nothing may write the
+		// key set after the config is gone.
+		a.signer.Wait()
+	}
 	if a.sessions != nil && a.sessions.redis != nil {
 		_ = a.sessions.redis.Close()
 	}

@@ -102,7 +102,7 @@ func (a *App) assertionStorage(ctx caddy.Context) (certmagic.Storage, error) {
 // startAssertion starts re-reading the key set, until the config unloads.
 func (a *App) startAssertion() {
 	if a.signer != nil && a.signerCtx.Context != nil {
-		go a.signer.Run(a.signerCtx)
+		a.signer.Start(a.signerCtx)
 	}
 }
 

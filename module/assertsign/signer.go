@@ -48,9 +48,10 @@ type Signer struct {
 	cache    *cache
 	flight   singleflight.Group
 	ring     atomic.Pointer[ring]
-	loadMu   sync.Mutex   // one load from storage at a time
-	loading  atomic.Bool  // a background load is under way
-	failedAt atomic.Int64 // unix nanoseconds of the last failed load
+	loadMu   sync.Mutex     // one load from storage at a time
+	loading  atomic.Bool    // a background load is under way
+	bg       sync.WaitGroup // Run and background loads, for Wait
+	failedAt atomic.Int64   // unix nanoseconds of the last failed load
 }
 
 // Options are the run-time parts of a Signer.
@@ -153,6 +154,20 @@ func (s *Signer) Run(ctx context.Context) {
 	}
 }
 
+// Start runs Run in a goroutine that Wait waits for.
+func (s *Signer) Start(ctx context.Context) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.Run(ctx)
+	}()
+}
+
+// Wait returns once a Run started by Start has returned and no background re-read is under
+// way: after the config's context is done, the signer no longer touches
+// its storage (App.Cleanup calls it).
+func (s *Signer) Wait() { s.bg.Wait() }
+
 // Assertion returns a compact JWS for c: a cached one while less than half
 // its lifetime has passed, else a new signature. Concurrent requests for
 // one claim set share one signature.
@@ -207,7 +222,9 @@ func (s *Signer) current(ctx context.Context) (*ring, error) {
 		// A stale view starts one background re-read, and after a failed one
 		// not before retryAfter, so an unreachable storage is not hammered.
 		if now := s.now(); !r.staleAt.IsZero() && !now.Before(r.staleAt) && !s.recentlyFailed(now) && s.loading.CompareAndSwap(false, true) {
+			s.bg.Add(1)
 			go func() {
+				defer s.bg.Done()
 				defer s.loading.Store(false)
 				ctx, cancel := context.WithTimeout(context.Background(), storageTimeout)
 				defer cancel()
