@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
+	"github.com/edgeauth/caddy-edgeauth/module/logsafe"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
 
@@ -87,7 +88,7 @@ func (f *Flow) providerError(code, desc string, pl *PendingLogin, known bool) *c
 		}
 	}
 	if known && desc != "" {
-		msg += " " + safeText(desc, nil)
+		msg += " " + logsafe.Message(desc)
 	}
 	return fail(status, "Sign-in failed", msg, nil)
 }

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/edgeauth/caddy-edgeauth/module/logsafe"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
 )
 
@@ -48,7 +49,7 @@ func (c *TokenClient) Revoke(ctx context.Context, endpoint, token, hint string) 
 	if resp.StatusCode < 500 && json.Unmarshal(raw, &oe) == nil && oe.Error != "" {
 		return &OAuthError{
 			Code:        safeCode(oe.Error),
-			Description: safeText(oe.ErrorDescription, []string{token, c.ClientSecret}),
+			Description: logsafe.Message(oe.ErrorDescription, token, c.ClientSecret),
 			Status:      resp.StatusCode,
 		}
 	}

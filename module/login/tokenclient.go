@@ -1,7 +1,6 @@
 package login
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
+	"github.com/edgeauth/caddy-edgeauth/module/logsafe"
 )
 
 // MaxTokenResponseSize caps how much of a token endpoint response is read.
@@ -144,7 +144,7 @@ func (c *TokenClient) post(ctx context.Context, endpoint string, form url.Values
 		}
 		return nil, &OAuthError{
 			Code:        safeCode(tj.Error),
-			Description: safeText(tj.ErrorDescription, secrets),
+			Description: logsafe.Message(tj.ErrorDescription, secrets...),
 			Status:      resp.StatusCode,
 		}
 	}
@@ -226,27 +226,6 @@ func safeCode(s string) string {
 	}
 	if b.Len() == 0 {
 		return "unknown_error"
-	}
-	return b.String()
-}
-
-// safeText bounds a provider-supplied description, drops control
-// characters, and redacts anything we sent.
-func safeText(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	var b bytes.Buffer
-	for _, r := range s {
-		if b.Len() >= 200 {
-			b.WriteString("…")
-			break
-		}
-		if r >= 0x20 && r != 0x7f && (r < 0x80 || r > 0x9f) {
-			b.WriteRune(r)
-		}
 	}
 	return b.String()
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/edgeauth/caddy-edgeauth/module/logsafe"
 )
 
 // alibabaTimeLayout is the layout of Credentials.Expiration (UTC).
@@ -83,7 +85,7 @@ func parseAlibaba(resp *response, token string, now time.Time) (*Credentials, *E
 		parsed = json.Unmarshal(resp.body, &ae) == nil && ae.Code != ""
 	}
 	e := &Error{HTTPStatus: resp.status, Code: ae.Code, RequestID: ae.RequestID,
-		Message: safeMessage(ae.Message, token)}
+		Message: logsafe.Message(ae.Message, token)}
 	if !parsed {
 		e.Code = CodeBadResponse
 		e.Message = fmt.Sprintf("the STS answered HTTP %d with an unreadable error body", resp.status)

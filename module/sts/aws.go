@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/edgeauth/caddy-edgeauth/module/logsafe"
 )
 
 // AWSConfig configures the AWS STS AssumeRoleWithWebIdentity client.
@@ -150,7 +152,7 @@ func parseAWS(resp *response, token string, now time.Time) (*Credentials, *Error
 	var ae awsError
 	parsed := xml.Unmarshal(resp.body, &ae) == nil && ae.Error.Code != ""
 	e := &Error{HTTPStatus: resp.status, Code: ae.Error.Code, RequestID: ae.RequestID,
-		Message: safeMessage(ae.Error.Message, token)}
+		Message: logsafe.Message(ae.Error.Message, token)}
 	if !parsed {
 		e.Code = CodeBadResponse
 		e.Message = fmt.Sprintf("the STS answered HTTP %d with an unreadable error body", resp.status)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+
+	"github.com/edgeauth/caddy-edgeauth/module/logsafe"
 )
 
 // Credentials are temporary credentials returned by an exchange.
@@ -40,7 +42,7 @@ type Credentials struct {
 	SourceIdentity string
 }
 
-const redacted = "[REDACTED]"
+const redacted = logsafe.Redacted
 
 func redact(s string) string {
 	if s == "" {

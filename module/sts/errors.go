@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
 )
 
 // ErrorKind says how the gateway answers a failed exchange.
@@ -125,32 +124,6 @@ func (e *Error) Status() int {
 func (e *Error) retryable() bool {
 	return e.Kind == Unavailable && e.Code != CodeTimeout
 }
-
-// safeMessage makes a remote message fit for logs: it removes the token if the
-// server echoed it, drops control characters and caps the length.
-func safeMessage(msg, token string) string {
-	if token != "" && len(token) >= 8 {
-		msg = strings.ReplaceAll(msg, token, redacted)
-	}
-	msg = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, msg)
-	msg = strings.TrimSpace(msg)
-	const maxLen = 300
-	if len(msg) > maxLen {
-		cut := maxLen
-		for cut > 0 && !utf8Start(msg[cut]) {
-			cut--
-		}
-		msg = msg[:cut] + "…"
-	}
-	return msg
-}
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
 // parseRetryAfter reads a Retry-After header (seconds or HTTP date).
 func parseRetryAfter(h http.Header, now time.Time) time.Duration {

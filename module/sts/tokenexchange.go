@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
+	"github.com/edgeauth/caddy-edgeauth/module/logsafe"
 )
 
 // RFC 8693 identifiers.
@@ -164,7 +165,7 @@ func (t *TokenExchange) parse(resp *response, token string) (*Credentials, *Erro
 	}
 	var oe oauthError
 	parsed := json.Unmarshal(resp.body, &oe) == nil && oe.Error != ""
-	e := &Error{HTTPStatus: resp.status, Code: oe.Error, Message: safeMessage(oe.Description, token)}
+	e := &Error{HTTPStatus: resp.status, Code: oe.Error, Message: logsafe.Message(oe.Description, token)}
 	if !parsed {
 		e.Code = CodeBadResponse
 		e.Message = fmt.Sprintf("the token endpoint answered HTTP %d with an unreadable error body", resp.status)

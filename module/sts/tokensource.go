@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/edgeauth/caddy-edgeauth/module/clientauth"
+	"github.com/edgeauth/caddy-edgeauth/module/logsafe"
 )
 
 // TokenSource supplies the gateway's own (workload) OIDC token, for
@@ -148,7 +149,7 @@ func (s *ClientCredentialsSource) Token(ctx context.Context) (string, time.Time,
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.cfg.HTTPClient)
 	t, err := s.occ.Token(ctx)
 	if err != nil {
-		return "", time.Time{}, clientCredentialsError(err)
+		return "", time.Time{}, clientCredentialsError(err, s.cfg.ClientSecret)
 	}
 	s.tok, s.exp = t.AccessToken, t.Expiry
 	if s.exp.IsZero() {
@@ -165,8 +166,8 @@ func (s *ClientCredentialsSource) Token(ctx context.Context) (string, time.Time,
 }
 
 // clientCredentialsError keeps the OAuth error code and description but not
-// the raw body.
-func clientCredentialsError(err error) error {
+// the raw body, nor the client secret should the endpoint echo it.
+func clientCredentialsError(err error, secret string) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		status := 0
@@ -174,7 +175,7 @@ func clientCredentialsError(err error) error {
 			status = re.Response.StatusCode
 		}
 		return fmt.Errorf("sts client credentials: the token endpoint refused the request (HTTP %d, error %q: %s); check client_id, client_secret and scopes",
-			status, re.ErrorCode, safeMessage(re.ErrorDescription, ""))
+			status, logsafe.Message(re.ErrorCode, secret), logsafe.Message(re.ErrorDescription, secret))
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

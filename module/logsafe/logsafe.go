@@ -1,0 +1,61 @@
+// Package logsafe makes text a remote server chose (an error description,
+// an STS message) fit for the gateway's logs and errors: secrets it echoes
+// are removed, control characters cannot forge log lines, length is capped.
+package logsafe
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+)
+
+// Redacted stands where a secret was removed.
+const Redacted = "[REDACTED]"
+
+// Message makes a remote message fit for logs: it removes each secret if
+// the server echoed it (whole, or a token's signature part alone), any other
+// JWT-shaped text (a server may quote a token it holds, not the one sent),
+// drops control characters and caps the length.
+func Message(msg string, secrets ...string) string {
+	for _, secret := range secrets {
+		msg = redactSecret(msg, secret)
+	}
+	msg = jwtShaped.ReplaceAllString(msg, Redacted)
+	msg = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, msg)
+	msg = strings.TrimSpace(msg)
+	const maxLen = 300
+	if len(msg) > maxLen {
+		cut := maxLen
+		for cut > 0 && !utf8Start(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
+}
+
+// jwtShaped matches a compact JWS or JWE: base64url parts joined by dots,
+// the first starting like a JSON object ("eyJ").
+var jwtShaped = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*){2,4}`)
+
+// redactSecret removes secret from msg, and, for a token, its last
+// dot-separated part (the signature) when that part alone is long enough to
+// matter: an echo of the signature is as bad as one of the whole token.
+func redactSecret(msg, secret string) string {
+	const minLen = 4
+	if len(secret) < minLen {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, secret, Redacted)
+	if i := strings.LastIndexByte(secret, '.'); i >= 0 && len(secret)-i-1 >= 16 {
+		msg = strings.ReplaceAll(msg, secret[i+1:], Redacted)
+	}
+	return msg
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
