@@ -10,8 +10,12 @@ import (
 
 // Identity is the caller's identity as a verified assertion states it.
 type Identity struct {
-	// Subject is `sub`: the caller.
+	// Subject is `sub`: the caller. Empty only for a machine caller whose
+	// token had no subject; ClientID then names it.
 	Subject string
+	// ClientID is `client_id`: the OAuth client the caller's token was
+	// issued to, when the token said (`client_id` or `azp`).
+	ClientID string
 	// Issuer is `idp`: the issuer of the caller's token at the gateway.
 	Issuer string
 	// Provider is `provider`: the gateway's name for that provider.
@@ -63,15 +67,17 @@ func (id *Identity) stringClaims() []struct {
 		{"idp", &id.Issuer}, {"provider", &id.Provider}, {"jti", &id.ID},
 		{"aid", &id.AID}, {"uid", &id.UID}, {"type", &id.Type},
 		{"login_name", &id.LoginName}, {"upn", &id.UPN}, {"name", &id.Name},
-		{"email", &id.Email}, {"role_arn", &id.RoleARN},
+		{"email", &id.Email}, {"client_id", &id.ClientID}, {"role_arn", &id.RoleARN},
 	}
 }
 
 // readClaims fills id from verified claims, checking only their JSON types
-// (the caller checks their values). Required: iss, aud, sub, iat, exp.
+// (the caller checks their values). Required: iss, aud, iat, exp, and a
+// caller's name: a non-empty sub, or (a machine caller whose token had no
+// subject) a non-empty client_id.
 func (id *Identity) readClaims(c map[string]json.RawMessage) error {
 	id.Claims = c
-	for _, name := range []string{"iss", "sub", "iat", "exp", "aud"} {
+	for _, name := range []string{"iss", "iat", "exp", "aud"} {
 		if _, ok := c[name]; !ok {
 			return refuse(ErrMissingClaim, name)
 		}
@@ -80,11 +86,10 @@ func (id *Identity) readClaims(c map[string]json.RawMessage) error {
 	if id.AssertionIssuer, ok = stringMember(c, "iss"); !ok {
 		return refuse(ErrInvalidClaim, "iss is not a string")
 	}
-	if id.Subject, ok = stringMember(c, "sub"); !ok {
-		return refuse(ErrInvalidClaim, "sub is not a string")
-	}
-	if id.Subject == "" {
-		return refuse(ErrMissingClaim, "sub is empty")
+	if _, present := c["sub"]; present {
+		if id.Subject, ok = stringMember(c, "sub"); !ok {
+			return refuse(ErrInvalidClaim, "sub is not a string")
+		}
 	}
 	for _, sc := range id.stringClaims() {
 		if _, present := c[sc.name]; !present {
@@ -93,6 +98,9 @@ func (id *Identity) readClaims(c map[string]json.RawMessage) error {
 		if *sc.dst, ok = stringMember(c, sc.name); !ok {
 			return refuse(ErrInvalidClaim, sc.name+" is not a string")
 		}
+	}
+	if id.Subject == "" && id.ClientID == "" {
+		return refuse(ErrMissingClaim, "sub (or client_id for a caller without a subject)")
 	}
 	if _, present := c["scope"]; present {
 		s, ok := stringMember(c, "scope")

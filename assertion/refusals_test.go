@@ -114,6 +114,9 @@ func TestRefusals(t *testing.T) {
 		{"missing aud", with(func(c map[string]any) { delete(c, "aud") }), ErrMissingClaim},
 		{"missing sub", with(func(c map[string]any) { delete(c, "sub") }), ErrMissingClaim},
 		{"empty sub", with(func(c map[string]any) { c["sub"] = "" }), ErrMissingClaim},
+		{"no sub, empty client_id", with(func(c map[string]any) { delete(c, "sub"); c["client_id"] = "" }), ErrMissingClaim},
+		{"empty sub, empty client_id", with(func(c map[string]any) { c["sub"] = ""; c["client_id"] = "" }), ErrMissingClaim},
+		{"client_id a number", with(func(c map[string]any) { c["client_id"] = 7 }), ErrInvalidClaim},
 		{"sub a number", with(func(c map[string]any) { c["sub"] = 2000000000000002 }), ErrInvalidClaim},
 		{"missing exp", with(func(c map[string]any) { delete(c, "exp") }), ErrMissingClaim},
 		{"missing iat", with(func(c map[string]any) { delete(c, "iat") }), ErrMissingClaim},
@@ -167,6 +170,12 @@ func TestRefusals(t *testing.T) {
 		"lifetime exactly an hour": func() map[string]any { c := good(); c["exp"] = now.Add(time.Hour).Unix(); return c }(),
 		"typ application/jwt":      nil,
 		"extra claims kept":        func() map[string]any { c := good(); c["x"] = map[string]any{"y": 1}; return c }(),
+		"machine caller: client_id, no sub": func() map[string]any {
+			c := good()
+			delete(c, "sub")
+			c["client_id"] = "batch-job"
+			return c
+		}(),
 	}
 	for name, claims := range accepted {
 		tok := ""

@@ -28,7 +28,11 @@ type Claims struct {
 	UPN       string // upn
 	Name      string // name
 	Email     string // email
-	RoleARN   string // role_arn, on STS routes (never credentials)
+	// ClientID names the OAuth client the caller's token was issued to
+	// (`client_id`, else `azp`): for a machine caller whose token has no
+	// `sub`, the only name the assertion can give it.
+	ClientID string // client_id
+	RoleARN  string // role_arn, on STS routes (never credentials)
 	// CnfMember and CnfThumbprint are the caller's token binding (RFC
 	// 7800 `cnf`): "jkt" (DPoP) or "x5t#S256" (mTLS) and the thumbprint
 	// the token was bound to; empty for bearer tokens and sessions.
@@ -57,7 +61,11 @@ func ClaimsFor(id *identity.Identity, aud, roleARN string) Claims {
 		UPN:       rawString(id.Claims, "upn"),
 		Name:      rawString(id.Claims, "name"),
 		Email:     rawString(id.Claims, "email"),
+		ClientID:  rawString(id.Claims, "client_id"),
 		RoleARN:   roleARN,
+	}
+	if c.ClientID == "" {
+		c.ClientID = rawString(id.Claims, "azp")
 	}
 	if b := id.Binding; b != nil && b.Thumbprint != "" {
 		c.CnfMember, c.CnfThumbprint = b.CnfMember(), b.Thumbprint
@@ -138,6 +146,7 @@ type payload struct {
 	UPN       string `json:"upn,omitempty"`
 	Name      string `json:"name,omitempty"`
 	Email     string `json:"email,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
 	RoleARN   string `json:"role_arn,omitempty"`
 	// Cnf repeats the caller's binding: {"jkt": …} or {"x5t#S256": …}.
 	Cnf map[string]string `json:"cnf,omitempty"`
@@ -151,8 +160,8 @@ func newPayload(c Claims, iss, jti string, iat, exp time.Time) *payload {
 		IdP: c.IdP, Provider: c.Provider, Scope: c.Scope,
 		AccountID: c.AccountID, UserID: c.UserID, UserType: c.UserType,
 		LoginName: c.LoginName, UPN: c.UPN, Name: c.Name, Email: c.Email,
-		RoleARN: c.RoleARN,
-		Cnf:     cnf(c),
+		ClientID: c.ClientID, RoleARN: c.RoleARN,
+		Cnf: cnf(c),
 	}
 }
 

@@ -24,7 +24,7 @@ const maxPublishAge = 300
 
 // claimsSupported lists the claims an assertion may carry.
 var claimsSupported = []string{"iss", "aud", "sub", "iat", "exp", "jti", "idp", "provider", "scope",
-	"aid", "uid", "type", "login_name", "upn", "name", "email", "role_arn", "cnf"}
+	"aid", "uid", "type", "login_name", "upn", "name", "email", "client_id", "role_arn", "cnf"}
 
 // ServeWellKnown answers GET and HEAD on JWKSPath and DiscoveryPath (405
 // for other methods) and reports whether the request was one of them.

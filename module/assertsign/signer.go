@@ -354,7 +354,7 @@ func (s *Signer) adopt(keys []timedKey) {
 // flightKey is an unambiguous string form of c, for singleflight.
 func flightKey(c Claims) string {
 	fields := [...]string{c.Audience, c.Subject, c.IdP, c.Provider, c.Scope, c.AccountID, c.UserID,
-		c.UserType, c.LoginName, c.UPN, c.Name, c.Email, c.RoleARN, c.CnfMember, c.CnfThumbprint}
+		c.UserType, c.LoginName, c.UPN, c.Name, c.Email, c.ClientID, c.RoleARN, c.CnfMember, c.CnfThumbprint}
 	var b strings.Builder
 	for _, f := range fields {
 		b.WriteString(strconv.Itoa(len(f)))
