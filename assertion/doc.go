@@ -3,7 +3,11 @@
 // (README "Identity assertion"), and offers an http.Handler middleware that
 // refuses requests without a valid one.
 //
-// The package imports no Caddy package, so any Go service can use it:
+// The package imports no Caddy package, so any Go service can use it. For
+// that reason it does not reuse the gateway's engine (module/token,
+// module/oidc import Caddy): its strict JSON reader, JWKS parsing and key
+// fetching are its own, smaller ones, held to the same rules by their own
+// tests (duplicate members, lossy UTF-8, key types).
 //
 //	v, err := assertion.NewVerifier("https://gw.example.com", "https://app.example.com")
 //	if err != nil { … }
@@ -23,7 +27,8 @@
 // no embedded or remote key), key (by kid; its type must fit alg), the
 // signature, then the claims: no duplicate member names at any depth, iss
 // equal to the configured issuer, aud equal to the configured audience,
-// sub, iat and exp present, exp not passed and iat/nbf not in the future
+// iat and exp present, a non-empty sub (or client_id for a machine caller
+// without a subject), exp not passed and iat/nbf not in the future
 // (both with clock skew), and a lifetime (exp − iat) of at most one hour,
 // the gateway's maximum. Error texts never contain token content.
 package assertion
