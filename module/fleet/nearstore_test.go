@@ -28,10 +28,10 @@ func newNearStore(t *testing.T, addr string) *Store {
 // waitCurrent waits until st's invalidation link is proven current.
 func waitCurrent(t *testing.T, st *Store) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(eventually)
 	for !st.NearCacheStats().Current {
 		if time.Now().After(deadline) {
-			t.Fatalf("the invalidation link did not become current within 5s: %+v", st.NearCacheStats())
+			t.Fatalf("the invalidation link did not become current within %s: %+v", eventually, st.NearCacheStats())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -223,10 +223,10 @@ func TestNearCacheLinkCutStillWithinBound(t *testing.T) {
 			t.Fatal(err)
 		}
 		worst = max(worst, refusedWithin(t, b, r, at, time.Second, "after the link was cut"))
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(eventually)
 		for b.NearCacheStats().Subscriptions == subsBefore || !b.NearCacheStats().Current {
 			if time.Now().After(deadline) {
-				t.Fatalf("the link did not come back within 5s: %+v", b.NearCacheStats())
+				t.Fatalf("the link did not come back within %s: %+v", eventually, b.NearCacheStats())
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -268,7 +268,7 @@ func TestNearCacheRedisRestart(t *testing.T) {
 	t.Logf("cached copies stopped %s after Redis died", time.Since(at).Round(time.Millisecond))
 	rs.start()
 	waitCurrent(t, b)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(eventually)
 	for {
 		_, err := b.Load(r)
 		if errors.Is(err, session.ErrNoSession) {
