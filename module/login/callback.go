@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
+	"github.com/edgeauth/caddy-edgeauth/module/token"
 )
 
 // callbackError is a failed callback: what the user is told and how loudly.
@@ -132,6 +133,10 @@ func (f *Flow) complete(ctx context.Context, r *http.Request, pl *PendingLogin) 
 	}
 	id, err := f.cfg.IDTokens.Verify(ctx, tr.IDToken)
 	if err != nil {
+		if keysUnavailable(err) {
+			return nil, fail(http.StatusServiceUnavailable, "Sign-in unavailable",
+				"The identity provider's signing keys could not be loaded to check the sign-in; please try again.", err)
+		}
 		return nil, fail(http.StatusBadRequest, "Sign-in failed", "The ID token from the identity provider is not valid.", err)
 	}
 	if cerr := f.checkIDToken(id, pl.Nonce, ""); cerr != nil {
@@ -162,6 +167,15 @@ func (f *Flow) complete(ctx context.Context, r *http.Request, pl *PendingLogin) 
 		}
 	}
 	return s, nil
+}
+
+// keysUnavailable reports whether err says the ID token could not be
+// checked at all (the provider's signing keys have not loaded, or the
+// lookup was cut short): an outage, answered 503 with Retry-After. Every
+// other verification error means the token is not valid.
+func keysUnavailable(err error) bool {
+	var te *token.Error
+	return errors.As(err, &te) && te.Kind == token.Unavailable
 }
 
 // protocolClaims are ID token claims about the token itself, which a
