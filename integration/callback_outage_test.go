@@ -92,12 +92,13 @@ func (j *jwksSwitch) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 }
 
 // TestRedTeamLoginCallbackKeyOutageIs503: while the provider's signing keys
-// cannot be fetched (its JWKS endpoint answers 503, so none have loaded),
-// a login whose code exchange succeeds ends on a 503 page with Retry-After,
-// like the other provider outages, and sets no session; it is not reported
-// as an invalid ID token. Once keys load, an ID token whose signature does
-// not verify with them is still refused with 400, and with the real keys
-// the login completes.
+// cannot be fetched (its JWKS endpoint answers 503), a login whose code
+// exchange succeeds ends on a 503 page with Retry-After, like the other
+// provider outages, and sets no session; it is not reported as an invalid
+// ID token. That holds before any key has loaded and after the provider
+// rotated to a key the gateway has not seen. An ID token whose signature
+// does not verify with the loaded keys is still refused with 400, and with
+// the real keys the login completes.
 func TestRedTeamLoginCallbackKeyOutageIs503(t *testing.T) {
 	e := newEnv(t, demoidp.Options{AutoApprove: true})
 	// A wrong key published under the provider's current key ID.
@@ -111,7 +112,9 @@ func TestRedTeamLoginCallbackKeyOutageIs503(t *testing.T) {
 	jwks := httptest.NewServer(sw)
 	t.Cleanup(jwks.Close)
 
-	e.start(e.loginConfig(loginOpts{login: "param login_hint alice", providerExtra: []string{"jwks_uri " + jwks.URL + "/jwks"}}))
+	const cooldown = 200 * time.Millisecond // between two refetches for unknown key IDs
+	e.start(e.loginConfig(loginOpts{login: "param login_hint alice",
+		providerExtra: []string{"jwks_uri " + jwks.URL + "/jwks", "kid_cooldown " + cooldown.String()}}))
 	// Discovery loads (a navigation is sent to the provider) while the
 	// keys cannot.
 	waitFor(t, "the provider's metadata", 30*time.Second, func() bool {
@@ -124,21 +127,25 @@ func TestRedTeamLoginCallbackKeyOutageIs503(t *testing.T) {
 
 	b := e.newCookieClient("alice")
 	h := b.do(http.MethodGet, e.beginLogin(b), nil)
-	if h.Status != http.StatusServiceUnavailable {
-		t.Fatalf("callback while the keys cannot load answered %d, want 503; body %.300s", h.Status, h.Body)
+	outage := func(name string, b *cookieClient, h hop) {
+		t.Helper()
+		if h.Status != http.StatusServiceUnavailable {
+			t.Fatalf("%s: callback answered %d, want 503; body %.300s", name, h.Status, h.Body)
+		}
+		if n, err := strconv.Atoi(h.Header.Get("Retry-After")); err != nil || n < 1 {
+			t.Errorf("%s: Retry-After %q, want whole seconds ≥ 1", name, h.Header.Get("Retry-After"))
+		}
+		if ct := h.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+			t.Errorf("%s: Content-Type %q, want the login's HTML error page", name, ct)
+		}
+		if !bytes.Contains(h.Body, []byte("Sign-in unavailable")) || bytes.Contains(h.Body, []byte("not valid")) {
+			t.Errorf("%s: page %.300s, want the outage page, not an invalid-token one", name, h.Body)
+		}
+		if setsSession(h) || len(b.sessionCookies()) != 0 {
+			t.Errorf("%s: a session was set", name)
+		}
 	}
-	if n, err := strconv.Atoi(h.Header.Get("Retry-After")); err != nil || n < 1 {
-		t.Errorf("Retry-After %q, want whole seconds ≥ 1", h.Header.Get("Retry-After"))
-	}
-	if ct := h.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
-		t.Errorf("Content-Type %q, want the login's HTML error page", ct)
-	}
-	if !bytes.Contains(h.Body, []byte("Sign-in unavailable")) || bytes.Contains(h.Body, []byte("not valid")) {
-		t.Errorf("page %.300s, want the outage page, not an invalid-token one", h.Body)
-	}
-	if setsSession(h) || len(b.sessionCookies()) != 0 {
-		t.Error("a session was set")
-	}
+	outage("no keys loaded yet", b, h)
 
 	// The JWKS answers again, but with a wrong key for the kid: the ID
 	// token's signature does not verify, which stays a 400.
@@ -160,5 +167,18 @@ func TestRedTeamLoginCallbackKeyOutageIs503(t *testing.T) {
 	// completes.
 	sw.mode.Store(jwksUp)
 	e.idp.RotateKey()
+	e.newCookieClient("alice").login("/")
+
+	// The provider rotates its key while its JWKS is down: the new kid
+	// cannot be looked up, which is an outage too.
+	sw.mode.Store(jwksDown)
+	e.idp.RotateKey()
+	time.Sleep(cooldown + 50*time.Millisecond) // let the next unknown kid refetch
+	b = e.newCookieClient("alice")
+	outage("rotated key while the JWKS is down", b, b.do(http.MethodGet, e.beginLogin(b), nil))
+
+	// The JWKS is back: the next refetch finds the key and a login completes.
+	sw.mode.Store(jwksUp)
+	time.Sleep(cooldown + 50*time.Millisecond)
 	e.newCookieClient("alice").login("/")
 }

@@ -133,7 +133,7 @@ func (f *Flow) complete(ctx context.Context, r *http.Request, pl *PendingLogin) 
 	}
 	id, err := f.cfg.IDTokens.Verify(ctx, tr.IDToken)
 	if err != nil {
-		if keysUnavailable(err) {
+		if f.keysUnavailable(err) {
 			return nil, fail(http.StatusServiceUnavailable, "Sign-in unavailable",
 				"The identity provider's signing keys could not be loaded to check the sign-in; please try again.", err)
 		}
@@ -170,12 +170,20 @@ func (f *Flow) complete(ctx context.Context, r *http.Request, pl *PendingLogin) 
 }
 
 // keysUnavailable reports whether err says the ID token could not be
-// checked at all (the provider's signing keys have not loaded, or the
-// lookup was cut short): an outage, answered 503 with Retry-After. Every
-// other verification error means the token is not valid.
-func keysUnavailable(err error) bool {
+// checked for want of the provider's signing keys: none have loaded, the
+// lookup was cut short, or its key ID is unknown while the keys cannot be
+// fetched (KeyFetchState). That is an outage, answered 503 with
+// Retry-After; every other verification error means the token is not valid.
+func (f *Flow) keysUnavailable(err error) bool {
 	var te *token.Error
-	return errors.As(err, &te) && te.Kind == token.Unavailable
+	if !errors.As(err, &te) {
+		return false
+	}
+	if te.Kind == token.Unavailable {
+		return true
+	}
+	ks, ok := f.cfg.Provider.(KeyFetchState)
+	return te.Code == token.CodeUnknownKey && ok && ks.KeyFetchFailing()
 }
 
 // protocolClaims are ID token claims about the token itself, which a

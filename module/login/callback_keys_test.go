@@ -22,40 +22,62 @@ func (keysNotLoaded) Key(context.Context, string) (oidc.Key, error) {
 }
 func (keysNotLoaded) Keys() []oidc.Key { return nil }
 
-// otherKeys is a loaded key source that holds another key under the test
-// OP's key ID, so the OP's signatures do not verify.
-type otherKeys struct{ key *rsa.PublicKey }
+// otherKeys is a loaded key source that holds another key than the test
+// OP's under kid: with kid "k1" (the OP's) the OP's signatures do not
+// verify, with any other its key ID is unknown.
+type otherKeys struct {
+	key *rsa.PublicKey
+	kid string
+}
 
 func (k otherKeys) Key(_ context.Context, kid string) (oidc.Key, error) {
-	if kid != "k1" {
+	if kid != k.kid {
 		return oidc.Key{}, oidc.ErrUnknownKey
 	}
-	return oidc.Key{ID: "k1", Public: k.key}, nil
+	return oidc.Key{ID: k.kid, Public: k.key}, nil
 }
-func (k otherKeys) Keys() []oidc.Key { return []oidc.Key{{ID: "k1", Public: k.key}} }
+func (k otherKeys) Keys() []oidc.Key { return []oidc.Key{{ID: k.kid, Public: k.key}} }
+
+// keyFetchState is the provider as the flow sees it, reporting whether its
+// latest JWKS fetch failed.
+type keyFetchState struct {
+	ProviderInfo
+	failing bool
+}
+
+func (s keyFetchState) KeyFetchFailing() bool { return s.failing }
 
 // TestCallbackKeyOutageIs503: when the ID token cannot be checked because
-// the provider's signing keys are not loaded (an outage: retrying helps),
-// the callback answers the outage page, 503 with Retry-After, and sets no
-// session; an ID token whose signature fails with loaded keys stays a 400
-// "not valid" without Retry-After.
+// the provider's signing keys are not loaded, or its key ID is unknown while
+// the provider's keys cannot be fetched (an outage: retrying helps), the
+// callback answers the outage page, 503 with Retry-After, and sets no
+// session. An ID token whose signature fails with loaded keys, or whose key
+// ID is still unknown after the keys were fetched, stays a 400 "not valid"
+// without Retry-After.
 func TestCallbackKeyOutageIs503(t *testing.T) {
 	wrong, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name   string
-		keys   token.KeySource
-		status int
-		text   string
+		name    string
+		keys    token.KeySource
+		failing bool // the provider's latest key fetch failed
+		status  int
+		text    string
 	}{
-		{"keys not loaded", keysNotLoaded{}, http.StatusServiceUnavailable, "signing keys could not be loaded"},
-		{"bad signature", otherKeys{&wrong.PublicKey}, http.StatusBadRequest, "is not valid"},
+		{"keys not loaded", keysNotLoaded{}, true, http.StatusServiceUnavailable, "signing keys could not be loaded"},
+		{"unknown kid, keys unreachable", otherKeys{&wrong.PublicKey, "k0"}, true, http.StatusServiceUnavailable, "signing keys could not be loaded"},
+		{"unknown kid, keys fetched", otherKeys{&wrong.PublicKey, "k0"}, false, http.StatusBadRequest, "is not valid"},
+		{"bad signature", otherKeys{&wrong.PublicKey, "k1"}, false, http.StatusBadRequest, "is not valid"},
+		{"bad signature, keys unreachable", otherKeys{&wrong.PublicKey, "k1"}, true, http.StatusBadRequest, "is not valid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			late := new(lateVerifier)
-			e := newEnv(t, false, func(c *FlowConfig) { c.IDTokens = late })
+			e := newEnv(t, false, func(c *FlowConfig) {
+				c.IDTokens = late
+				c.Provider = keyFetchState{c.Provider, tc.failing}
+			})
 			bearer := token.Rules{Issuer: e.op.issuer(), Audiences: []string{"some-api"}, ClockSkew: 30 * time.Second}
 			late.v.Store(token.NewVerifier("testop", token.IDTokenRules(bearer, e.op.clientID), tc.keys))
 			c := e.browser(t, false)
