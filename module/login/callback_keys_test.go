@@ -97,3 +97,55 @@ func TestCallbackKeyOutageIs503(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshKeyOutageKeepsSession: a refresh whose new ID token cannot be
+// checked because the provider's keys cannot be loaded is the provider's
+// outage, like an unreachable token endpoint: the session is used until
+// its tokens expire instead of being ended. A refreshed ID token whose
+// signature fails with loaded keys still ends the session.
+func TestRefreshKeyOutageKeepsSession(t *testing.T) {
+	wrong, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		keys token.KeySource
+		kept bool
+	}{
+		{"keys not loaded", keysNotLoaded{}, true},
+		{"bad signature", otherKeys{&wrong.PublicKey, "k1"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTypedEnv(t)
+			c := sessionWithShortTokens(t, e)
+			before, err := e.sessionOf(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bearer := token.Rules{Issuer: e.op.issuer(), Audiences: []string{"some-api"}, ClockSkew: 30 * time.Second}
+			e.flow.cfg.IDTokens.(*lateVerifier).v.Store(token.NewVerifier("testop", token.IDTokenRules(bearer, e.op.clientID), tc.keys))
+			e.op.set(func(op *testOP) { op.refreshIDToken = true })
+
+			req, _ := http.NewRequest("GET", e.srv.URL+"/api", nil)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if e.op.refreshCalls.Load() != 1 {
+				t.Fatalf("%d refresh calls, want 1", e.op.refreshCalls.Load())
+			}
+			after, err := e.sessionOf(c)
+			if tc.kept {
+				if resp.StatusCode != http.StatusOK || err != nil || after.ID != before.ID || after.AccessToken != before.AccessToken {
+					t.Errorf("refresh during a key outage: %d, session %v (err %v); want the old session kept", resp.StatusCode, after != nil, err)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusUnauthorized || err == nil {
+				t.Errorf("refresh with a badly signed ID token: %d, session err %v; want 401 and the session ended", resp.StatusCode, err)
+			}
+		})
+	}
+}
