@@ -397,7 +397,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Optional = append(h.Optional, paths...)
 		case "pass_access_token":
-			if err := flag(d, "pass_access_token"); err != nil {
+			if err := flagOption(d, "pass_access_token"); err != nil {
 				return err
 			}
 			h.PassAccessToken = true
@@ -523,12 +523,12 @@ func (lc *LoginConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			lc.Params[args[0]] = args[1]
 		case "allow_missing_nonce":
-			if err := flag(d, "login allow_missing_nonce"); err != nil {
+			if err := flagOption(d, "login allow_missing_nonce"); err != nil {
 				return err
 			}
 			lc.AllowMissingNonce = true
 		case "logout_id_token_hint":
-			if err := flag(d, "login logout_id_token_hint"); err != nil {
+			if err := flagOption(d, "login logout_id_token_hint"); err != nil {
 				return err
 			}
 			lc.LogoutIDTokenHint = true
@@ -763,7 +763,7 @@ func (rc *RedisStoreConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
 			}
 			*strs[opt] = v
 		case opt == "cluster" || opt == "tls":
-			if err := flag(d, "store redis "+opt); err != nil {
+			if err := flagOption(d, "store redis "+opt); err != nil {
 				return err
 			}
 			if opt == "cluster" {

@@ -52,9 +52,9 @@ func noValue(d *caddyfile.Dispenser, what, usage string) error {
 	return nil
 }
 
-// flag checks an option that is on by being there (`allow_missing_nonce`):
+// flagOption checks an option that is on by being there (`allow_missing_nonce`):
 // no value, no block.
-func flag(d *caddyfile.Dispenser, what string) error {
+func flagOption(d *caddyfile.Dispenser, what string) error {
 	kw := d.Val()
 	if args := d.RemainingArgs(); len(args) > 0 {
 		return d.Errf("%s: takes no value, found %q; write `%s` alone", what, args[0], kw)

@@ -22,7 +22,7 @@ func unmarshalClaimRule(d *caddyfile.Dispenser) (policy.ClaimRule, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch opt := d.Val(); opt {
 		case "allow_unverified_email":
-			if err := flag(d, "claim allow_unverified_email"); err != nil {
+			if err := flagOption(d, "claim allow_unverified_email"); err != nil {
 				return policy.ClaimRule{}, err
 			}
 			rule.AllowUnverifiedEmail = true
