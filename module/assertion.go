@@ -169,8 +169,8 @@ func (h *Handler) denyAssertion(w http.ResponseWriter, r *http.Request, provider
 // unmarshalBlock reads the global `assertion { … }` block; the
 // dispenser stands on `assertion`. See App.UnmarshalCaddyfile.
 func (c *AssertionConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
-	if d.NextArg() {
-		return d.Errf("assertion: takes a block, e.g. `assertion { issuer https://gw.example.com }`")
+	if err := noValue(d, "assertion", "a block, e.g. `assertion { issuer https://gw.example.com }`"); err != nil {
+		return err
 	}
 	strs := map[string]*string{"issuer": &c.Issuer, "algorithm": &c.Algorithm, "key_file": &c.KeyFile}
 	durations := map[string]*caddy.Duration{"lifetime": &c.Lifetime, "rotate": &c.Rotate}
@@ -178,13 +178,13 @@ func (c *AssertionConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
 		opt := d.Val()
 		switch {
 		case strs[opt] != nil:
-			v, err := singleArg(d, "assertion "+opt)
+			v, err := oneString(d, "assertion "+opt)
 			if err != nil {
 				return err
 			}
 			*strs[opt] = v
 		case durations[opt] != nil:
-			if err := durationArg(d, durations[opt]); err != nil {
+			if err := oneDuration(d, "assertion "+opt, durations[opt]); err != nil {
 				return err
 			}
 		default:
@@ -199,15 +199,14 @@ func (c *AssertionConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
 
 // unmarshalAssertionUse reads the directive's `assertion [<audience>]`.
 func unmarshalAssertionUse(d *caddyfile.Dispenser) (*AssertionUse, error) {
-	args := d.RemainingArgs()
-	if len(args) > 1 {
-		return nil, d.Errf("assertion: takes at most one audience, e.g. `assertion https://orders.internal`")
+	aud, _, err := optionalArg(d, "assertion", "audience", "`assertion [<audience>]`, e.g. `assertion https://orders.internal`")
+	if err != nil {
+		return nil, err
 	}
-	u := new(AssertionUse)
-	if len(args) == 1 {
-		u.Audience = args[0]
+	if err := noBlock(d, "assertion"); err != nil {
+		return nil, err
 	}
-	return u, nil
+	return &AssertionUse{Audience: aud}, nil
 }
 
 // handleAssertion answers GET /edgeauth/assertion: the signing

@@ -124,8 +124,8 @@ import (
 // also appear several times; the blocks are merged.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option name
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := noValue(d, "edgeauth", "`edgeauth { … }` (the global option takes a block)"); err != nil {
+		return err
 	}
 	for d.NextBlock(0) {
 		switch d.Val() {
@@ -134,8 +134,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		case "session":
-			if d.NextArg() {
-				return d.ArgErr()
+			if err := noValue(d, "session", "`session { … }`"); err != nil {
+				return err
 			}
 			if a.Session == nil {
 				a.Session = new(SessionConfig)
@@ -156,8 +156,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		case "token_cache":
-			if d.NextArg() {
-				return d.ArgErr()
+			if err := noValue(d, "token_cache", "`token_cache { … }`"); err != nil {
+				return err
 			}
 			if a.TokenCache == nil {
 				a.TokenCache = new(TokenCacheConfig)
@@ -165,13 +165,13 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			for nesting := d.Nesting(); d.NextBlock(nesting); {
 				switch d.Val() {
 				case "max_entries":
-					n, err := intArg(d)
+					n, err := oneInt(d, "token_cache max_entries", 0)
 					if err != nil {
 						return err
 					}
 					a.TokenCache.MaxEntries = n
 				case "max_ttl":
-					if err := durationArg(d, &a.TokenCache.MaxTTL); err != nil {
+					if err := oneDuration(d, "token_cache max_ttl", &a.TokenCache.MaxTTL); err != nil {
 						return err
 					}
 				default:
@@ -190,12 +190,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // reads the block with the dispenser on the name. noun names the thing in
 // the duplicate error; example is a name for the error's example.
 func namedBlock[T any](d *caddyfile.Dispenser, kind, noun, example string, m *map[string]*T, parse func(*T, *caddyfile.Dispenser) error) error {
-	if !d.NextArg() {
-		return d.Errf("%s: a name is required, e.g. `%s %s { … }`", kind, kind, example)
-	}
-	name := d.Val()
-	if d.NextArg() {
-		return d.ArgErr()
+	name, err := oneArg(d, kind, "name", "`"+kind+" <name> { … }`, e.g. `"+kind+" "+example+" { … }`")
+	if err != nil {
+		return err
 	}
 	if err := validateName(name); err != nil {
 		return d.Errf("%s %q: %v", kind, name, err)
@@ -254,7 +251,7 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		opt := d.Val()
 		switch {
 		case strs[opt] != nil:
-			v, err := singleArg(d, opt)
+			v, err := oneString(d, "provider "+opt)
 			if err != nil {
 				return err
 			}
@@ -288,7 +285,7 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 			}
 		case durations[opt] != nil:
-			if err := durationArg(d, durations[opt]); err != nil {
+			if err := oneDuration(d, "provider "+opt, durations[opt]); err != nil {
 				return err
 			}
 		case opt == "opaque_rate":
@@ -296,16 +293,21 @@ func (pc *ProviderConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		case opt == "dpop_nonce":
+			const usage = "`dpop_nonce` or `dpop_nonce 5m` (how long one nonce is handed out)"
 			pc.DPoPNonce = true
-			if d.NextArg() {
-				w, err := caddy.ParseDuration(d.Val())
+			v, ok, err := optionalArg(d, "provider dpop_nonce", "window", usage)
+			if err != nil {
+				return err
+			}
+			if ok {
+				w, err := caddy.ParseDuration(v)
 				if err != nil {
-					return d.Errf("dpop_nonce: %q is not a duration; write `dpop_nonce` or `dpop_nonce 5m` (how long one nonce is handed out)", d.Val())
+					return d.Errf("provider dpop_nonce: %q is not a duration; write %s", v, usage)
 				}
 				pc.DPoPNonceWindow = caddy.Duration(w)
 			}
-			if d.NextArg() {
-				return d.ArgErr()
+			if err := noBlock(d, "provider dpop_nonce"); err != nil {
+				return err
 			}
 		default:
 			return d.Errf("provider: unknown option %q", opt)
@@ -395,8 +397,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Optional = append(h.Optional, paths...)
 		case "pass_access_token":
-			if d.NextArg() {
-				return d.Errf("pass_access_token: takes no value; write `pass_access_token` alone")
+			if err := flagOption(d, "pass_access_token"); err != nil {
+				return err
 			}
 			h.PassAccessToken = true
 		case "scope":
@@ -441,7 +443,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		case "dpop_origin":
-			v, err := singleArg(d, "dpop_origin")
+			v, err := oneString(d, "dpop_origin")
 			if err != nil {
 				return err
 			}
@@ -450,11 +452,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.DPoPOrigin = v
 		case "decision_log_level":
-			args := d.RemainingArgs()
-			if len(args) != 1 {
-				return d.Errf("decision_log_level: expected one of debug, info, warn, error")
+			v, err := oneLeaf(d, "decision_log_level", "level", "`decision_log_level debug|info|warn|error`")
+			if err != nil {
+				return err
 			}
-			h.DecisionLogLevel = args[0]
+			h.DecisionLogLevel = v
 		case "sts":
 			if h.STS != nil {
 				return d.Errf("sts: given twice")
@@ -482,20 +484,21 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // UnmarshalCaddyfile reads `login [<prefix>] { … }`; the dispenser stands on
 // `login`. See Handler.UnmarshalCaddyfile for the syntax.
 func (lc *LoginConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if d.NextArg() {
-		lc.Prefix = d.Val()
-		if err := checkLoginPrefix(lc.Prefix); err != nil {
+	prefix, ok, err := optionalArg(d, "login", "prefix", "`login [<prefix>] [{ … }]`, e.g. `login /auth/`")
+	if err != nil {
+		return err
+	}
+	if ok {
+		if err := checkLoginPrefix(prefix); err != nil {
 			return d.Errf("%v", err)
 		}
-		if d.NextArg() {
-			return d.Errf("login: takes at most one prefix, e.g. `login /auth/`")
-		}
+		lc.Prefix = prefix
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		switch opt {
 		case "redirect_url", "post_logout_redirect_uri", "auth_method":
-			v, err := singleArg(d, "login "+opt)
+			v, err := oneString(d, "login "+opt)
 			if err != nil {
 				return err
 			}
@@ -520,13 +523,13 @@ func (lc *LoginConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			lc.Params[args[0]] = args[1]
 		case "allow_missing_nonce":
-			if d.NextArg() {
-				return d.ArgErr()
+			if err := flagOption(d, "login allow_missing_nonce"); err != nil {
+				return err
 			}
 			lc.AllowMissingNonce = true
 		case "logout_id_token_hint":
-			if d.NextArg() {
-				return d.ArgErr()
+			if err := flagOption(d, "login logout_id_token_hint"); err != nil {
+				return err
 			}
 			lc.LogoutIDTokenHint = true
 		default:
@@ -552,17 +555,17 @@ func (sc *STSConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		opt := d.Val()
 		switch {
 		case strs[opt] != nil:
-			what := "sts " + opt
+			usage := "`" + opt + " <value>`"
 			if opt == "policy" {
-				what += " (quote the JSON document)"
+				usage = "`policy <json>` with the JSON document quoted as one value"
 			}
-			v, err := singleArg(d, what)
+			v, err := oneLeaf(d, "sts "+opt, "value", usage)
 			if err != nil {
 				return err
 			}
 			*strs[opt] = v
 		case durations[opt] != nil:
-			if err := durationArg(d, durations[opt]); err != nil {
+			if err := oneDuration(d, "sts "+opt, durations[opt]); err != nil {
 				return err
 			}
 			if opt == "duration" {
@@ -577,7 +580,7 @@ func (sc *STSConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			sc.Region, sc.VPC = args[0], len(args) == 2
 		case opt == "max_entries":
-			n, err := intArg(d)
+			n, err := oneInt(d, "sts max_entries", 0)
 			if err != nil {
 				return err
 			}
@@ -593,8 +596,8 @@ func (sc *STSConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				sc.Resource = append(sc.Resource, vals...)
 			}
 		case opt == "client_credentials":
-			if d.NextArg() {
-				return d.ArgErr()
+			if err := noValue(d, "sts client_credentials", "`client_credentials { … }`"); err != nil {
+				return err
 			}
 			cc := new(ClientCredentialsConfig)
 			for n := d.Nesting(); d.NextBlock(n); {
@@ -607,12 +610,9 @@ func (sc *STSConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				default:
 					return d.Errf("sts client_credentials: unknown option %q (expected token_endpoint, client_id, client_secret, scopes or auth_method)", field)
 				}
-				if !d.NextArg() {
-					return d.Errf("sts client_credentials %s: a value is required", field)
-				}
-				v := d.Val()
-				if d.NextArg() {
-					return d.ArgErr()
+				v, err := oneString(d, "sts client_credentials "+field)
+				if err != nil {
+					return err
 				}
 				switch field {
 				case "token_endpoint":
@@ -636,35 +636,35 @@ func (sc *STSConfig) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // UnmarshalCaddyfile reads the directive's `sts <name> [{ … }]`; the
 // dispenser stands on `sts`. See Handler.UnmarshalCaddyfile for the syntax.
 func (u *STSUse) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if !d.NextArg() {
-		return d.Errf("sts: the name of an STS from the edgeauth global option is required, e.g. `sts alibaba`")
+	name, err := oneArg(d, "sts", "name", "`sts <name> [{ … }]` with the name of an `sts` block of the edgeauth global option, e.g. `sts alibaba`")
+	if err != nil {
+		return err
 	}
-	u.Name = d.Val()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
+	u.Name = name
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
-		args := d.RemainingArgs()
 		switch opt {
 		case "role_arn", "role_session_name", "source":
-			if len(args) != 1 {
-				return d.Errf("sts %s: takes exactly one value", opt)
+			v, err := oneString(d, "sts "+opt)
+			if err != nil {
+				return err
 			}
 			switch opt {
 			case "role_arn":
-				u.RoleARN = args[0]
+				u.RoleARN = v
 			case "role_session_name":
-				u.RoleSessionName = args[0]
+				u.RoleSessionName = v
 			default:
-				u.Source = args[0]
+				u.Source = v
 			}
 		case "role_from_claim":
+			args := d.RemainingArgs()
 			if len(args) != 3 {
 				return d.Errf("sts role_from_claim: expected `role_from_claim <claim> <value> <role-arn>`")
 			}
 			u.RoleFromClaims = append(u.RoleFromClaims, RoleFromClaim{Claim: args[0], Value: args[1], RoleARN: args[2]})
 		case "header":
+			args := d.RemainingArgs()
 			if len(args) != 2 {
 				return d.Errf("sts header: expected `header access_key_id|access_key_secret|security_token|expiration <name>`")
 			}
@@ -709,23 +709,23 @@ func (sc *SessionConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
 				}
 			}
 		case "lifetime":
-			if err := durationArg(d, &sc.Lifetime); err != nil {
+			if err := oneDuration(d, "session lifetime", &sc.Lifetime); err != nil {
 				return err
 			}
 		case "cookie_name":
-			if !d.NextArg() {
-				return d.Errf("session cookie_name: a name is required")
+			v, err := oneLeaf(d, "session cookie_name", "name", "`cookie_name <name>`")
+			if err != nil {
+				return err
 			}
-			sc.CookieName = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			sc.CookieName = v
 		case "store":
-			if !d.NextArg() || d.Val() != "redis" {
-				return d.Errf("session store: expected `store redis { … }`")
+			const usage = "`store redis { … }`"
+			kind, err := oneArg(d, "session store", "kind", usage)
+			if err != nil {
+				return err
 			}
-			if d.NextArg() {
-				return d.ArgErr()
+			if kind != "redis" {
+				return d.Errf("session store: expected %s; %q is not a store kind", usage, kind)
 			}
 			rc := new(RedisStoreConfig)
 			if err := rc.unmarshalBlock(d); err != nil {
@@ -757,14 +757,14 @@ func (rc *RedisStoreConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
 			}
 			rc.Addresses = append(rc.Addresses, addrs...)
 		case strs[opt] != nil:
-			v, err := singleArg(d, "store redis "+opt)
+			v, err := oneString(d, "store redis "+opt)
 			if err != nil {
 				return err
 			}
 			*strs[opt] = v
 		case opt == "cluster" || opt == "tls":
-			if d.NextArg() {
-				return d.ArgErr()
+			if err := flagOption(d, "store redis "+opt); err != nil {
+				return err
 			}
 			if opt == "cluster" {
 				rc.Cluster = true
@@ -772,13 +772,13 @@ func (rc *RedisStoreConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
 				rc.TLS = true
 			}
 		case opt == "db":
-			n, err := intArg(d)
+			n, err := oneInt(d, "store redis db", 0)
 			if err != nil {
 				return err
 			}
 			rc.DB = n
 		case opt == "timeout":
-			if err := durationArg(d, &rc.Timeout); err != nil {
+			if err := oneDuration(d, "store redis timeout", &rc.Timeout); err != nil {
 				return err
 			}
 		case opt == "near_cache":
@@ -795,50 +795,6 @@ func (rc *RedisStoreConfig) unmarshalBlock(d *caddyfile.Dispenser) error {
 		return d.Errf("store redis: `address host:port` is required")
 	}
 	return nil
-}
-
-// singleArg reads the one value of an option; what names the option in
-// error messages.
-func singleArg(d *caddyfile.Dispenser, what string) (string, error) {
-	if !d.NextArg() {
-		return "", d.Errf("%s: a value is required", what)
-	}
-	v := d.Val()
-	if d.NextArg() {
-		return "", d.Errf("%s: takes exactly one value", what)
-	}
-	return v, nil
-}
-
-func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	opt := d.Val()
-	if !d.NextArg() {
-		return d.Errf("%s: a duration is required, e.g. 30s or 12h", opt)
-	}
-	dur, err := caddy.ParseDuration(d.Val())
-	if err != nil {
-		return d.Errf("%s: %q is not a duration (e.g. 30s, 12h): %v", opt, d.Val(), err)
-	}
-	if d.NextArg() {
-		return d.Errf("%s: takes exactly one duration", opt)
-	}
-	*dst = caddy.Duration(dur)
-	return nil
-}
-
-func intArg(d *caddyfile.Dispenser) (int, error) {
-	opt := d.Val()
-	if !d.NextArg() {
-		return 0, d.Errf("%s: a number is required", opt)
-	}
-	n, err := strconv.Atoi(d.Val())
-	if err != nil || n < 0 {
-		return 0, d.Errf("%s: %q is not a whole number ≥ 0", opt, d.Val())
-	}
-	if d.NextArg() {
-		return 0, d.Errf("%s: takes exactly one number", opt)
-	}
-	return n, nil
 }
 
 // Interface guards.

@@ -22,8 +22,8 @@ func unmarshalClaimRule(d *caddyfile.Dispenser) (policy.ClaimRule, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch opt := d.Val(); opt {
 		case "allow_unverified_email":
-			if d.NextArg() {
-				return policy.ClaimRule{}, d.Errf("claim: allow_unverified_email takes no value")
+			if err := flagOption(d, "claim allow_unverified_email"); err != nil {
+				return policy.ClaimRule{}, err
 			}
 			rule.AllowUnverifiedEmail = true
 			if err := policy.CheckClaimRule(rule); err != nil {

@@ -39,7 +39,7 @@ func TestClaimRuleCaddyfileErrors(t *testing.T) {
 		"edgeauth {\n\tclaim /wiki/* email example.com\n}":                                     "claim /wiki/* email: `example.com` is not an e-mail pattern: it needs an @, e.g. *@example.com for every address at that domain, at Testfile:2",
 		"edgeauth {\n\tclaim /x groups DOMAIN\\Admins\n}":                                      "claim /x groups: `DOMAIN\\Admins`: a backslash escapes only *, ? or another backslash (position 7); write \\\\ for a literal backslash, at Testfile:2",
 		"edgeauth {\n\tclaim /x upn *@example.com {\n\t\tallow_unverified_email\n\t}\n}":       "claim /x upn: allow_unverified_email applies only to rules on the email claim; remove it, at Testfile:3",
-		"edgeauth {\n\tclaim /x email *@example.com {\n\t\tallow_unverified_email yes\n\t}\n}": "claim: allow_unverified_email takes no value",
+		"edgeauth {\n\tclaim /x email *@example.com {\n\t\tallow_unverified_email yes\n\t}\n}": "claim allow_unverified_email: takes no value",
 		"edgeauth {\n\tclaim /x email *@example.com {\n\t\tverified off\n\t}\n}":               `claim: unknown option "verified" (expected allow_unverified_email)`,
 	} {
 		var h Handler

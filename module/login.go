@@ -61,6 +61,7 @@ type providerInfo struct{ p *provider }
 func (pi providerInfo) Name() string                     { return pi.p.name }
 func (pi providerInfo) Metadata() (*oidc.Metadata, bool) { return pi.p.remote.Metadata() }
 func (pi providerInfo) HTTPClient() *http.Client         { return pi.p.remote.HTTPClient() }
+func (pi providerInfo) KeyFetchFailing() bool            { return pi.p.remote.KeyFetchFailing() }
 
 // provisionLogin builds the route's login flow.
 func (h *Handler) provisionLogin() error {
@@ -164,3 +165,11 @@ func forbiddenPage(w http.ResponseWriter, scopes []string) error {
 func (pi providerInfo) Userinfo(ctx context.Context, accessToken string) (map[string]any, error) {
 	return pi.p.remote.Userinfo(ctx, accessToken)
 }
+
+// Interface guards: the login flow finds the optional ones by assertion,
+// so losing one would go unnoticed without these.
+var (
+	_ login.ProviderInfo   = providerInfo{}
+	_ login.UserinfoSource = providerInfo{}
+	_ login.KeyFetchState  = providerInfo{}
+)

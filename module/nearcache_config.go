@@ -50,10 +50,15 @@ func (n *NearCacheConfig) fleetConfig() (*fleet.NearCacheConfig, error) {
 // unmarshalNearCache reads `near_cache off` or `near_cache { … }` inside
 // `store redis`. See App.UnmarshalCaddyfile for the syntax.
 func unmarshalNearCache(d *caddyfile.Dispenser) (*NearCacheConfig, error) {
+	const usage = "`near_cache off` or a block { max_entries, max_bytes, lease }"
 	n := new(NearCacheConfig)
-	if d.NextArg() {
-		if d.Val() != "off" || d.NextArg() {
-			return nil, d.Errf("store redis near_cache: use `near_cache off` or a block { max_entries, max_bytes, lease }")
+	v, ok, err := optionalArg(d, "store redis near_cache", "value", usage)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if v != "off" {
+			return nil, d.Errf("store redis near_cache: %q is not a setting; write %s", v, usage)
 		}
 		n.Off = true
 	}
@@ -63,7 +68,7 @@ func unmarshalNearCache(d *caddyfile.Dispenser) (*NearCacheConfig, error) {
 		}
 		switch opt := d.Val(); opt {
 		case "max_entries":
-			v, err := intArg(d)
+			v, err := oneInt(d, "store redis near_cache max_entries", 0)
 			if err != nil {
 				return nil, err
 			}
@@ -72,7 +77,7 @@ func unmarshalNearCache(d *caddyfile.Dispenser) (*NearCacheConfig, error) {
 			}
 			n.MaxEntries = v
 		case "max_bytes":
-			v, err := singleArg(d, "store redis near_cache max_bytes")
+			v, err := oneLeaf(d, "store redis near_cache max_bytes", "size", "`max_bytes <size>`, e.g. `max_bytes 64MiB`")
 			if err != nil {
 				return nil, err
 			}
@@ -82,7 +87,7 @@ func unmarshalNearCache(d *caddyfile.Dispenser) (*NearCacheConfig, error) {
 			}
 			n.MaxBytes = int64(b)
 		case "lease":
-			if err := durationArg(d, &n.Lease); err != nil {
+			if err := oneDuration(d, "store redis near_cache lease", &n.Lease); err != nil {
 				return nil, err
 			}
 			if n.Lease <= 0 || time.Duration(n.Lease) >= time.Second {

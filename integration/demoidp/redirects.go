@@ -1,9 +1,10 @@
 package demoidp
 
 import (
-	"net"
 	"net/url"
 	"slices"
+
+	"github.com/edgeauth/caddy-edgeauth/module/endpoint"
 )
 
 // redirectAllowed reports whether uri is registered for c (exact match) or,
@@ -19,16 +20,10 @@ func redirectAllowed(c Client, registered []string, uri string) bool {
 	return c.AllowLoopbackRedirects && isLoopbackURL(u)
 }
 
+// isLoopbackURL reports whether u is an http(s) URL on a loopback host, by
+// the gateway's own notion of loopback (endpoint.IsLoopbackHost).
 func isLoopbackURL(u *url.URL) bool {
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return false
-	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return (u.Scheme == "http" || u.Scheme == "https") && endpoint.IsLoopbackHost(u.Hostname())
 }
 
 // withParams adds params to uri's query, keeping what it already had.

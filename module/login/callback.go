@@ -13,6 +13,7 @@ import (
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/logsafe"
 	"github.com/edgeauth/caddy-edgeauth/module/session"
+	"github.com/edgeauth/caddy-edgeauth/module/token"
 )
 
 // callbackError is a failed callback: what the user is told and how loudly.
@@ -133,6 +134,10 @@ func (f *Flow) complete(ctx context.Context, r *http.Request, pl *PendingLogin) 
 	}
 	id, err := f.cfg.IDTokens.Verify(ctx, tr.IDToken)
 	if err != nil {
+		if f.keysUnavailable(err) {
+			return nil, fail(http.StatusServiceUnavailable, "Sign-in unavailable",
+				"The identity provider's signing keys could not be loaded to check the sign-in; please try again.", err)
+		}
 		return nil, fail(http.StatusBadRequest, "Sign-in failed", "The ID token from the identity provider is not valid.", err)
 	}
 	if cerr := f.checkIDToken(id, pl.Nonce, ""); cerr != nil {
@@ -163,6 +168,23 @@ func (f *Flow) complete(ctx context.Context, r *http.Request, pl *PendingLogin) 
 		}
 	}
 	return s, nil
+}
+
+// keysUnavailable reports whether err says the ID token could not be
+// checked for want of the provider's signing keys: none have loaded, the
+// lookup was cut short, or its key ID is unknown while the keys cannot be
+// fetched (KeyFetchState). That is an outage, answered 503 with
+// Retry-After; every other verification error means the token is not valid.
+func (f *Flow) keysUnavailable(err error) bool {
+	var te *token.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	if te.Kind == token.Unavailable {
+		return true
+	}
+	ks, ok := f.cfg.Provider.(KeyFetchState)
+	return te.Code == token.CodeUnknownKey && ok && ks.KeyFetchFailing()
 }
 
 // protocolClaims are ID token claims about the token itself, which a

@@ -26,7 +26,8 @@ const refreshTimeout = 15 * time.Second
 //   - refresh refused by the provider, or impossible once the tokens have
 //     expired → the session is cleared, ErrLoginRequired (browsers: login
 //     again; APIs: 401). While the tokens are still valid, a provider that
-//     is unreachable leaves the session in use and it is tried again later.
+//     is unreachable (its token endpoint, or the keys that check the new ID
+//     token) leaves the session in use and it is tried again later.
 //
 // Refreshes are shared: concurrent requests of one session cause one call
 // to the token endpoint, and requests still carrying the pre-refresh cookie
@@ -74,7 +75,12 @@ func (f *Flow) Session(ctx context.Context, w http.ResponseWriter, r *http.Reque
 			_ = f.cfg.Store.Clear(w, r)
 			return nil, session.ErrNoSession
 		}
-		if errors.Is(err, ErrTokenEndpointUnavailable) && now.Before(s.Expiry) {
+		// The provider's outage (its token endpoint, or the keys to check
+		// the new ID token) does not end the session before its tokens do.
+		// Nothing of an answer whose ID token could not be checked is kept,
+		// a rotated refresh token included: with a rotating provider the
+		// next refresh is then refused and ends the session.
+		if (errors.Is(err, ErrTokenEndpointUnavailable) || f.keysUnavailable(err)) && now.Before(s.Expiry) {
 			f.log.Warn("session refresh failed; using the session until its tokens expire", zap.Error(err))
 			return s, nil
 		}
@@ -164,7 +170,7 @@ func (f *Flow) refresh(ctx context.Context, s *session.Session) (ns *session.Ses
 	if tr.IDToken != "" {
 		id, err := f.cfg.IDTokens.Verify(ctx, tr.IDToken)
 		if err != nil {
-			return nil, fmt.Errorf("refreshed ID token is not valid: %w", err)
+			return nil, fmt.Errorf("refreshed ID token not accepted: %w", err)
 		}
 		if cerr := f.checkIDToken(id, "", s.Subject); cerr != nil {
 			return nil, errors.New(cerr.message)

@@ -121,10 +121,11 @@ func (p *Provider) loadDiscovery(ctx context.Context) error {
 }
 
 // fetchKeys fetches the JWKS and publishes it. On failure the previous keys
-// stay in place.
-func (p *Provider) fetchKeys(ctx context.Context) error {
+// stay in place (and KeyFetchFailing reports true until a fetch succeeds).
+func (p *Provider) fetchKeys(ctx context.Context) (err error) {
 	p.fetchMu.Lock()
 	defer p.fetchMu.Unlock()
+	defer func() { p.keyFetchFailing.Store(err != nil) }() // runs before the unlock
 	uri := p.jwksURI()
 	if uri == "" {
 		err := errors.New("jwks_uri is not known yet: discovery has not loaded; set jwks_uri to load keys without discovery")

@@ -64,6 +64,15 @@ func (p *Provider) kidRefetch() {
 	}
 }
 
+// KeyFetchFailing reports whether the latest attempt to fetch the JWKS
+// failed (the key endpoint unreachable or slow, an error status, or a key
+// set without a usable key); it is false before the first attempt and after
+// a success. While it is true, a key ID that Key reports unknown may be one
+// the provider published since the keys were last loaded: a caller that
+// trusts where the token came from (an ID token straight from the token
+// endpoint) can tell an outage from a bad token by it.
+func (p *Provider) KeyFetchFailing() bool { return p.keyFetchFailing.Load() }
+
 // Keys returns all usable signing keys (a copy; nil before they load), for
 // tokens without a key ID.
 func (p *Provider) Keys() []Key {

@@ -50,6 +50,8 @@ type Provider struct {
 	kidFlight   singleflight.Group
 	fetchMu     sync.Mutex // serialises JWKS fetches so an older answer never overwrites a newer one
 	jwksFetches atomic.Int64
+	// keyFetchFailing is whether the latest JWKS fetch failed.
+	keyFetchFailing atomic.Bool
 
 	mu           sync.Mutex // guards the fields below
 	lastKidFetch time.Time
