@@ -176,9 +176,19 @@ func TestRedTeamLoginCallbackKeyOutageIs503(t *testing.T) {
 	time.Sleep(cooldown + 50*time.Millisecond) // let the next unknown kid refetch
 	b = e.newCookieClient("alice")
 	outage("rotated key while the JWKS is down", b, b.do(http.MethodGet, e.beginLogin(b), nil))
+	// A bearer token signed with that key cannot be judged either: 503
+	// with Retry-After, not a 401 that would make its client drop it.
+	rotated := e.aliceToken()
+	resp, body := e.get("/", rotated)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !bytes.Contains(body, []byte("temporarily_unavailable")) {
+		t.Errorf("bearer token with the rotated key while the JWKS is down: %d (Retry-After %q) %.200s, want 503 temporarily_unavailable", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
 
 	// The JWKS is back: the next refetch finds the key and a login completes.
 	sw.mode.Store(jwksUp)
 	time.Sleep(cooldown + 50*time.Millisecond)
 	e.newCookieClient("alice").login("/")
+	if resp, _ := e.get("/", rotated); resp.StatusCode != http.StatusOK {
+		t.Errorf("bearer token with the rotated key once the JWKS is back: %d, want 200", resp.StatusCode)
+	}
 }

@@ -61,7 +61,6 @@ type providerInfo struct{ p *provider }
 func (pi providerInfo) Name() string                     { return pi.p.name }
 func (pi providerInfo) Metadata() (*oidc.Metadata, bool) { return pi.p.remote.Metadata() }
 func (pi providerInfo) HTTPClient() *http.Client         { return pi.p.remote.HTTPClient() }
-func (pi providerInfo) KeyFetchFailing() bool            { return pi.p.remote.KeyFetchFailing() }
 
 // provisionLogin builds the route's login flow.
 func (h *Handler) provisionLogin() error {
@@ -171,5 +170,4 @@ func (pi providerInfo) Userinfo(ctx context.Context, accessToken string) (map[st
 var (
 	_ login.ProviderInfo   = providerInfo{}
 	_ login.UserinfoSource = providerInfo{}
-	_ login.KeyFetchState  = providerInfo{}
 )

@@ -173,18 +173,11 @@ func (f *Flow) complete(ctx context.Context, r *http.Request, pl *PendingLogin) 
 // keysUnavailable reports whether err says the ID token could not be
 // checked for want of the provider's signing keys: none have loaded, the
 // lookup was cut short, or its key ID is unknown while the keys cannot be
-// fetched (KeyFetchState). That is an outage, answered 503 with
+// fetched (oidc.ErrKeysUnreachable). That is an outage, answered 503 with
 // Retry-After; every other verification error means the token is not valid.
 func (f *Flow) keysUnavailable(err error) bool {
 	var te *token.Error
-	if !errors.As(err, &te) {
-		return false
-	}
-	if te.Kind == token.Unavailable {
-		return true
-	}
-	ks, ok := f.cfg.Provider.(KeyFetchState)
-	return te.Code == token.CodeUnknownKey && ok && ks.KeyFetchFailing()
+	return errors.As(err, &te) && te.Kind == token.Unavailable
 }
 
 // protocolClaims are ID token claims about the token itself, which a

@@ -24,28 +24,24 @@ func (keysNotLoaded) Keys() []oidc.Key { return nil }
 
 // otherKeys is a loaded key source that holds another key than the test
 // OP's under kid: with kid "k1" (the OP's) the OP's signatures do not
-// verify, with any other its key ID is unknown.
+// verify, with any other its key ID is unknown — ErrKeysUnreachable when
+// failing (the provider's latest key fetch failed), as oidc.Provider says.
 type otherKeys struct {
-	key *rsa.PublicKey
-	kid string
+	key     *rsa.PublicKey
+	kid     string
+	failing bool
 }
 
 func (k otherKeys) Key(_ context.Context, kid string) (oidc.Key, error) {
 	if kid != k.kid {
+		if k.failing {
+			return oidc.Key{}, oidc.ErrKeysUnreachable
+		}
 		return oidc.Key{}, oidc.ErrUnknownKey
 	}
 	return oidc.Key{ID: k.kid, Public: k.key}, nil
 }
 func (k otherKeys) Keys() []oidc.Key { return []oidc.Key{{ID: k.kid, Public: k.key}} }
-
-// keyFetchState is the provider as the flow sees it, reporting whether its
-// latest JWKS fetch failed.
-type keyFetchState struct {
-	ProviderInfo
-	failing bool
-}
-
-func (s keyFetchState) KeyFetchFailing() bool { return s.failing }
 
 // TestCallbackKeyOutageIs503: when the ID token cannot be checked because
 // the provider's signing keys are not loaded, or its key ID is unknown while
@@ -60,23 +56,21 @@ func TestCallbackKeyOutageIs503(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name    string
-		keys    token.KeySource
-		failing bool // the provider's latest key fetch failed
-		status  int
-		text    string
+		name   string
+		keys   token.KeySource
+		status int
+		text   string
 	}{
-		{"keys not loaded", keysNotLoaded{}, true, http.StatusServiceUnavailable, "signing keys could not be loaded"},
-		{"unknown kid, keys unreachable", otherKeys{&wrong.PublicKey, "k0"}, true, http.StatusServiceUnavailable, "signing keys could not be loaded"},
-		{"unknown kid, keys fetched", otherKeys{&wrong.PublicKey, "k0"}, false, http.StatusBadRequest, "is not valid"},
-		{"bad signature", otherKeys{&wrong.PublicKey, "k1"}, false, http.StatusBadRequest, "is not valid"},
-		{"bad signature, keys unreachable", otherKeys{&wrong.PublicKey, "k1"}, true, http.StatusBadRequest, "is not valid"},
+		{"keys not loaded", keysNotLoaded{}, http.StatusServiceUnavailable, "signing keys could not be loaded"},
+		{"unknown kid, keys unreachable", otherKeys{&wrong.PublicKey, "k0", true}, http.StatusServiceUnavailable, "signing keys could not be loaded"},
+		{"unknown kid, keys fetched", otherKeys{&wrong.PublicKey, "k0", false}, http.StatusBadRequest, "is not valid"},
+		{"bad signature", otherKeys{&wrong.PublicKey, "k1", false}, http.StatusBadRequest, "is not valid"},
+		{"bad signature, keys unreachable", otherKeys{&wrong.PublicKey, "k1", true}, http.StatusBadRequest, "is not valid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			late := new(lateVerifier)
 			e := newEnv(t, false, func(c *FlowConfig) {
 				c.IDTokens = late
-				c.Provider = keyFetchState{c.Provider, tc.failing}
 			})
 			bearer := token.Rules{Issuer: e.op.issuer(), Audiences: []string{"some-api"}, ClockSkew: 30 * time.Second}
 			late.v.Store(token.NewVerifier("testop", token.IDTokenRules(bearer, e.op.clientID), tc.keys))
@@ -114,7 +108,7 @@ func TestRefreshKeyOutageKeepsSession(t *testing.T) {
 		kept bool
 	}{
 		{"keys not loaded", keysNotLoaded{}, true},
-		{"bad signature", otherKeys{&wrong.PublicKey, "k1"}, false},
+		{"bad signature", otherKeys{&wrong.PublicKey, "k1", false}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newTypedEnv(t)

@@ -38,16 +38,6 @@ type UserinfoSource interface {
 	Userinfo(ctx context.Context, accessToken string) (map[string]any, error)
 }
 
-// KeyFetchState is what a ProviderInfo may also tell about its signing
-// keys: whether the latest attempt to fetch them failed. An ID token comes
-// straight from the provider's token endpoint, so while the keys cannot be
-// fetched, one signed with a key ID the loaded keys lack is most likely
-// signed with a key published since: the callback answers that as an outage
-// (503), not as an invalid token.
-type KeyFetchState interface {
-	KeyFetchFailing() bool
-}
-
 // IDTokenVerifier verifies an ID token's signature, iss, aud, exp and iat and
 // returns the identity it proves (Claims with numbers as json.Number,
 // Expiry from exp). The flow itself checks nonce, aud/azp against the

@@ -121,7 +121,7 @@ func (p *Provider) loadDiscovery(ctx context.Context) error {
 }
 
 // fetchKeys fetches the JWKS and publishes it. On failure the previous keys
-// stay in place (and KeyFetchFailing reports true until a fetch succeeds).
+// stay in place (and an unknown key ID is ErrKeysUnreachable until a fetch succeeds).
 func (p *Provider) fetchKeys(ctx context.Context) (err error) {
 	p.fetchMu.Lock()
 	defer p.fetchMu.Unlock()

@@ -7,41 +7,37 @@ import (
 	"time"
 )
 
-// TestKeyFetchFailing: KeyFetchFailing follows the latest JWKS fetch: false
-// before any and after a success, true after an unknown key ID's refetch
-// fails (the keys loaded earlier stay usable), false again once a refetch
-// succeeds.
-func TestKeyFetchFailing(t *testing.T) {
+// TestUnknownKeyWhileKeysUnreachable: an unknown key ID is ErrUnknownKey
+// while the JWKS can be fetched, and ErrKeysUnreachable (an outage, 503)
+// after the refetch it caused failed — the keys loaded earlier stay usable
+// — until a refetch succeeds again.
+func TestUnknownKeyWhileKeysUnreachable(t *testing.T) {
 	ca := newTestCA(t)
 	idp := startFakeIdP(t, ca)
 	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
 	p, clk := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath})
-	if p.KeyFetchFailing() {
-		t.Fatal("failing before the first fetch")
-	}
 	p.Start()
 	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
-	if p.KeyFetchFailing() {
-		t.Fatal("failing after the keys loaded")
+	if _, err := p.Key(context.Background(), "rotated"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("unknown kid with the JWKS reachable: %v, want ErrUnknownKey", err)
 	}
 
 	idp.jwksFail.Store(true)
-	if _, err := p.Key(context.Background(), "rotated"); !errors.Is(err, ErrUnknownKey) {
-		t.Fatalf("unknown kid while the JWKS fails: %v, want ErrUnknownKey", err)
-	}
-	if !p.KeyFetchFailing() {
-		t.Error("not failing after the unknown kid's refetch failed")
+	clk.advance(DefaultKidCooldown + time.Second)
+	if _, err := p.Key(context.Background(), "rotated"); !errors.Is(err, ErrKeysUnreachable) {
+		t.Fatalf("unknown kid while the JWKS fails: %v, want ErrKeysUnreachable", err)
 	}
 	if k, err := p.Key(context.Background(), "k1"); err != nil || k.ID != "k1" {
 		t.Errorf("the loaded key after a failed refetch: %+v, %v", k, err)
+	}
+	// Within the cooldown no new fetch is made; the last one failed.
+	if _, err := p.Key(context.Background(), "other"); !errors.Is(err, ErrKeysUnreachable) {
+		t.Errorf("unknown kid within the cooldown after a failed fetch: %v, want ErrKeysUnreachable", err)
 	}
 
 	idp.jwksFail.Store(false)
 	clk.advance(DefaultKidCooldown + time.Second)
 	if _, err := p.Key(context.Background(), "rotated"); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("unknown kid after the JWKS is back: %v, want ErrUnknownKey", err)
-	}
-	if p.KeyFetchFailing() {
-		t.Error("still failing after a refetch succeeded")
 	}
 }

@@ -13,13 +13,20 @@ import (
 var ErrKeysNotLoaded = errors.New("signing keys not loaded yet")
 
 // ErrUnknownKey means no key has the requested ID, even after a refetch
-// (or while the refetch cooldown runs); callers answer 401.
+// (or while the refetch cooldown runs) that succeeded; callers answer 401.
 var ErrUnknownKey = errors.New("unknown signing key")
+
+// ErrKeysUnreachable means no loaded key has the requested ID and the
+// latest attempt to fetch the JWKS failed: the ID may be a key the provider
+// published since, so the token cannot be judged. Callers answer 503 with
+// Retry-After, as when the keys have not loaded.
+var ErrKeysUnreachable = errors.New("unknown signing key while the provider's keys cannot be fetched")
 
 // Key returns the signing key with the given ID. An unknown ID triggers a
 // JWKS refetch, at most once per KidCooldown counted from the previous
 // unknown-kid refetch, shared by all concurrent callers; ctx bounds the
-// wait. Errors: ErrKeysNotLoaded, ErrUnknownKey or ctx's error.
+// wait. Errors: ErrKeysNotLoaded, ErrUnknownKey, ErrKeysUnreachable (the
+// ID is unknown and the latest fetch failed) or ctx's error.
 func (p *Provider) Key(ctx context.Context, kid string) (Key, error) {
 	ks := p.keys.Load()
 	if ks == nil {
@@ -43,6 +50,9 @@ func (p *Provider) Key(ctx context.Context, kid string) (Key, error) {
 	if k, ok := p.keys.Load().byID[kid]; ok {
 		return k, nil
 	}
+	if p.keyFetchFailing.Load() {
+		return Key{}, ErrKeysUnreachable
+	}
 	return Key{}, ErrUnknownKey
 }
 
@@ -63,15 +73,6 @@ func (p *Provider) kidRefetch() {
 		p.logger.Warn("JWKS refetch for an unknown key ID failed; keeping the previous keys", zap.Error(err))
 	}
 }
-
-// KeyFetchFailing reports whether the latest attempt to fetch the JWKS
-// failed (the key endpoint unreachable or slow, an error status, or a key
-// set without a usable key); it is false before the first attempt and after
-// a success. While it is true, a key ID that Key reports unknown may be one
-// the provider published since the keys were last loaded: a caller that
-// trusts where the token came from (an ID token straight from the token
-// endpoint) can tell an outage from a bad token by it.
-func (p *Provider) KeyFetchFailing() bool { return p.keyFetchFailing.Load() }
 
 // Keys returns all usable signing keys (a copy; nil before they load), for
 // tokens without a key ID.
