@@ -17,6 +17,7 @@ import (
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 	"github.com/edgeauth/caddy-edgeauth/module/sts"
+	"github.com/edgeauth/caddy-edgeauth/module/token"
 )
 
 // The credential sources of a route.
@@ -138,7 +139,7 @@ func (rx *routeExchange) credentials(ctx context.Context, id *identity.Identity,
 		return creds, role, err
 	}
 
-	if !isJWT(id.Token) {
+	if !token.JWTShaped(id.Token) {
 		return nil, role, &sts.Error{Kind: sts.InvalidToken, Code: "edgeauth.NotAnOIDCToken", Message: "the credential is not an OIDC token (JWT) and cannot be exchanged"}
 	}
 	// Credentials belong to one caller: without a subject there is no
