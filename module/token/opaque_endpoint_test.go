@@ -45,10 +45,7 @@ func startAnsweringProvider(t *testing.T) *answeringProvider {
 	ap := &answeringProvider{answers: map[string]map[string]any{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/introspect", func(w http.ResponseWriter, r *http.Request) {
-		ap.calls.Add(1)
-		ap.wait()
-		if ap.down.Load() {
-			http.Error(w, "down", http.StatusServiceUnavailable)
+		if !ap.begin(w) {
 			return
 		}
 		if id, secret, ok := r.BasicAuth(); !ok || id != gwClient || secret != gwSecret || r.Method != http.MethodPost {
@@ -64,10 +61,7 @@ func startAnsweringProvider(t *testing.T) *answeringProvider {
 		_ = json.NewEncoder(w).Encode(answer)
 	})
 	mux.HandleFunc("/userinfo", func(w http.ResponseWriter, r *http.Request) {
-		ap.calls.Add(1)
-		ap.wait()
-		if ap.down.Load() {
-			http.Error(w, "down", http.StatusServiceUnavailable)
+		if !ap.begin(w) {
 			return
 		}
 		answer, ok := ap.answer(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
@@ -83,10 +77,18 @@ func startAnsweringProvider(t *testing.T) *answeringProvider {
 	return ap
 }
 
-func (ap *answeringProvider) wait() {
+// begin counts a call, holds it while hold is open and answers 503 while
+// down; it reports whether the endpoint should answer.
+func (ap *answeringProvider) begin(w http.ResponseWriter) bool {
+	ap.calls.Add(1)
 	if ap.hold != nil {
 		<-ap.hold
 	}
+	if ap.down.Load() {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return false
+	}
+	return true
 }
 
 // set makes the provider answer for tok with members (active is added by
