@@ -84,11 +84,9 @@ type provider struct {
 	logoutTokens *token.Verifier // back-channel logout tokens (audience: the client ID); nil without client_id
 	clientID     string          // placeholders resolved
 	clientSecret string
-	opaque       string        // how opaque bearer tokens are checked; "" refuses them
-	opaqueTTL    time.Duration // how long an opaque token's check is trusted
-	gate         *opaqueGate   // bounds and shares this provider's opaque-token calls
-	dpop         *dpop.Checker // DPoP proofs for this provider's bound tokens (dpopsetup.go)
-	dpopRequired bool          // `dpop required`: unbound tokens are refused
+	opaque       *token.OpaqueChecker // opaque bearer tokens; nil refuses them
+	dpop         *dpop.Checker        // DPoP proofs for this provider's bound tokens (dpopsetup.go)
+	dpopRequired bool                 // `dpop required`: unbound tokens are refused
 }
 
 // CaddyModule returns the Caddy module information.
@@ -189,11 +187,20 @@ func (a *App) provisionProvider(name string, configured *ProviderConfig) (*provi
 		verifier:     token.NewVerifier(name, rules, remote),
 		clientID:     repl.ReplaceKnown(pc.ClientID, ""),
 		clientSecret: repl.ReplaceKnown(pc.ClientSecret, ""),
-		opaque:       pc.OpaqueTokens,
-		opaqueTTL:    time.Duration(pc.OpaqueCacheTTL),
-		gate:         newOpaqueGate(pc.opaqueLimit()),
 	}
-	if p.opaque == opaqueUserinfo {
+	if pc.OpaqueTokens != "" {
+		p.opaque = token.NewOpaqueChecker(token.OpaqueConfig{
+			Provider:     name,
+			Mode:         token.OpaqueMode(pc.OpaqueTokens),
+			Audiences:    pc.Audiences,
+			ClientID:     p.clientID,
+			ClientSecret: p.clientSecret,
+			TTL:          time.Duration(pc.OpaqueCacheTTL),
+			Rate:         pc.OpaqueRate,
+			Burst:        pc.OpaqueBurst,
+		}, remote)
+	}
+	if pc.OpaqueTokens == opaqueUserinfo {
 		a.logger.Warn("opaque_tokens userinfo: the provider's userinfo answer is trusted for opaque tokens; "+
 			"when it names no audience or client, a token issued to any application of this provider passes, "+
 			"and its expiry and type are not known; prefer opaque_tokens introspection",
@@ -201,9 +208,6 @@ func (a *App) provisionProvider(name string, configured *ProviderConfig) (*provi
 	}
 	if pc.ClientSecret != "" && p.clientSecret == "" {
 		return nil, fmt.Errorf("edgeauth: provider %s: client_secret %q is empty once its placeholders are resolved; set the environment variable it names", name, pc.ClientSecret)
-	}
-	if p.opaqueTTL == 0 {
-		p.opaqueTTL = defaultOpaqueTTL
 	}
 	if p.clientID != "" {
 		// ID tokens are meant for this client alone, whatever other

@@ -47,7 +47,7 @@ func (b *bearerAuth) setup(ctx caddy.Context, names []string) error {
 	}
 	b.selector = token.NewSelector(verifiers...)
 	for _, p := range b.providers {
-		if p.opaque != "" {
+		if p.opaque != nil {
 			b.opaque = p
 			break
 		}
@@ -57,7 +57,7 @@ func (b *bearerAuth) setup(ctx caddy.Context, names []string) error {
 
 // authenticate verifies a bearer token, through the verified-token cache.
 func (b *bearerAuth) authenticate(ctx context.Context, raw string) (*identity.Identity, error) {
-	if b.opaque != nil && !isJWT(raw) {
+	if b.opaque != nil && !token.JWTShaped(raw) {
 		return b.authenticateOpaque(ctx, raw)
 	}
 	if id, ok := b.app.cache.Get(raw); ok && b.accepts(id.Provider) {

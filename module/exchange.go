@@ -3,7 +3,6 @@ package edgeauth
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -189,18 +188,8 @@ func (c *STSConfig) build(name string, shared sts.SharedStore) (*exchangeService
 		if err := sts.ValidateProviderARN(svc.providerARN); err != nil {
 			return nil, fmt.Errorf("oidc_provider_arn: %w", err)
 		}
-		if svc.roleARN != "" {
-			if err := sts.ValidateRoleARN(svc.roleARN); err != nil {
-				return nil, fmt.Errorf("role_arn: %w", err)
-			}
-		}
 		svc.exchanger, err = sts.NewAlibaba(sts.AlibabaConfig{Endpoint: str(c.Endpoint), Region: c.Region, VPC: c.VPC, Transport: sts.Transport{HTTPClient: client, Timeout: timeout}})
 	case stsAWS:
-		if svc.roleARN != "" {
-			if err := sts.ValidateAWSRoleARN(svc.roleARN); err != nil {
-				return nil, fmt.Errorf("role_arn: %w", err)
-			}
-		}
 		svc.exchanger, err = sts.NewAWS(sts.AWSConfig{Endpoint: str(c.Endpoint), Region: c.Region, Transport: sts.Transport{HTTPClient: client, Timeout: timeout}})
 	case stsTokenExchange:
 		subjectType := c.SubjectTokenType
@@ -223,6 +212,11 @@ func (c *STSConfig) build(name string, shared sts.SharedStore) (*exchangeService
 	}
 	if err != nil {
 		return nil, err
+	}
+	if svc.roleARN != "" {
+		if err := svc.exchanger.ValidateRole(svc.roleARN); err != nil {
+			return nil, err // it names role_arn
+		}
 	}
 
 	switch {
@@ -332,20 +326,6 @@ func (u *STSUse) stsHeaderNames() STSHeaders {
 		set(&n.Expiration, h.Expiration)
 	}
 	return n
-}
-
-// validRole checks a role ARN for the STS's kind.
-func (svc *exchangeService) validRole(arn string) error {
-	switch svc.kind {
-	case stsAlibaba:
-		return sts.ValidateRoleARN(arn)
-	case stsAWS:
-		return sts.ValidateAWSRoleARN(arn)
-	}
-	if strings.TrimSpace(arn) == "" {
-		return fmt.Errorf("empty")
-	}
-	return nil
 }
 
 // adminSTSCaches lists the STS credential caches for admin.api.edgeauth.

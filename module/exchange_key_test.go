@@ -61,6 +61,13 @@ func (s *issuingSTS) Exchange(ctx context.Context, req sts.Request) (*sts.Creden
 	}, nil
 }
 
+// ValidateRole accepts every role: the rig builds each route's exchange
+// from an STS config that build already checked, and sets its roles itself.
+func (s *issuingSTS) ValidateRole(string) error { return nil }
+
+// NeedsRole is never asked (the rig does not provision routes).
+func (s *issuingSTS) NeedsRole() bool { return true }
+
 // keyCaller is one request's view: the route it hits, its identity and the
 // request value the route's session name template reads.
 type keyCaller struct {

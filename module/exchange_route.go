@@ -17,6 +17,7 @@ import (
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/metrics"
 	"github.com/edgeauth/caddy-edgeauth/module/sts"
+	"github.com/edgeauth/caddy-edgeauth/module/token"
 )
 
 // The credential sources of a route.
@@ -63,8 +64,8 @@ func (h *Handler) provisionSTS() error {
 		rx.roleARN = svc.roleARN
 	}
 	if rx.roleARN != "" {
-		if err := svc.validRole(rx.roleARN); err != nil {
-			return fmt.Errorf("edgeauth: sts %s role_arn: %v", u.Name, err)
+		if err := svc.exchanger.ValidateRole(rx.roleARN); err != nil {
+			return fmt.Errorf("edgeauth: sts %s: %v", u.Name, err) // it names role_arn
 		}
 	}
 	for i, rc := range rx.roles {
@@ -74,11 +75,11 @@ func (h *Handler) provisionSTS() error {
 		if err := identity.ValidClaimPath(rc.Claim); err != nil {
 			return fmt.Errorf("edgeauth: sts %s role_from_claim %d: %v", u.Name, i+1, err)
 		}
-		if err := svc.validRole(rc.RoleARN); err != nil {
+		if err := svc.exchanger.ValidateRole(rc.RoleARN); err != nil {
 			return fmt.Errorf("edgeauth: sts %s role_from_claim %s=%s: %v", u.Name, rc.Claim, rc.Value, err)
 		}
 	}
-	if rx.roleARN == "" && len(rx.roles) == 0 && svc.kind != stsTokenExchange {
+	if rx.roleARN == "" && len(rx.roles) == 0 && svc.exchanger.NeedsRole() {
 		return fmt.Errorf("edgeauth: sts %s: no role to assume; set role_arn (on the STS or the route) or role_from_claim", u.Name)
 	}
 	switch u.Source {
@@ -138,7 +139,7 @@ func (rx *routeExchange) credentials(ctx context.Context, id *identity.Identity,
 		return creds, role, err
 	}
 
-	if !isJWT(id.Token) {
+	if !token.JWTShaped(id.Token) {
 		return nil, role, &sts.Error{Kind: sts.InvalidToken, Code: "edgeauth.NotAnOIDCToken", Message: "the credential is not an OIDC token (JWT) and cannot be exchanged"}
 	}
 	// Credentials belong to one caller: without a subject there is no

@@ -128,16 +128,17 @@ func (h *Handler) maskConfiguredSecrets(hdr http.Header) {
 // explain verifies raw as authenticate does, but past the cache and with
 // every check's outcome.
 func (b *bearerAuth) explain(ctx context.Context, raw string) token.Explanation {
-	if b.opaque != nil && !isJWT(raw) {
+	if b.opaque != nil && !token.JWTShaped(raw) {
 		out := token.Explanation{Provider: b.opaque.name}
-		id, err := checkOpaque(ctx, b.opaque, raw)
+		mode := string(b.opaque.opaque.Mode())
+		id, err := b.opaque.opaque.Check(ctx, raw)
 		if err != nil {
 			out.Err = err
-			out.Checks = []token.Check{{Name: "opaque", Detail: "the provider's " + b.opaque.opaque + " endpoint refused it: " + opaqueDetail(err)}}
+			out.Checks = []token.Check{{Name: "opaque", Detail: "the provider's " + mode + " endpoint refused it: " + opaqueDetail(err)}}
 			return out
 		}
 		out.Identity = id
-		out.Checks = []token.Check{{Name: "opaque", OK: true, Detail: "accepted by the provider's " + b.opaque.opaque + " endpoint"}}
+		out.Checks = []token.Check{{Name: "opaque", OK: true, Detail: "accepted by the provider's " + mode + " endpoint"}}
 		return out
 	}
 	return b.selector.Explain(ctx, raw)

@@ -208,26 +208,15 @@ func (pc ProviderConfig) withPreset() (ProviderConfig, error) {
 	return pc, nil
 }
 
-// The ways to check opaque bearer tokens.
+// The opaque_tokens values (token.OpaqueMode) and the ranges of the
+// opaque-token settings (their defaults are token.DefaultOpaque*).
 const (
-	opaqueUserinfo      = "userinfo"
-	opaqueIntrospection = "introspection"
-	defaultOpaqueTTL    = 2 * time.Minute
+	opaqueUserinfo      = string(token.OpaqueUserinfo)
+	opaqueIntrospection = string(token.OpaqueIntrospection)
 	maxOpaqueTTL        = time.Hour
+	maxOpaqueRate       = 10000.0
+	maxOpaqueBurst      = 100000
 )
-
-// opaqueLimit returns the rate (calls per second) and burst of the
-// provider's opaque-token bucket, defaults applied.
-func (pc *ProviderConfig) opaqueLimit() (float64, int) {
-	rate, burst := pc.OpaqueRate, pc.OpaqueBurst
-	if rate == 0 {
-		rate = defaultOpaqueRate
-	}
-	if burst == 0 {
-		burst = defaultOpaqueBurst
-	}
-	return rate, burst
-}
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
@@ -315,7 +304,7 @@ func (pc *ProviderConfig) compile() (oidc.Config, token.Rules, error) {
 		return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_tokens %q: use userinfo or introspection", pc.OpaqueTokens)
 	}
 	if ttl := time.Duration(pc.OpaqueCacheTTL); ttl < 0 || (ttl > 0 && ttl < time.Second) || ttl > maxOpaqueTTL {
-		return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_cache_ttl: %s is out of range; use a value between 1s and %s, or leave it out for the default %s", ttl, maxOpaqueTTL, defaultOpaqueTTL)
+		return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_cache_ttl: %s is out of range; use a value between 1s and %s, or leave it out for the default %s", ttl, maxOpaqueTTL, token.DefaultOpaqueTTL)
 	}
 	if pc.OpaqueRate < 0 || pc.OpaqueRate > maxOpaqueRate || math.IsNaN(pc.OpaqueRate) {
 		return oidc.Config{}, token.Rules{}, fmt.Errorf("opaque_rate: %v calls per second is out of range; use e.g. `opaque_rate 20/s 40` (at most %v/s)", pc.OpaqueRate, maxOpaqueRate)

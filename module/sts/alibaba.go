@@ -66,6 +66,12 @@ func AlibabaEndpoint(region string, vpc bool) string {
 // Endpoint is the resolved STS URL.
 func (a *Alibaba) Endpoint() string { return a.endpoint.String() }
 
+// ValidateRole accepts a RAM role ARN (ValidateRoleARN).
+func (a *Alibaba) ValidateRole(arn string) error { return ValidateRoleARN(arn) }
+
+// NeedsRole is true: AssumeRoleWithOIDC requires RoleArn.
+func (a *Alibaba) NeedsRole() bool { return true }
+
 // Exchange calls AssumeRoleWithOIDC.
 func (a *Alibaba) Exchange(ctx context.Context, req Request) (*Credentials, error) {
 	if e := checkToken(req.Token); e != nil {

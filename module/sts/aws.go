@@ -52,6 +52,12 @@ func NewAWS(cfg AWSConfig) (*AWS, error) {
 // Endpoint is the resolved STS URL.
 func (a *AWS) Endpoint() string { return a.endpoint.String() }
 
+// ValidateRole accepts an IAM role ARN (ValidateAWSRoleARN).
+func (a *AWS) ValidateRole(arn string) error { return ValidateAWSRoleARN(arn) }
+
+// NeedsRole is true: AssumeRoleWithWebIdentity requires RoleArn.
+func (a *AWS) NeedsRole() bool { return true }
+
 // Exchange calls AssumeRoleWithWebIdentity.
 func (a *AWS) Exchange(ctx context.Context, req Request) (*Credentials, error) {
 	if e := checkToken(req.Token); e != nil {

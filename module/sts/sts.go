@@ -43,6 +43,11 @@ type Request struct {
 // Errors are always *Error, whose Kind says how the gateway answers.
 type Exchanger interface {
 	Exchange(ctx context.Context, req Request) (*Credentials, error)
+	// ValidateRole checks, at load time, a role ARN in the form this STS
+	// takes; the error names role_arn and the expected form.
+	ValidateRole(arn string) error
+	// NeedsRole reports whether an exchange must name a role to assume.
+	NeedsRole() bool
 }
 
 // DefaultTimeout bounds one exchange, retries included, when a config leaves

@@ -92,6 +92,19 @@ func NewTokenExchange(cfg TokenExchangeConfig) (*TokenExchange, error) {
 	return &TokenExchange{cfg: cfg, endpoint: u, caller: newCaller(cfg.Transport)}, nil
 }
 
+// ValidateRole accepts any role that is not blank: RFC 8693 has no role,
+// so it only names the credentials (the cache key holds it).
+func (t *TokenExchange) ValidateRole(arn string) error {
+	if strings.TrimSpace(arn) == "" {
+		return fmt.Errorf("role_arn is empty; give the role to assume, or leave role_arn out")
+	}
+	return nil
+}
+
+// NeedsRole is false: the token endpoint is asked for an audience or
+// scope, not a role.
+func (t *TokenExchange) NeedsRole() bool { return false }
+
 // Exchange performs the token exchange.
 func (t *TokenExchange) Exchange(ctx context.Context, req Request) (*Credentials, error) {
 	if e := checkToken(req.Token); e != nil {

@@ -1,17 +1,15 @@
-package edgeauth
+package token
 
 import (
 	"slices"
 	"strings"
-
-	"github.com/edgeauth/caddy-edgeauth/module/token"
 )
 
 // checkAnswerBinding applies the rules that tie a provider's answer about an
 // opaque token to this gateway:
 //
-//   - `aud`, when stated, must contain one of the provider's audiences
-//     (default: the client ID) — the rule for JWTs;
+//   - `aud`, when stated, must contain one of the accepted values (the
+//     provider's audiences, default its client ID) — the rule for JWTs;
 //   - otherwise `client_id` and `azp`, each when stated, must be one of them;
 //   - an introspection answer that states none of the three is refused
 //     (nothing ties the token to this gateway); a userinfo answer that
@@ -20,20 +18,16 @@ import (
 //     is `active` too); `DPoP` (RFC 9449 §6.2) only with a `cnf` claim. A
 //     sender-constrained answer (`cnf.jkt`, `cnf["x5t#S256"]`) binds the
 //     token like a JWT's cnf: the gateway checks the DPoP proof or client
-//     certificate on every request (binding.go).
+//     certificate on every request (the glue's binding.go).
 //
 // Values are compared raw; a member of the wrong JSON type is refused.
-func checkAnswerBinding(claims map[string]any, p *provider) *token.Error {
+func checkAnswerBinding(claims map[string]any, accepted []string, mode OpaqueMode) *Error {
 	_, bound := claims["cnf"]
 	if v, present := claims["token_type"]; present && !isAccessTokenType(v) && !(bound && isDPoPTokenType(v)) {
-		return &token.Error{Kind: token.Invalid, Code: token.CodeWrongType, Description: "not an access token"}
+		return &Error{Kind: Invalid, Code: CodeWrongType, Description: "not an access token"}
 	}
-	accepted := p.config.Audiences
-	if len(accepted) == 0 {
-		accepted = []string{p.clientID}
-	}
-	other := &token.Error{Kind: token.Invalid, Code: token.CodeAudienceNotAccepted, Description: "token was issued to another client"}
-	malformed := &token.Error{Kind: token.Invalid, Code: token.CodeInvalidClaim, Description: "invalid audience or client in the provider's answer"}
+	other := &Error{Kind: Invalid, Code: CodeAudienceNotAccepted, Description: "token was issued to another client"}
+	malformed := &Error{Kind: Invalid, Code: CodeInvalidClaim, Description: "invalid audience or client in the provider's answer"}
 	if v, present := claims["aud"]; present {
 		auds, ok := stringOrStrings(v)
 		if !ok {
@@ -61,8 +55,8 @@ func checkAnswerBinding(claims map[string]any, p *provider) *token.Error {
 		}
 		stated = true
 	}
-	if !stated && p.opaque == opaqueIntrospection {
-		return &token.Error{Kind: token.Invalid, Code: token.CodeAudienceNotAccepted, Description: "the provider's answer names no audience or client"}
+	if !stated && mode == OpaqueIntrospection {
+		return &Error{Kind: Invalid, Code: CodeAudienceNotAccepted, Description: "the provider's answer names no audience or client"}
 	}
 	return nil
 }

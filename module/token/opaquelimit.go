@@ -1,4 +1,4 @@
-package edgeauth
+package token
 
 import (
 	"math"
@@ -46,20 +46,11 @@ func opaqueShaped(raw string) bool {
 	return raw[0] != '='
 }
 
-// Defaults of the per-provider bound on opaque-token calls
-// (`opaque_rate 20/s 40`).
-const (
-	defaultOpaqueRate  = 20.0
-	defaultOpaqueBurst = 40
-	maxOpaqueRate      = 10000.0
-	maxOpaqueBurst     = 100000
-)
-
 // opaqueGate is one provider's shared state for opaque-token checks: the
 // bucket that bounds calls, the calls in flight and the tokens it refused
 // lately. It belongs to the provider (not to a route), so every route that
 // sends opaque tokens to the provider draws on one budget; all its keys are
-// tokens of this provider in this provider's mode.
+// tokens of this provider in this provider's mode (OpaqueChecker).
 type opaqueGate struct {
 	bucket   *tokenBucket
 	flight   singleflight.Group
