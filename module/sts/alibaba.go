@@ -3,11 +3,8 @@ package sts
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 )
 
 // AlibabaConfig configures the Alibaba Cloud STS AssumeRoleWithOIDC client.
@@ -81,16 +78,12 @@ func (a *Alibaba) Exchange(ctx context.Context, req Request) (*Credentials, erro
 		return nil, &Error{Kind: Misconfigured, Code: CodeBadRequest,
 			Message: "role ARN, OIDC provider ARN and session name are all required for AssumeRoleWithOIDC"}
 	}
-	dur := req.Duration
-	if dur <= 0 {
-		dur = DefaultDuration
-	}
 	form := url.Values{}
 	form.Set("RoleArn", req.RoleARN)
 	form.Set("OIDCProviderArn", req.ProviderARN)
 	form.Set("OIDCToken", req.Token)
 	form.Set("RoleSessionName", req.SessionName)
-	form.Set("DurationSeconds", strconv.FormatInt(int64(dur/time.Second), 10))
+	form.Set("DurationSeconds", durationSeconds(req.Duration))
 	if req.Policy != "" {
 		form.Set("Policy", req.Policy)
 	}
@@ -103,14 +96,7 @@ func (a *Alibaba) Exchange(ctx context.Context, req Request) (*Credentials, erro
 		q.Set("Version", "2015-04-01")
 		q.Set("Timestamp", a.now().UTC().Format("2006-01-02T15:04:05Z"))
 		u.RawQuery = q.Encode()
-		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(body))
-		if err != nil {
-			return nil, &Error{Kind: Misconfigured, Code: CodeBadRequest, Message: "cannot build the STS request: " + err.Error()}
-		}
-		hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		hr.Header.Set("Accept", "application/json")
-		hr.Header.Set("Accept-Encoding", "identity")
-		resp, e := a.send(ctx, hr)
+		resp, e := a.postForm(ctx, u.String(), body, "application/json")
 		if e != nil {
 			return nil, e
 		}

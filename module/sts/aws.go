@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -67,29 +66,19 @@ func (a *AWS) Exchange(ctx context.Context, req Request) (*Credentials, error) {
 		return nil, &Error{Kind: Misconfigured, Code: CodeBadRequest,
 			Message: "role ARN and session name are required for AssumeRoleWithWebIdentity"}
 	}
-	dur := req.Duration
-	if dur <= 0 {
-		dur = DefaultDuration
-	}
 	form := url.Values{}
 	form.Set("Action", "AssumeRoleWithWebIdentity")
 	form.Set("Version", "2011-06-15")
 	form.Set("RoleArn", req.RoleARN)
 	form.Set("RoleSessionName", req.SessionName)
 	form.Set("WebIdentityToken", req.Token)
-	form.Set("DurationSeconds", strconv.FormatInt(int64(dur/time.Second), 10))
+	form.Set("DurationSeconds", durationSeconds(req.Duration))
 	if req.Policy != "" {
 		form.Set("Policy", req.Policy)
 	}
 	body := form.Encode()
 	return a.run(ctx, func(ctx context.Context) (*Credentials, *Error) {
-		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, a.endpoint.String(), strings.NewReader(body))
-		if err != nil {
-			return nil, &Error{Kind: Misconfigured, Code: CodeBadRequest, Message: "cannot build the STS request: " + err.Error()}
-		}
-		hr.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-		hr.Header.Set("Accept", "text/xml")
-		resp, e := a.send(ctx, hr)
+		resp, e := a.postForm(ctx, a.endpoint.String(), body, "text/xml")
 		if e != nil {
 			return nil, e
 		}

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,6 +112,30 @@ func (c *caller) backoff(i int) time.Duration {
 	}
 	// Up to 50 % jitter so that many gateways do not retry in step.
 	return d + time.Duration(rand.Int64N(int64(d)/2+1))
+}
+
+// postForm sends one form POST of body to target, asking for accept (and
+// no compression, so the size limit counts what the STS sent), and reads
+// the answer. AssumeRoleWithOIDC and AssumeRoleWithWebIdentity are both
+// anonymous form POSTs; only their parameters and answers differ.
+func (c *caller) postForm(ctx context.Context, target, body, accept string) (*response, *Error) {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
+	if err != nil {
+		return nil, &Error{Kind: Misconfigured, Code: CodeBadRequest, Message: "cannot build the STS request: " + err.Error()}
+	}
+	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	hr.Header.Set("Accept", accept)
+	hr.Header.Set("Accept-Encoding", "identity")
+	return c.send(ctx, hr)
+}
+
+// durationSeconds is the DurationSeconds parameter for d (DefaultDuration
+// when d is not set).
+func durationSeconds(d time.Duration) string {
+	if d <= 0 {
+		d = DefaultDuration
+	}
+	return strconv.FormatInt(int64(d/time.Second), 10)
 }
 
 // send performs one HTTP exchange and reads the answer.
