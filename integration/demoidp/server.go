@@ -34,8 +34,9 @@ type Server struct {
 	stated      atomic.Pointer[string] // SetStatedIssuer; nil: the issuer
 	jwksCache   atomic.Pointer[string] // SetJWKSCacheControl
 
-	mu    sync.Mutex
-	state store
+	mu      sync.Mutex
+	state   store
+	foreign map[string]*signingKey // WithForeignKey's keys by algorithm
 }
 
 // New validates opts, generates the CA, the TLS certificate and the first
