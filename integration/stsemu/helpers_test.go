@@ -9,13 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgeauth/caddy-edgeauth/integration/stsemu/oidctest"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 )
 
 const clientA = "client-a"
 
 type fixture struct {
-	idp         *oidctest.IdP
+	idp         *demoidp.Server
 	emu         *Server
 	providerArn string
 	roleArn     string
@@ -26,11 +28,7 @@ type fixture struct {
 // aud client-a.
 func setup(t *testing.T, opts Options) *fixture {
 	t.Helper()
-	idp, err := oidctest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(idp.Close)
+	idp := startIdP(t)
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = idp.Client()
 	}
@@ -38,7 +36,7 @@ func setup(t *testing.T, opts Options) *fixture {
 	emu.Start()
 	t.Cleanup(emu.Close)
 	if _, err := emu.CreateProvider(Provider{Name: "gw-idp", IssuerURL: idp.Issuer(),
-		ClientIDs: []string{clientA}, Fingerprints: []string{idp.Thumbprint()}}); err != nil {
+		ClientIDs: []string{clientA}, Fingerprints: []string{idp.CAThumbprint()}}); err != nil {
 		t.Fatal(err)
 	}
 	f := &fixture{idp: idp, emu: emu, providerArn: emu.ProviderARN("gw-idp"), roleArn: emu.RoleARN("gw-role")}
@@ -46,6 +44,34 @@ func setup(t *testing.T, opts Options) *fixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// startIdP starts the test OpenID provider on loopback HTTPS; its CA is in
+// the chain it presents, so the CA's thumbprint is its RAM fingerprint.
+func startIdP(t *testing.T) *demoidp.Server {
+	t.Helper()
+	idp, err := demoidp.New(demoidp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idp.Close() })
+	return idp
+}
+
+// claims are sub and aud; Mint adds iss, iat and exp (in an hour).
+func claims(sub, aud string) jwt.MapClaims { return jwt.MapClaims{"sub": sub, "aud": aud} }
+
+// mint signs c with the provider's current key.
+func mint(t *testing.T, idp *demoidp.Server, c jwt.MapClaims, opts ...demoidp.MintOption) string {
+	t.Helper()
+	raw, err := idp.Mint(c, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 // params are the business parameters of a good request.
