@@ -33,7 +33,8 @@ func WithKID(kid string) MintOption { return func(c *mintConfig) { c.kid = kid }
 func WithAlg(alg string) MintOption { return func(c *mintConfig) { c.alg = alg } }
 
 // WithHeader sets a JOSE header member (jku, jwk, x5u, crit, typ…); it is
-// applied last, so it can also override kid, typ or alg.
+// applied last, so it can also override kid, typ or alg. A nil value
+// removes the member (e.g. WithHeader("typ", nil) for a token without typ).
 func WithHeader(name string, value any) MintOption {
 	return func(c *mintConfig) {
 		if c.headers == nil {
@@ -173,7 +174,11 @@ func (s *Server) sign(claims jwt.MapClaims, cfg *mintConfig, typ string) (string
 		t.Header["kid"] = kid
 	}
 	for k, v := range cfg.headers {
-		t.Header[k] = v
+		if v == nil {
+			delete(t.Header, k)
+		} else {
+			t.Header[k] = v
+		}
 	}
 	out, err := t.SignedString(signKey)
 	if err != nil {

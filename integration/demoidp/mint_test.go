@@ -93,6 +93,14 @@ func TestMintOptionsForAttackTests(t *testing.T) {
 		t.Fatalf("header %v", tok.Header)
 	}
 
+	raw, _ = s.Mint(nil, WithHeader("typ", nil))
+	if tok, _, err = jwt.NewParser().ParseUnverified(raw, jwt.MapClaims{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, has := tok.Header["typ"]; has {
+		t.Fatalf("WithHeader(typ, nil) left typ in the header %v", tok.Header)
+	}
+
 	raw, _ = s.Mint(map[string]any{"sub": "x"}, WithoutDefaults())
 	claims := jwt.MapClaims{}
 	jwt.NewParser().ParseUnverified(raw, claims)
