@@ -29,15 +29,7 @@ type testIssuer struct {
 
 func newTestIssuer(t *testing.T) *testIssuer {
 	t.Helper()
-	idp, err := demoidp.New(demoidp.Options{PlainHTTP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := idp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { idp.Close() })
-	return &testIssuer{idp: idp}
+	return &testIssuer{idp: demoidp.ForTest(t, demoidp.Options{PlainHTTP: true})}
 }
 
 // mint signs a token for audience "api" and subject alice with the given
@@ -48,11 +40,7 @@ func (iss *testIssuer) mint(t *testing.T, claims jwt.MapClaims) string {
 	for k, v := range claims {
 		c[k] = v
 	}
-	raw, err := iss.idp.Mint(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	return iss.idp.MintForTest(t, c)
 }
 
 // provisionHandler provisions h in a Caddy context whose edgeauth app has one

@@ -97,3 +97,44 @@ func TestTLSLeafOnly(t *testing.T) {
 		}
 	}
 }
+
+// fakeTB records what ForTest and MintForTest report.
+type fakeTB struct {
+	fatal    string
+	cleanups []func()
+}
+
+func (f *fakeTB) Helper()                           {}
+func (f *fakeTB) Fatalf(format string, args ...any) { f.fatal = format }
+func (f *fakeTB) Cleanup(fn func())                 { f.cleanups = append(f.cleanups, fn) }
+
+// TestForTest: ForTest serves at once and closes at cleanup; a bad option
+// or a failed Mint ends the test.
+func TestForTest(t *testing.T) {
+	tb := &fakeTB{}
+	s := ForTest(tb, Options{KeyAlg: "ES256"})
+	if tb.fatal != "" || len(tb.cleanups) != 1 {
+		t.Fatalf("ForTest: fatal %q, %d cleanups", tb.fatal, len(tb.cleanups))
+	}
+	resp, err := s.Client().Get(s.URL() + PathJWKS)
+	if err != nil {
+		t.Fatalf("ForTest's server does not serve: %v", err)
+	}
+	resp.Body.Close()
+	if raw := s.MintForTest(tb, nil); raw == "" || tb.fatal != "" {
+		t.Fatalf("MintForTest: %q, fatal %q", raw, tb.fatal)
+	}
+	s.MintForTest(tb, nil, WithKID("nope"))
+	if tb.fatal == "" {
+		t.Fatal("MintForTest with an unknown kid did not end the test")
+	}
+	tb.cleanups[0]()
+	if _, err := s.Client().Get(s.URL() + PathJWKS); err == nil {
+		t.Fatal("the server still serves after the cleanup")
+	}
+
+	bad := &fakeTB{}
+	if ForTest(bad, Options{Clients: []Client{{}}}) != nil || bad.fatal == "" {
+		t.Fatal("ForTest with an invalid client did not end the test")
+	}
+}

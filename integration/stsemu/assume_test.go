@@ -16,7 +16,7 @@ import (
 
 func TestAssumeSuccessShape(t *testing.T) {
 	f := setup(t, Options{})
-	tok := mint(t, f.idp, claims("user-123", clientA))
+	tok := f.idp.MintForTest(t, claims("user-123", clientA))
 	before := time.Now().UTC().Truncate(time.Second)
 	status, body := f.call(t, f.params(tok))
 	if status != http.StatusOK {
@@ -67,7 +67,7 @@ func TestAssumeCredentialTTLAndSourceIdentity(t *testing.T) {
 	f := setup(t, Options{CredentialTTL: 20 * time.Minute, SourceIdentityClaim: "name"})
 	claims := claims("user-1", clientA)
 	claims["name"] = "alice"
-	status, body := f.call(t, f.params(mint(t, f.idp, claims)))
+	status, body := f.call(t, f.params(f.idp.MintForTest(t, claims)))
 	if status != http.StatusOK {
 		t.Fatalf("status %d: %v", status, body)
 	}
@@ -82,7 +82,7 @@ func TestAssumeCredentialTTLAndSourceIdentity(t *testing.T) {
 
 func TestAssumeOtherRequestStyles(t *testing.T) {
 	f := setup(t, Options{})
-	p := f.params(mint(t, f.idp, claims("user-1", clientA)))
+	p := f.params(f.idp.MintForTest(t, claims("user-1", clientA)))
 
 	// Everything in the query.
 	q := url.Values{"Action": {"AssumeRoleWithOIDC"}, "Version": {"2015-04-01"}, "Format": {"JSON"}}
@@ -114,13 +114,13 @@ func TestAssumeOtherRequestStyles(t *testing.T) {
 
 func TestAssumeErrors(t *testing.T) {
 	f := setup(t, Options{})
-	good := mint(t, f.idp, claims("user-1", clientA))
+	good := f.idp.MintForTest(t, claims("user-1", clientA))
 	// HS256, keyed with the provider's public key: alg confusion.
-	hs := mint(t, f.idp, claims("u", clientA), demoidp.WithAlg("HS256"))
+	hs := f.idp.MintForTest(t, claims("u", clientA), demoidp.WithAlg("HS256"))
 	withClaims := func(mod func(jwt.MapClaims)) string {
 		c := claims("user-1", clientA)
 		mod(c)
-		return mint(t, f.idp, c)
+		return f.idp.MintForTest(t, c)
 	}
 	// A role that trusts only sub=someone-else.
 	if _, err := f.emu.CreateRole("picky", OIDCTrust(f.providerArn, f.idp.Issuer(), clientA, "someone-else"), 0); err != nil {
@@ -168,7 +168,7 @@ func TestAssumeErrors(t *testing.T) {
 		{"issuer mismatch", func(v url.Values) {
 			v.Set("OIDCToken", withClaims(func(c jwt.MapClaims) { c["iss"] = "https://other.example.com" }))
 		}, 401, "AuthenticationFail.OIDCToken.IssuerNotMatch"},
-		{"audience mismatch", func(v url.Values) { v.Set("OIDCToken", mint(t, f.idp, claims("user-1", "client-z"))) }, 401, "AuthenticationFail.OIDCToken.AudienceNotMatch"},
+		{"audience mismatch", func(v url.Values) { v.Set("OIDCToken", f.idp.MintForTest(t, claims("user-1", "client-z"))) }, 401, "AuthenticationFail.OIDCToken.AudienceNotMatch"},
 		{"expired", func(v url.Values) {
 			v.Set("OIDCToken", withClaims(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }))
 		}, 401, "AuthenticationFail.OIDCToken.Expired"},
@@ -176,7 +176,7 @@ func TestAssumeErrors(t *testing.T) {
 			v.Set("OIDCToken", withClaims(func(c jwt.MapClaims) { c["iat"] = time.Now().Add(-13 * time.Hour).Unix() }))
 		}, 401, "AuthenticationFail.OIDCToken.Invalid"},
 		{"bad signature", func(v url.Values) {
-			v.Set("OIDCToken", mint(t, f.idp, claims("user-1", clientA), demoidp.WithForeignKey()))
+			v.Set("OIDCToken", f.idp.MintForTest(t, claims("user-1", clientA), demoidp.WithForeignKey()))
 		}, 401, "AuthenticationFail.OIDCToken.InvalidSignature"},
 		{"fingerprint mismatch", func(v url.Values) {
 			v.Set("OIDCProviderArn", f.emu.ProviderARN("bad-fp"))
@@ -217,7 +217,7 @@ func TestAssumeErrors(t *testing.T) {
 func TestAssumeUntrustedIdPCertificate(t *testing.T) {
 	// The emulator's client does not trust the IdP's self-signed CA.
 	f := setup(t, Options{HTTPClient: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{}}}})
-	status, body := f.call(t, f.params(mint(t, f.idp, claims("user-1", clientA))))
+	status, body := f.call(t, f.params(f.idp.MintForTest(t, claims("user-1", clientA))))
 	if status != 401 || body["Code"] != "AuthenticationFail.OIDCToken.HttpsUrlInvalid" {
 		t.Fatalf("got %d %v", status, body["Code"])
 	}
@@ -227,7 +227,7 @@ func TestAssumeProtocolErrors(t *testing.T) {
 	f := setup(t, Options{})
 	post := func(query string) (int, map[string]any) {
 		resp, err := http.Post(f.emu.URL()+"/?"+query, "application/x-www-form-urlencoded",
-			strings.NewReader(f.params(mint(t, f.idp, claims("u", clientA))).Encode()))
+			strings.NewReader(f.params(f.idp.MintForTest(t, claims("u", clientA))).Encode()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,7 +250,7 @@ func TestAssumeProtocolErrors(t *testing.T) {
 
 func TestFaults(t *testing.T) {
 	f := setup(t, Options{RetryAfter: 1500 * time.Millisecond})
-	tok := mint(t, f.idp, claims("user-1", clientA))
+	tok := f.idp.MintForTest(t, claims("user-1", clientA))
 
 	f.emu.SetThrottle(2)
 	f.emu.SetFail5xx(1)

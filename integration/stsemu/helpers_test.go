@@ -28,7 +28,9 @@ type fixture struct {
 // aud client-a.
 func setup(t *testing.T, opts Options) *fixture {
 	t.Helper()
-	idp := startIdP(t)
+	// The test provider presents its CA, so the CA's thumbprint is its
+	// RAM fingerprint.
+	idp := demoidp.ForTest(t, demoidp.Options{})
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = idp.Client()
 	}
@@ -46,33 +48,8 @@ func setup(t *testing.T, opts Options) *fixture {
 	return f
 }
 
-// startIdP starts the test OpenID provider on loopback HTTPS; its CA is in
-// the chain it presents, so the CA's thumbprint is its RAM fingerprint.
-func startIdP(t *testing.T) *demoidp.Server {
-	t.Helper()
-	idp, err := demoidp.New(demoidp.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := idp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { idp.Close() })
-	return idp
-}
-
 // claims are sub and aud; Mint adds iss, iat and exp (in an hour).
 func claims(sub, aud string) jwt.MapClaims { return jwt.MapClaims{"sub": sub, "aud": aud} }
-
-// mint signs c with the provider's current key.
-func mint(t *testing.T, idp *demoidp.Server, c jwt.MapClaims, opts ...demoidp.MintOption) string {
-	t.Helper()
-	raw, err := idp.Mint(c, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
 
 // params are the business parameters of a good request.
 func (f *fixture) params(token string) url.Values {

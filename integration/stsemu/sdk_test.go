@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aliyun/credentials-go/credentials/providers"
+
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 )
 
 // trustForSDK makes credentials-go, which always speaks https and clones
@@ -32,7 +34,7 @@ func trustForSDK(t *testing.T, emu *Server) {
 // TestCredentialsGoSDK drives the emulator with Alibaba's own
 // credentials-go OIDC provider, reading the token from a file.
 func TestCredentialsGoSDK(t *testing.T) {
-	idp := startIdP(t)
+	idp := demoidp.ForTest(t, demoidp.Options{})
 	emu := New(Options{HTTPClient: idp.Client()})
 	emu.StartTLS()
 	defer emu.Close()
@@ -46,7 +48,7 @@ func TestCredentialsGoSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte(mint(t, idp, claims("workload-1", clientA))), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(idp.MintForTest(t, claims("workload-1", clientA))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -79,7 +81,7 @@ func TestCredentialsGoSDK(t *testing.T) {
 	}
 
 	// A token that the role does not trust: the SDK reports the STS error.
-	if err := os.WriteFile(tokenFile, []byte(mint(t, idp, claims("intruder", clientA))), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(idp.MintForTest(t, claims("intruder", clientA))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p2, err := providers.NewOIDCCredentialsProviderBuilder().WithOIDCProviderARN(emu.ProviderARN("gw-idp")).

@@ -89,14 +89,7 @@ const (
 )
 
 func newTestOP(t *testing.T) *testOP {
-	idp, err := demoidp.New(demoidp.Options{PlainHTTP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := idp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { idp.Close() })
+	idp := demoidp.ForTest(t, demoidp.Options{PlainHTTP: true})
 	op := &testOP{t: t, idp: idp, clientID: "4000000000000000001", secret: "client-secret-value",
 		codes: map[string]codeGrant{}, refreshes: map[string]refreshGrant{}, loginExpiresIn: 3600, refreshExpiresIn: 3600}
 	idp.Handle(opAuthorize, http.HandlerFunc(op.authorize))

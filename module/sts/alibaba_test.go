@@ -23,16 +23,6 @@ const clientA = "client-a"
 // claims are sub and aud; Mint adds iss, iat and exp (in an hour).
 func claims(sub, aud string) jwt.MapClaims { return jwt.MapClaims{"sub": sub, "aud": aud} }
 
-// mint signs c with the test provider's current key.
-func mint(t *testing.T, idp *demoidp.Server, c jwt.MapClaims, opts ...demoidp.MintOption) string {
-	t.Helper()
-	raw, err := idp.Mint(c, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
-
 type emuFixture struct {
 	idp    *demoidp.Server
 	emu    *stsemu.Server
@@ -42,14 +32,7 @@ type emuFixture struct {
 
 func newEmu(t *testing.T, opts stsemu.Options, cfg AlibabaConfig) *emuFixture {
 	t.Helper()
-	idp, err := demoidp.New(demoidp.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := idp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { idp.Close() })
+	idp := demoidp.ForTest(t, demoidp.Options{})
 	opts.HTTPClient = idp.Client()
 	emu := stsemu.New(opts)
 	emu.Start()
@@ -70,7 +53,7 @@ func newEmu(t *testing.T, opts stsemu.Options, cfg AlibabaConfig) *emuFixture {
 		t.Fatal(err)
 	}
 	return &emuFixture{idp: idp, emu: emu, client: c, req: Request{
-		Token:       mint(t, idp, claims("user-123", clientA)),
+		Token:       idp.MintForTest(t, claims("user-123", clientA)),
 		RoleARN:     emu.RoleARN("gw-role"),
 		ProviderARN: emu.ProviderARN("gw-idp"),
 		SessionName: "gw-user-123",
@@ -117,7 +100,7 @@ func TestAlibabaErrorMapping(t *testing.T) {
 	withClaims := func(mod func(jwt.MapClaims)) string {
 		c := claims("user-123", clientA)
 		mod(c)
-		return mint(t, f.idp, c)
+		return f.idp.MintForTest(t, c)
 	}
 	cases := []struct {
 		name   string
@@ -130,9 +113,9 @@ func TestAlibabaErrorMapping(t *testing.T) {
 			r.Token = withClaims(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() })
 		},
 			InvalidToken, "AuthenticationFail.OIDCToken.Expired", 401},
-		{"audience", func(r *Request) { r.Token = mint(t, f.idp, claims("u", "client-z")) }, InvalidToken, "AuthenticationFail.OIDCToken.AudienceNotMatch", 401},
+		{"audience", func(r *Request) { r.Token = f.idp.MintForTest(t, claims("u", "client-z")) }, InvalidToken, "AuthenticationFail.OIDCToken.AudienceNotMatch", 401},
 		{"issuer", func(r *Request) { r.Token = withClaims(func(c jwt.MapClaims) { c["iss"] = "https://x.example.com" }) }, InvalidToken, "AuthenticationFail.OIDCToken.IssuerNotMatch", 401},
-		{"signature", func(r *Request) { r.Token = mint(t, f.idp, claims("u", clientA), demoidp.WithForeignKey()) }, InvalidToken, "AuthenticationFail.OIDCToken.InvalidSignature", 401},
+		{"signature", func(r *Request) { r.Token = f.idp.MintForTest(t, claims("u", clientA), demoidp.WithForeignKey()) }, InvalidToken, "AuthenticationFail.OIDCToken.InvalidSignature", 401},
 		{"garbage token", func(r *Request) { r.Token = "not-a-jwt" }, InvalidToken, "AuthenticationFail.OIDCToken.Invalid", 401},
 		{"trust policy", func(r *Request) { r.RoleARN = f.emu.RoleARN("alice-only") }, Forbidden, "AuthenticationFail.NoPermission", 401},
 		{"unregistered provider", func(r *Request) { r.ProviderARN = f.emu.ProviderARN("nope") }, Forbidden, "AuthenticationFail.NoPermission", 401},

@@ -12,14 +12,7 @@ import (
 // TestWithRealProvider verifies tokens against an oidc.Provider that loads
 // its keys from the test OpenID provider on loopback TLS.
 func TestWithRealProvider(t *testing.T) {
-	idp, err := demoidp.New(demoidp.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := idp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer idp.Close()
+	idp := demoidp.ForTest(t, demoidp.Options{})
 	idp.FailEndpoint(demoidp.PathJWKS, http.StatusServiceUnavailable)
 	caPath, err := idp.WriteCAFile(t.TempDir())
 	if err != nil {
@@ -36,10 +29,7 @@ func TestWithRealProvider(t *testing.T) {
 	v := NewVerifier("local", rules, p)
 	c := baseClaims()
 	c["iss"] = idp.Issuer()
-	raw, err := idp.Mint(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := idp.MintForTest(t, c)
 
 	_, err = v.Verify(context.Background(), raw)
 	wantErr(t, err, Unavailable, "signing keys not loaded yet")
@@ -52,10 +42,6 @@ func TestWithRealProvider(t *testing.T) {
 	if err != nil || id.Subject != "user-1" {
 		t.Fatalf("Verify = %+v, %v", id, err)
 	}
-	rotatedAway, err := idp.Mint(c, demoidp.WithHeader("kid", "rotated-away"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = v.Verify(context.Background(), rotatedAway)
+	_, err = v.Verify(context.Background(), idp.MintForTest(t, c, demoidp.WithHeader("kid", "rotated-away")))
 	wantErr(t, err, Invalid, "unknown signing key")
 }
