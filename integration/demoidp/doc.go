@@ -11,8 +11,9 @@
 // options) so that tests can observe how a relying party talks to its
 // provider. It is the one test OpenID provider of this repository: the
 // engine packages' tests (module/oidc, module/token, module/login,
-// module/sts) and the STS emulator's tests use it too. It imports nothing
-// from the module, so any package's tests may import it.
+// module/sts) and the STS emulator's tests use it too. Of the module it
+// imports only module/endpoint, a leaf, so any other package's tests may
+// import it without a cycle.
 //
 // Nothing here is meant for production: passwords are shown on the login page.
 package demoidp

@@ -24,6 +24,13 @@ func TestEndpointFaultsAndOverrides(t *testing.T) {
 	if algs := s.keys.publishedAlgs(); len(algs) != 1 || algs[0] != "ES256" {
 		t.Fatalf("KeyAlg ES256: published algorithms %v", algs)
 	}
+	if kid := s.CurrentKID(); kid != thumbprint(s.PublicKey(kid)) {
+		t.Fatalf("default kid %q is not the key's thumbprint", kid)
+	}
+	named := startIDP(t, Options{KeyAlg: "ES256", KeyID: "k1"})
+	if kids := named.PublishedKIDs(); named.CurrentKID() != "k1" || len(kids) != 1 || kids[0] != "k1" {
+		t.Fatalf("KeyID k1: current %q, published %v", named.CurrentKID(), kids)
+	}
 
 	s.FailEndpoint(PathJWKS, http.StatusInternalServerError)
 	if r := get(PathJWKS); r.StatusCode != http.StatusInternalServerError {

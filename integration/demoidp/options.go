@@ -38,6 +38,9 @@ type Options struct {
 	// KeyAlg is the algorithm of the first signing key (any AddKey takes);
 	// default RS256. ES256 keys are much faster to generate than RSA ones.
 	KeyAlg string
+	// KeyID is the kid of the first signing key; default its RFC 7638
+	// thumbprint, like every key RotateKey and AddKey make.
+	KeyID string
 
 	// Clients are the registered OAuth clients; default []Client{DefaultClient()}.
 	Clients []Client

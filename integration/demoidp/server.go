@@ -54,6 +54,9 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.KeyID != "" {
+		first.kid = o.KeyID
+	}
 	s.keys.add(first, true)
 
 	ln, err := net.Listen("tcp", o.Addr)
