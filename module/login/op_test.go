@@ -37,7 +37,8 @@ import (
 // a rotated refresh token — and that counts and records authorization
 // requests. demoidp's endpoints are standards-faithful and serve the demo and
 // the integration tests; teaching them these faults would make every one of
-// its users carry them. The host, the keys and every signature are demoidp's.
+// its users carry them. The host, the keys (one, kid "k1") and every
+// signature are demoidp's.
 type testOP struct {
 	t        *testing.T
 	idp      *demoidp.Server
@@ -89,7 +90,7 @@ const (
 )
 
 func newTestOP(t *testing.T) *testOP {
-	idp := demoidp.ForTest(t, demoidp.Options{PlainHTTP: true})
+	idp := demoidp.ForTest(t, demoidp.Options{PlainHTTP: true, KeyID: "k1"})
 	op := &testOP{t: t, idp: idp, clientID: "4000000000000000001", secret: "client-secret-value",
 		codes: map[string]codeGrant{}, refreshes: map[string]refreshGrant{}, loginExpiresIn: 3600, refreshExpiresIn: 3600}
 	idp.Handle(opAuthorize, http.HandlerFunc(op.authorize))

@@ -3,8 +3,11 @@ package oidc
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
+
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 )
 
 // TestKeyFetchFailing: KeyFetchFailing follows the latest JWKS fetch: false
@@ -12,10 +15,8 @@ import (
 // fails (the keys loaded earlier stay usable), false again once a refetch
 // succeeds.
 func TestKeyFetchFailing(t *testing.T) {
-	ca := newTestCA(t)
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	p, clk := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath})
+	idp := startIdP(t)
+	p, clk := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath})
 	if p.KeyFetchFailing() {
 		t.Fatal("failing before the first fetch")
 	}
@@ -25,18 +26,18 @@ func TestKeyFetchFailing(t *testing.T) {
 		t.Fatal("failing after the keys loaded")
 	}
 
-	idp.jwksFail.Store(true)
+	idp.FailEndpoint(demoidp.PathJWKS, http.StatusInternalServerError)
 	if _, err := p.Key(context.Background(), "rotated"); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("unknown kid while the JWKS fails: %v, want ErrUnknownKey", err)
 	}
 	if !p.KeyFetchFailing() {
 		t.Error("not failing after the unknown kid's refetch failed")
 	}
-	if k, err := p.Key(context.Background(), "k1"); err != nil || k.ID != "k1" {
+	if k, err := p.Key(context.Background(), idp.kid); err != nil || k.ID != idp.kid {
 		t.Errorf("the loaded key after a failed refetch: %+v, %v", k, err)
 	}
 
-	idp.jwksFail.Store(false)
+	idp.FailEndpoint(demoidp.PathJWKS, 0)
 	clk.advance(DefaultKidCooldown + time.Second)
 	if _, err := p.Key(context.Background(), "rotated"); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("unknown kid after the JWKS is back: %v, want ErrUnknownKey", err)
