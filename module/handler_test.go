@@ -2,11 +2,7 @@ package edgeauth
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,65 +13,41 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 	"github.com/edgeauth/caddy-edgeauth/module/policy"
 )
 
 // Unit tests of Handler.ServeHTTP: a real handler provisioned in a real
 // Caddy context against a real OpenID provider on loopback (discovery and
-// JWKS served by httptest), called directly with httptest requests, so a
+// JWKS served by demoidp), called directly with httptest requests, so a
 // change of the pipeline can be checked without the integration package.
 
-// testIssuer is an OpenID provider on loopback with one RSA key.
+// testIssuer is the test OpenID provider (demoidp) on loopback.
 type testIssuer struct {
-	srv *httptest.Server
-	key *rsa.PrivateKey
+	idp *demoidp.Server
 }
 
 func newTestIssuer(t *testing.T) *testIssuer {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss := &testIssuer{key: key}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": iss.srv.URL, "jwks_uri": iss.srv.URL + "/keys"})
-	})
-	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
-		b64 := base64.RawURLEncoding.EncodeToString
-		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
-			"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig",
-			"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes()),
-		}}})
-	})
-	iss.srv = httptest.NewServer(mux)
-	t.Cleanup(iss.srv.Close)
-	return iss
+	return &testIssuer{idp: demoidp.ForTest(t, demoidp.Options{PlainHTTP: true})}
 }
 
-// mint signs a token for audience "api" with the given extra claims.
+// mint signs a token for audience "api" and subject alice with the given
+// extra claims; demoidp adds iss, iat and exp (in an hour).
 func (iss *testIssuer) mint(t *testing.T, claims jwt.MapClaims) string {
 	t.Helper()
-	now := time.Now()
-	c := jwt.MapClaims{"iss": iss.srv.URL, "aud": "api", "sub": "alice", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	c := jwt.MapClaims{"aud": "api", "sub": "alice"}
 	for k, v := range claims {
 		c[k] = v
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
-	tok.Header["kid"] = "k1"
-	raw, err := tok.SignedString(iss.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	return iss.idp.MintForTest(t, c)
 }
 
 // provisionHandler provisions h in a Caddy context whose edgeauth app has one
 // provider, corp, for iss, and waits until the provider's keys are loaded.
 func provisionHandler(t *testing.T, iss *testIssuer, h *Handler) {
 	t.Helper()
-	appJSON, _ := json.Marshal(App{Providers: map[string]*ProviderConfig{"corp": {Issuer: iss.srv.URL, Audiences: []string{"api"}}}})
+	appJSON, _ := json.Marshal(App{Providers: map[string]*ProviderConfig{"corp": {Issuer: iss.idp.Issuer(), Audiences: []string{"api"}}}})
 	ctx, err := caddy.ProvisionContext(&caddy.Config{AppsRaw: caddy.ModuleMap{"edgeauth": appJSON}})
 	if err != nil {
 		t.Fatal(err)

@@ -7,8 +7,12 @@ import (
 // Discovery returns the OpenID Provider Metadata that the discovery endpoint serves.
 func (s *Server) Discovery() map[string]any {
 	iss := s.issuer
+	stated := iss
+	if p := s.stated.Load(); p != nil {
+		stated = *p
+	}
 	return map[string]any{
-		"issuer":                                        iss,
+		"issuer":                                        stated,
 		"authorization_endpoint":                        iss + PathAuthorize,
 		"token_endpoint":                                iss + PathToken,
 		"userinfo_endpoint":                             iss + PathUserinfo,
@@ -53,8 +57,26 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
 		return
 	}
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	if cc := *s.jwksCache.Load(); cc != "" {
+		w.Header().Set("Cache-Control", cc)
+	}
 	// application/json, as Alibaba Cloud and most providers serve it (RFC 7517
 	// also allows application/jwk-set+json).
 	writeJSON(w, http.StatusOK, s.JWKS())
 }
+
+// SetStatedIssuer makes the discovery document state iss as its issuer while
+// every endpoint URL and every token keeps the real one: a provider whose
+// metadata disagrees with the issuer it was configured as. "" restores the
+// real issuer.
+func (s *Server) SetStatedIssuer(iss string) {
+	if iss == "" {
+		s.stated.Store(nil)
+		return
+	}
+	s.stated.Store(&iss)
+}
+
+// SetJWKSCacheControl sets the Cache-Control header of JWKS answers; ""
+// sends none, so a client falls back to its own refresh interval.
+func (s *Server) SetJWKSCacheControl(v string) { s.jwksCache.Store(&v) }

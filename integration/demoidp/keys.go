@@ -82,6 +82,12 @@ func jwkFields(pub crypto.PublicKey) map[string]string {
 	panic(fmt.Sprintf("demoidp: unexpected public key type %T", pub))
 }
 
+// PublicJWK returns the members that describe pub as a JWK (kty and the
+// key's own members; no kid, alg or use), the form the JWKS endpoint
+// publishes. It is for tests that build a key set by hand; it panics on a
+// key type other than RSA, ECDSA or Ed25519.
+func PublicJWK(pub crypto.PublicKey) map[string]string { return jwkFields(pub) }
+
 // thumbprint is the RFC 7638 JWK thumbprint (SHA-256, base64url), used as kid.
 func thumbprint(pub crypto.PublicKey) string {
 	f := jwkFields(pub)

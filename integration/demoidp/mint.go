@@ -18,6 +18,7 @@ type mintConfig struct {
 	headers    map[string]any
 	withoutKID bool
 	noDefaults bool
+	foreign    bool
 	claims     map[string]any
 }
 
@@ -32,7 +33,8 @@ func WithKID(kid string) MintOption { return func(c *mintConfig) { c.kid = kid }
 func WithAlg(alg string) MintOption { return func(c *mintConfig) { c.alg = alg } }
 
 // WithHeader sets a JOSE header member (jku, jwk, x5u, crit, typ…); it is
-// applied last, so it can also override kid, typ or alg.
+// applied last, so it can also override kid, typ or alg. A nil value
+// removes the member (e.g. WithHeader("typ", nil) for a token without typ).
 func WithHeader(name string, value any) MintOption {
 	return func(c *mintConfig) {
 		if c.headers == nil {
@@ -41,6 +43,11 @@ func WithHeader(name string, value any) MintOption {
 		c.headers[name] = value
 	}
 }
+
+// WithForeignKey signs with a key of the same algorithm that this provider
+// never published, while the header names the chosen key's kid: a token
+// whose signature cannot verify against the JWKS.
+func WithForeignKey() MintOption { return func(c *mintConfig) { c.foreign = true } }
 
 // WithoutKID leaves kid out of the header.
 func WithoutKID() MintOption { return func(c *mintConfig) { c.withoutKID = true } }
@@ -127,6 +134,13 @@ func (s *Server) sign(claims jwt.MapClaims, cfg *mintConfig, typ string) (string
 			return "", err
 		}
 	}
+	kid := key.kid
+	if cfg.foreign {
+		var err error
+		if key, err = s.foreignKey(key.alg); err != nil {
+			return "", err
+		}
+	}
 	alg := cfg.alg
 	if alg == "" {
 		alg = key.alg
@@ -157,10 +171,14 @@ func (s *Server) sign(claims jwt.MapClaims, cfg *mintConfig, typ string) (string
 	t.Header["alg"] = alg
 	t.Header["typ"] = typ
 	if !cfg.withoutKID {
-		t.Header["kid"] = key.kid
+		t.Header["kid"] = kid
 	}
 	for k, v := range cfg.headers {
-		t.Header[k] = v
+		if v == nil {
+			delete(t.Header, k)
+		} else {
+			t.Header[k] = v
+		}
 	}
 	out, err := t.SignedString(signKey)
 	if err != nil {
@@ -178,4 +196,24 @@ func sameFamily(alg, keyAlg string) bool {
 	default:
 		return alg == keyAlg
 	}
+}
+
+// foreignKey returns the unpublished key WithForeignKey signs with, made on
+// first use for alg.
+func (s *Server) foreignKey(alg string) (*signingKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := s.foreign[alg]; k != nil {
+		return k, nil
+	}
+	k, err := generateKey(alg)
+	if err != nil {
+		return nil, err
+	}
+	k.published = false
+	if s.foreign == nil {
+		s.foreign = map[string]*signingKey{}
+	}
+	s.foreign[alg] = k
+	return k, nil
 }

@@ -52,6 +52,19 @@ func TestMintOptionsForAttackTests(t *testing.T) {
 		t.Fatal("token signed by a removed key verified")
 	}
 
+	// A foreign key signs under the current kid; the JWKS cannot verify it.
+	raw, err = s.Mint(nil, WithForeignKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ftok, _, err := jwt.NewParser().ParseUnverified(raw, jwt.MapClaims{})
+	if err != nil || ftok.Header["kid"] != s.CurrentKID() || ftok.Method.Alg() != "RS256" {
+		t.Fatalf("foreign-key token header %v, %v", ftok.Header, err)
+	}
+	if _, _, err := verify(t, s, raw); err == nil {
+		t.Fatal("token signed by a foreign key verified")
+	}
+
 	raw, _ = s.Mint(nil, WithAlg("none"))
 	if parts := strings.Split(raw, "."); len(parts) != 3 || parts[2] != "" {
 		t.Fatalf("alg none token %q should have an empty signature", raw)
@@ -78,6 +91,14 @@ func TestMintOptionsForAttackTests(t *testing.T) {
 	}
 	if _, has := tok.Header["kid"]; has || tok.Header["jku"] != "https://evil.example/jwks" || tok.Header["crit"] == nil {
 		t.Fatalf("header %v", tok.Header)
+	}
+
+	raw, _ = s.Mint(nil, WithHeader("typ", nil))
+	if tok, _, err = jwt.NewParser().ParseUnverified(raw, jwt.MapClaims{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, has := tok.Header["typ"]; has {
+		t.Fatalf("WithHeader(typ, nil) left typ in the header %v", tok.Header)
 	}
 
 	raw, _ = s.Mint(map[string]any{"sub": "x"}, WithoutDefaults())

@@ -18,6 +18,9 @@ const (
 	DefaultIDTokenTTL = time.Hour
 	// DefaultRefreshTokenTTL matches Alibaba Cloud's default for web apps (90 days).
 	DefaultRefreshTokenTTL = 90 * 24 * time.Hour
+	// DefaultJWKSCacheControl is the Cache-Control of JWKS answers until
+	// SetJWKSCacheControl changes it.
+	DefaultJWKSCacheControl = "public, max-age=300"
 )
 
 // Options configure a Server. The zero value gives an HTTPS provider on
@@ -28,6 +31,16 @@ type Options struct {
 	// PlainHTTP serves http:// instead of the default HTTPS. (A bool that
 	// defaults to true cannot be a Go zero value, hence the inverted name.)
 	PlainHTTP bool
+	// TLSLeafOnly presents only the server certificate in the TLS handshake,
+	// not the CA that signed it, so the CA appears only in the chain the
+	// client builds from its own roots.
+	TLSLeafOnly bool
+	// KeyAlg is the algorithm of the first signing key (any AddKey takes);
+	// default RS256. ES256 keys are much faster to generate than RSA ones.
+	KeyAlg string
+	// KeyID is the kid of the first signing key; default its RFC 7638
+	// thumbprint, like every key RotateKey and AddKey make.
+	KeyID string
 
 	// Clients are the registered OAuth clients; default []Client{DefaultClient()}.
 	Clients []Client
@@ -192,6 +205,9 @@ func (o *Options) withDefaults() Options {
 	c := *o
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:0"
+	}
+	if c.KeyAlg == "" {
+		c.KeyAlg = "RS256"
 	}
 	if len(c.Clients) == 0 {
 		c.Clients = []Client{DefaultClient()}

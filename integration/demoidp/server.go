@@ -21,6 +21,7 @@ type Server struct {
 	keys   keySet
 	ln     net.Listener
 	srv    *http.Server
+	mux    *http.ServeMux
 	issuer string
 
 	startOnce sync.Once
@@ -30,9 +31,12 @@ type Server struct {
 	faults      faults
 	counts      counters
 	autoApprove atomic.Bool
+	stated      atomic.Pointer[string] // SetStatedIssuer; nil: the issuer
+	jwksCache   atomic.Pointer[string] // SetJWKSCacheControl
 
-	mu    sync.Mutex
-	state store
+	mu      sync.Mutex
+	state   store
+	foreign map[string]*signingKey // WithForeignKey's keys by algorithm
 }
 
 // New validates opts, generates the CA, the TLS certificate and the first
@@ -45,7 +49,15 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: o, closing: make(chan struct{}), state: newStore()}
 	s.autoApprove.Store(o.AutoApprove)
-	s.RotateKey()
+	s.SetJWKSCacheControl(DefaultJWKSCacheControl)
+	first, err := generateKey(o.KeyAlg)
+	if err != nil {
+		return nil, err
+	}
+	if o.KeyID != "" {
+		first.kid = o.KeyID
+	}
+	s.keys.add(first, true)
 
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
@@ -57,8 +69,12 @@ func New(opts Options) (*Server, error) {
 			ln.Close()
 			return nil, err
 		}
+		cert := s.ca.leaf
+		if o.TLSLeafOnly {
+			cert.Certificate = cert.Certificate[:1]
+		}
 		ln = tls.NewListener(ln, &tls.Config{
-			Certificates: []tls.Certificate{s.ca.leaf},
+			Certificates: []tls.Certificate{cert},
 			MinVersion:   tls.VersionTLS12,
 			NextProtos:   []string{"h2", "http/1.1"},
 		})
@@ -164,6 +180,7 @@ const (
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	s.mux = mux
 	c := &s.counts
 	mux.Handle(PathDiscovery, s.endpoint(&c.discovery, s.handleDiscovery))
 	mux.Handle("/.well-known/oauth-authorization-server", s.endpoint(&c.discovery, s.handleDiscovery))
@@ -177,7 +194,20 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(PathRevoke, s.endpoint(&c.revoke, s.handleRevoke))
 	mux.Handle(PathLogout, s.endpoint(&c.logout, s.handleLogout))
 	mux.Handle("/", s.endpoint(nil, s.handleIndex))
-	return s.logRequests(mux)
+	return s.logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.all.Add(1)
+		mux.ServeHTTP(w, r)
+	}))
+}
+
+// Handle serves h at pattern (http.ServeMux syntax) on this server, with the
+// same counting, faults and TLS as the provider's own endpoints. It is for
+// tests that need an answer the provider never gives — a redirect, bytes
+// that are not valid JSON, a member sent twice — from a host the relying
+// party already trusts. It may be called while the server runs; it panics
+// if pattern is already taken, like http.ServeMux.Handle.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, s.endpoint(nil, h.ServeHTTP))
 }
 
 // endpoint counts the request, then applies the injected faults.

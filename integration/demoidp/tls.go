@@ -21,11 +21,12 @@ import (
 
 // authority is the in-memory CA and the loopback leaf certificate it signed.
 type authority struct {
-	caDER   []byte
-	caCert  *x509.Certificate
-	leaf    tls.Certificate // leaf + CA in the chain
-	caPEM   []byte
-	rootSet *x509.CertPool
+	caDER    []byte
+	caCert   *x509.Certificate
+	leafCert *x509.Certificate
+	leaf     tls.Certificate // leaf + CA in the chain
+	caPEM    []byte
+	rootSet  *x509.CertPool
 }
 
 func newAuthority() (*authority, error) {
@@ -71,11 +72,16 @@ func newAuthority() (*authority, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demoidp: creating leaf certificate: %w", err)
 	}
+	leafCert, err := x509.ParseCertificate(leafDER)
+	if err != nil {
+		return nil, fmt.Errorf("demoidp: parsing leaf certificate: %w", err)
+	}
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
 	return &authority{
-		caDER:  caDER,
-		caCert: caCert,
+		caDER:    caDER,
+		caCert:   caCert,
+		leafCert: leafCert,
 		leaf: tls.Certificate{
 			Certificate: [][]byte{leafDER, caDER},
 			PrivateKey:  leafKey,
@@ -108,6 +114,15 @@ func (s *Server) CACert() *x509.Certificate {
 		return nil
 	}
 	return s.ca.caCert
+}
+
+// LeafCert returns the parsed server certificate, which names 127.0.0.1,
+// ::1 and localhost (nil with PlainHTTP).
+func (s *Server) LeafCert() *x509.Certificate {
+	if s.ca == nil {
+		return nil
+	}
+	return s.ca.leafCert
 }
 
 // WriteCAFile writes the CA certificate as demoidp-ca.pem into dir and

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 )
 
 func TestAssumeSuccessShape(t *testing.T) {
 	f := setup(t, Options{})
-	tok := f.idp.Token("user-123", clientA, time.Hour)
+	tok := f.idp.MintForTest(t, claims("user-123", clientA))
 	before := time.Now().UTC().Truncate(time.Second)
 	status, body := f.call(t, f.params(tok))
 	if status != http.StatusOK {
@@ -63,9 +65,9 @@ func TestAssumeSuccessShape(t *testing.T) {
 
 func TestAssumeCredentialTTLAndSourceIdentity(t *testing.T) {
 	f := setup(t, Options{CredentialTTL: 20 * time.Minute, SourceIdentityClaim: "name"})
-	claims := f.idp.Claims("user-1", clientA, time.Hour)
+	claims := claims("user-1", clientA)
 	claims["name"] = "alice"
-	status, body := f.call(t, f.params(f.idp.Sign(claims)))
+	status, body := f.call(t, f.params(f.idp.MintForTest(t, claims)))
 	if status != http.StatusOK {
 		t.Fatalf("status %d: %v", status, body)
 	}
@@ -80,7 +82,7 @@ func TestAssumeCredentialTTLAndSourceIdentity(t *testing.T) {
 
 func TestAssumeOtherRequestStyles(t *testing.T) {
 	f := setup(t, Options{})
-	p := f.params(f.idp.Token("user-1", clientA, time.Hour))
+	p := f.params(f.idp.MintForTest(t, claims("user-1", clientA)))
 
 	// Everything in the query.
 	q := url.Values{"Action": {"AssumeRoleWithOIDC"}, "Version": {"2015-04-01"}, "Format": {"JSON"}}
@@ -112,15 +114,13 @@ func TestAssumeOtherRequestStyles(t *testing.T) {
 
 func TestAssumeErrors(t *testing.T) {
 	f := setup(t, Options{})
-	good := f.idp.Token("user-1", clientA, time.Hour)
-	hs := func() string {
-		s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, f.idp.Claims("u", clientA, time.Hour)).SignedString([]byte("0123456789abcdef0123456789abcdef"))
-		return s
-	}()
+	good := f.idp.MintForTest(t, claims("user-1", clientA))
+	// HS256, keyed with the provider's public key: alg confusion.
+	hs := f.idp.MintForTest(t, claims("u", clientA), demoidp.WithAlg("HS256"))
 	withClaims := func(mod func(jwt.MapClaims)) string {
-		c := f.idp.Claims("user-1", clientA, time.Hour)
+		c := claims("user-1", clientA)
 		mod(c)
-		return f.idp.Sign(c)
+		return f.idp.MintForTest(t, c)
 	}
 	// A role that trusts only sub=someone-else.
 	if _, err := f.emu.CreateRole("picky", OIDCTrust(f.providerArn, f.idp.Issuer(), clientA, "someone-else"), 0); err != nil {
@@ -168,14 +168,16 @@ func TestAssumeErrors(t *testing.T) {
 		{"issuer mismatch", func(v url.Values) {
 			v.Set("OIDCToken", withClaims(func(c jwt.MapClaims) { c["iss"] = "https://other.example.com" }))
 		}, 401, "AuthenticationFail.OIDCToken.IssuerNotMatch"},
-		{"audience mismatch", func(v url.Values) { v.Set("OIDCToken", f.idp.Token("user-1", "client-z", time.Hour)) }, 401, "AuthenticationFail.OIDCToken.AudienceNotMatch"},
+		{"audience mismatch", func(v url.Values) { v.Set("OIDCToken", f.idp.MintForTest(t, claims("user-1", "client-z"))) }, 401, "AuthenticationFail.OIDCToken.AudienceNotMatch"},
 		{"expired", func(v url.Values) {
 			v.Set("OIDCToken", withClaims(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }))
 		}, 401, "AuthenticationFail.OIDCToken.Expired"},
 		{"issued too early", func(v url.Values) {
 			v.Set("OIDCToken", withClaims(func(c jwt.MapClaims) { c["iat"] = time.Now().Add(-13 * time.Hour).Unix() }))
 		}, 401, "AuthenticationFail.OIDCToken.Invalid"},
-		{"bad signature", func(v url.Values) { v.Set("OIDCToken", f.idp.SignForeign(f.idp.Claims("user-1", clientA, time.Hour))) }, 401, "AuthenticationFail.OIDCToken.InvalidSignature"},
+		{"bad signature", func(v url.Values) {
+			v.Set("OIDCToken", f.idp.MintForTest(t, claims("user-1", clientA), demoidp.WithForeignKey()))
+		}, 401, "AuthenticationFail.OIDCToken.InvalidSignature"},
 		{"fingerprint mismatch", func(v url.Values) {
 			v.Set("OIDCProviderArn", f.emu.ProviderARN("bad-fp"))
 			v.Set("OIDCToken", withClaims(func(c jwt.MapClaims) { c["iss"] = f.idp.Issuer() + "/" }))
@@ -215,7 +217,7 @@ func TestAssumeErrors(t *testing.T) {
 func TestAssumeUntrustedIdPCertificate(t *testing.T) {
 	// The emulator's client does not trust the IdP's self-signed CA.
 	f := setup(t, Options{HTTPClient: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{}}}})
-	status, body := f.call(t, f.params(f.idp.Token("user-1", clientA, time.Hour)))
+	status, body := f.call(t, f.params(f.idp.MintForTest(t, claims("user-1", clientA))))
 	if status != 401 || body["Code"] != "AuthenticationFail.OIDCToken.HttpsUrlInvalid" {
 		t.Fatalf("got %d %v", status, body["Code"])
 	}
@@ -225,7 +227,7 @@ func TestAssumeProtocolErrors(t *testing.T) {
 	f := setup(t, Options{})
 	post := func(query string) (int, map[string]any) {
 		resp, err := http.Post(f.emu.URL()+"/?"+query, "application/x-www-form-urlencoded",
-			strings.NewReader(f.params(f.idp.Token("u", clientA, time.Hour)).Encode()))
+			strings.NewReader(f.params(f.idp.MintForTest(t, claims("u", clientA))).Encode()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,7 +250,7 @@ func TestAssumeProtocolErrors(t *testing.T) {
 
 func TestFaults(t *testing.T) {
 	f := setup(t, Options{RetryAfter: 1500 * time.Millisecond})
-	tok := f.idp.Token("user-1", clientA, time.Hour)
+	tok := f.idp.MintForTest(t, claims("user-1", clientA))
 
 	f.emu.SetThrottle(2)
 	f.emu.SetFail5xx(1)

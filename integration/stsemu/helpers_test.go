@@ -9,13 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgeauth/caddy-edgeauth/integration/stsemu/oidctest"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 )
 
 const clientA = "client-a"
 
 type fixture struct {
-	idp         *oidctest.IdP
+	idp         *demoidp.Server
 	emu         *Server
 	providerArn string
 	roleArn     string
@@ -26,11 +28,9 @@ type fixture struct {
 // aud client-a.
 func setup(t *testing.T, opts Options) *fixture {
 	t.Helper()
-	idp, err := oidctest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(idp.Close)
+	// The test provider presents its CA, so the CA's thumbprint is its
+	// RAM fingerprint.
+	idp := demoidp.ForTest(t, demoidp.Options{})
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = idp.Client()
 	}
@@ -38,7 +38,7 @@ func setup(t *testing.T, opts Options) *fixture {
 	emu.Start()
 	t.Cleanup(emu.Close)
 	if _, err := emu.CreateProvider(Provider{Name: "gw-idp", IssuerURL: idp.Issuer(),
-		ClientIDs: []string{clientA}, Fingerprints: []string{idp.Thumbprint()}}); err != nil {
+		ClientIDs: []string{clientA}, Fingerprints: []string{idp.CAThumbprint()}}); err != nil {
 		t.Fatal(err)
 	}
 	f := &fixture{idp: idp, emu: emu, providerArn: emu.ProviderARN("gw-idp"), roleArn: emu.RoleARN("gw-role")}
@@ -47,6 +47,9 @@ func setup(t *testing.T, opts Options) *fixture {
 	}
 	return f
 }
+
+// claims are sub and aud; Mint adds iss, iat and exp (in an hour).
+func claims(sub, aud string) jwt.MapClaims { return jwt.MapClaims{"sub": sub, "aud": aud} }
 
 // params are the business parameters of a good request.
 func (f *fixture) params(token string) url.Values {

@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/aliyun/credentials-go/credentials/providers"
-	"github.com/edgeauth/caddy-edgeauth/integration/stsemu/oidctest"
+
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 )
 
 // trustForSDK makes credentials-go, which always speaks https and clones
@@ -33,25 +34,21 @@ func trustForSDK(t *testing.T, emu *Server) {
 // TestCredentialsGoSDK drives the emulator with Alibaba's own
 // credentials-go OIDC provider, reading the token from a file.
 func TestCredentialsGoSDK(t *testing.T) {
-	idp, err := oidctest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idp.Close()
+	idp := demoidp.ForTest(t, demoidp.Options{})
 	emu := New(Options{HTTPClient: idp.Client()})
 	emu.StartTLS()
 	defer emu.Close()
 	trustForSDK(t, emu)
 
 	if _, err := emu.CreateProvider(Provider{Name: "gw-idp", IssuerURL: idp.Issuer(),
-		ClientIDs: []string{clientA}, Fingerprints: []string{strings.ToUpper(idp.Thumbprint())}}); err != nil {
+		ClientIDs: []string{clientA}, Fingerprints: []string{strings.ToUpper(idp.CAThumbprint())}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := emu.CreateRole("gw-role", OIDCTrust(emu.ProviderARN("gw-idp"), idp.Issuer(), clientA, "workload-1"), 7200*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte(idp.Token("workload-1", clientA, time.Hour)), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(idp.MintForTest(t, claims("workload-1", clientA))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -84,7 +81,7 @@ func TestCredentialsGoSDK(t *testing.T) {
 	}
 
 	// A token that the role does not trust: the SDK reports the STS error.
-	if err := os.WriteFile(tokenFile, []byte(idp.Token("intruder", clientA, time.Hour)), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(idp.MintForTest(t, claims("intruder", clientA))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p2, err := providers.NewOIDCCredentialsProviderBuilder().WithOIDCProviderARN(emu.ProviderARN("gw-idp")).

@@ -592,7 +592,7 @@ func TestFlowRefreshFailure(t *testing.T) {
 	}
 	// Browser: sent to login again.
 	resp, _ = navigate(t, noFollow, "GET", e.srv.URL+"/app")
-	if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || !strings.HasPrefix(loc, e.op.srv.URL+"/authorize") {
+	if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || !strings.HasPrefix(loc, e.op.metadata().AuthorizationEndpoint) {
 		t.Fatalf("browser after failed refresh: %d %q", resp.StatusCode, loc)
 	}
 }
@@ -652,7 +652,7 @@ func TestFlowLogout(t *testing.T) {
 	s, _ := e.sessionOf(c)
 	resp, _ := navigate(t, c, "GET", e.srv.URL+"/oauth2/logout", "Sec-Fetch-Site", "same-origin")
 	loc, _ := resp.Location()
-	if resp.StatusCode != 302 || loc == nil || !strings.HasPrefix(loc.String(), e.op.srv.URL+"/end_session") {
+	if resp.StatusCode != 302 || loc == nil || !strings.HasPrefix(loc.String(), e.op.metadata().EndSessionEndpoint) {
 		t.Fatalf("logout: %d %v", resp.StatusCode, loc)
 	}
 	q := loc.Query()

@@ -15,12 +15,15 @@ import (
 type opKeys struct{ op *testOP }
 
 func (k opKeys) Key(_ context.Context, kid string) (oidc.Key, error) {
-	if kid != "k1" {
+	if kid != k.op.idp.CurrentKID() {
 		return oidc.Key{}, oidc.ErrUnknownKey
 	}
-	return oidc.Key{ID: "k1", Public: &k.op.key.PublicKey}, nil
+	return oidc.Key{ID: kid, Public: k.op.idp.PublicKey(kid)}, nil
 }
-func (k opKeys) Keys() []oidc.Key { return []oidc.Key{{ID: "k1", Public: &k.op.key.PublicKey}} }
+func (k opKeys) Keys() []oidc.Key {
+	kid := k.op.idp.CurrentKID()
+	return []oidc.Key{{ID: kid, Public: k.op.idp.PublicKey(kid)}}
+}
 
 // lateVerifier lets a test build the verifier once the OP exists.
 type lateVerifier struct {

@@ -3,14 +3,11 @@ package login
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -21,17 +18,30 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 	"github.com/edgeauth/caddy-edgeauth/module/identity"
 	"github.com/edgeauth/caddy-edgeauth/module/oidc"
 )
 
-// testOP is a minimal OpenID provider: /authorize redirects straight back
-// with a code, /token checks client authentication and PKCE and signs ID
-// tokens, /end_session says goodbye. Knobs change its behaviour per test.
+// testOP is the test OpenID provider (demoidp) with its own authorization,
+// token and end-session endpoints mounted on it (demoidp.Handle).
+// /authorize redirects straight back with a code, /token checks client
+// authentication and PKCE and returns tokens that demoidp signs (ID tokens,
+// and at+jwt access tokens), /end_session says goodbye.
+//
+// Why these three endpoints stay here instead of using demoidp's own: the
+// login tests need a provider that misbehaves on request — an ID token with
+// another nonce or typ, a missing or forged iss callback parameter, an
+// authorization error, expires_in as a string or any JSON value, scope
+// omitted, widened or narrowed on refresh, a slow or failing refresh, no or
+// a rotated refresh token — and that counts and records authorization
+// requests. demoidp's endpoints are standards-faithful and serve the demo and
+// the integration tests; teaching them these faults would make every one of
+// its users carry them. The host, the keys (one, kid "k1") and every
+// signature are demoidp's.
 type testOP struct {
 	t        *testing.T
-	srv      *httptest.Server
-	key      *rsa.PrivateKey
+	idp      *demoidp.Server
 	clientID string
 	secret   string
 
@@ -72,32 +82,47 @@ type refreshGrant struct {
 	scopes []string
 }
 
+// Paths of testOP's own endpoints on the demoidp server.
+const (
+	opAuthorize  = "/testop/authorize"
+	opToken      = "/testop/token"
+	opEndSession = "/testop/end_session"
+)
+
 func newTestOP(t *testing.T) *testOP {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op := &testOP{t: t, key: key, clientID: "4000000000000000001", secret: "client-secret-value",
+	idp := demoidp.ForTest(t, demoidp.Options{PlainHTTP: true, KeyID: "k1"})
+	op := &testOP{t: t, idp: idp, clientID: "4000000000000000001", secret: "client-secret-value",
 		codes: map[string]codeGrant{}, refreshes: map[string]refreshGrant{}, loginExpiresIn: 3600, refreshExpiresIn: 3600}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/authorize", op.authorize)
-	mux.HandleFunc("/token", op.token)
-	mux.HandleFunc("/end_session", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "signed out at the provider") })
-	op.srv = httptest.NewServer(mux)
-	t.Cleanup(op.srv.Close)
+	idp.Handle(opAuthorize, http.HandlerFunc(op.authorize))
+	idp.Handle(opToken, http.HandlerFunc(op.token))
+	idp.Handle(opEndSession, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "signed out at the provider") }))
 	return op
 }
 
-func (op *testOP) issuer() string { return op.srv.URL }
+func (op *testOP) issuer() string { return op.idp.Issuer() }
 
 func (op *testOP) metadata() *oidc.Metadata {
 	return &oidc.Metadata{
 		Issuer:                            op.issuer(),
-		AuthorizationEndpoint:             op.srv.URL + "/authorize",
-		TokenEndpoint:                     op.srv.URL + "/token",
-		EndSessionEndpoint:                op.srv.URL + "/end_session",
+		AuthorizationEndpoint:             op.idp.URL() + opAuthorize,
+		TokenEndpoint:                     op.idp.URL() + opToken,
+		EndSessionEndpoint:                op.idp.URL() + opEndSession,
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic"},
 	}
+}
+
+// mint has demoidp sign claims with its current key; typ is the typ header
+// ("-": none).
+func (op *testOP) mint(claims jwt.MapClaims, typ string) string {
+	hdr := any(typ)
+	if typ == "-" {
+		hdr = nil
+	}
+	s, err := op.idp.Mint(claims, demoidp.WithoutDefaults(), demoidp.WithHeader("typ", hdr))
+	if err != nil {
+		op.t.Error(err)
+	}
+	return s
 }
 
 func (op *testOP) set(f func(op *testOP)) {
@@ -154,20 +179,11 @@ func (op *testOP) idToken(nonce string, scopes []string) string {
 	for k, v := range op.idTokenExtra {
 		claims[k] = v
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
-	tok.Header["kid"] = "k1"
-	switch op.idTokenTyp {
-	case "":
-	case "-":
-		delete(tok.Header, "typ")
-	default:
-		tok.Header["typ"] = op.idTokenTyp
+	typ := op.idTokenTyp
+	if typ == "" {
+		typ = "JWT"
 	}
-	s, err := tok.SignedString(op.key)
-	if err != nil {
-		op.t.Error(err)
-	}
-	return s
+	return op.mint(claims, typ)
 }
 
 // accessToken is an opaque access token (prefix and random text), or with jwtAccessTokens an
@@ -177,14 +193,8 @@ func (op *testOP) accessToken(prefix string, scopes []string) string {
 		return prefix + randomToken(8)
 	}
 	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": op.issuer(), "aud": "resource-server",
-		"sub": "1000000000000001", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "scope": strings.Join(scopes, " ")})
-	tok.Header["kid"], tok.Header["typ"] = "k1", "at+jwt"
-	s, err := tok.SignedString(op.key)
-	if err != nil {
-		op.t.Error(err)
-	}
-	return s
+	return op.mint(jwt.MapClaims{"iss": op.issuer(), "aud": "resource-server",
+		"sub": "1000000000000001", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "scope": strings.Join(scopes, " ")}, "at+jwt")
 }
 
 func (op *testOP) granted(asked []string) []string {
@@ -303,13 +313,14 @@ func (p *testProvider) Metadata() (*oidc.Metadata, bool) {
 func (p *testProvider) HTTPClient() *http.Client { return &http.Client{Timeout: 5 * time.Second} }
 
 // jwtVerifier is a small IDTokenVerifier built on golang-jwt: RS256 with
-// the OP's key, iss, aud, exp and iat.
+// the OP's current key, iss, aud, exp and iat. It is independent of the
+// module's own token package on purpose: these tests are about the flow.
 type jwtVerifier struct {
 	op *testOP
 }
 
 func (v jwtVerifier) Verify(_ context.Context, raw string) (*identity.Identity, error) {
-	tok, err := jwt.Parse(raw, func(*jwt.Token) (any, error) { return &v.op.key.PublicKey, nil },
+	tok, err := jwt.Parse(raw, func(*jwt.Token) (any, error) { return v.op.idp.PublicKey(v.op.idp.CurrentKID()), nil },
 		jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(v.op.issuer()), jwt.WithAudience(v.op.clientID),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt())
 	if err != nil || !tok.Valid {

@@ -1,207 +1,50 @@
 package oidc
 
 import (
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 )
 
-// testCA is a throw-away certificate authority with one leaf for 127.0.0.1.
-type testCA struct {
-	ca, leaf   *x509.Certificate
-	tlsCert    tls.Certificate
-	pemPath    string
-	caPrint    string
-	leafPrint  string
-	leafNoRoot tls.Certificate // leaf only, CA not sent
+// testIdP is the test OpenID provider (demoidp) as these tests use it: an
+// ES256 key (fast to make), no Cache-Control on the JWKS (so JWKSRefresh
+// decides), and its CA written to a file for Config.TLSCA.
+type testIdP struct {
+	*demoidp.Server
+	caPath string // the CA that signed its certificate, for Config.TLSCA
+	kid    string // its first signing key
 }
 
-func newTestCA(t *testing.T) *testCA {
+// newIdP returns a provider whose listener is bound but which does not
+// serve yet; call Start.
+func newIdP(t *testing.T, opts demoidp.Options) *testIdP {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if opts.KeyAlg == "" {
+		opts.KeyAlg = "ES256"
+	}
+	s, err := demoidp.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "edgeauth test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	t.Cleanup(func() { s.Close() })
+	s.SetJWKSCacheControl("")
+	caPath, err := s.WriteCAFile(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, _ := x509.ParseCertificate(caDER)
-	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:     []string{"localhost"},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, leafKey.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(leafDER)
-	path := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{
-		ca: ca, leaf: leaf,
-		tlsCert:    tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: leafKey},
-		leafNoRoot: tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: leafKey},
-		pemPath:    path,
-		caPrint:    Thumbprint(ca),
-		leafPrint:  Thumbprint(leaf),
-	}
+	return &testIdP{Server: s, caPath: caPath, kid: s.CurrentKID()}
 }
 
-// fakeIdP serves discovery and a JWKS over TLS and counts requests.
-type fakeIdP struct {
-	srv          *httptest.Server
-	url          string // https://127.0.0.1:port, known before the server starts
-	mu           sync.Mutex
-	keys         []map[string]string
-	issuer       string // "" → the server's URL
-	cacheControl string
-	discoFail    atomic.Bool
-	jwksFail     atomic.Bool
-	jwksDelay    time.Duration
-	jwksHits     atomic.Int64
-	discoHits    atomic.Int64
-	anyHits      atomic.Int64
-}
-
-func (f *fakeIdP) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		f.discoHits.Add(1)
-		if f.discoFail.Load() {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		f.mu.Lock()
-		iss := f.issuer
-		f.mu.Unlock()
-		if iss == "" {
-			iss = f.url
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"issuer":                 iss,
-			"authorization_endpoint": f.url + "/authorize",
-			"token_endpoint":         f.url + "/token",
-			"jwks_uri":               f.url + "/jwks",
-		})
-	})
-	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
-		f.jwksHits.Add(1)
-		if f.jwksDelay > 0 {
-			time.Sleep(f.jwksDelay)
-		}
-		if f.jwksFail.Load() {
-			http.Error(w, "down", http.StatusInternalServerError)
-			return
-		}
-		f.mu.Lock()
-		body, _ := json.Marshal(map[string]any{"keys": f.keys})
-		cc := f.cacheControl
-		f.mu.Unlock()
-		if cc != "" {
-			w.Header().Set("Cache-Control", cc)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.anyHits.Add(1)
-		mux.ServeHTTP(w, r)
-	})
-}
-
-// newFakeIdP returns an unstarted IdP whose listener is already bound.
-func newFakeIdP(t *testing.T, ca *testCA, cert tls.Certificate) *fakeIdP {
+// startIdP returns a serving provider with default options.
+func startIdP(t *testing.T) *testIdP {
 	t.Helper()
-	f := &fakeIdP{}
-	f.srv = httptest.NewUnstartedServer(f.handler())
-	f.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	f.url = "https://" + f.srv.Listener.Addr().String()
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func startFakeIdP(t *testing.T, ca *testCA) *fakeIdP {
-	f := newFakeIdP(t, ca, ca.tlsCert)
-	f.srv.StartTLS()
-	return f
-}
-
-func (f *fakeIdP) setKeys(keys ...map[string]string) {
-	f.mu.Lock()
-	f.keys = keys
-	f.mu.Unlock()
-}
-
-func b64u(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-func rsaJWK(kid string, pub *rsa.PublicKey) map[string]string {
-	return map[string]string{"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
-		"n": b64u(pub.N.Bytes()), "e": b64u(big.NewInt(int64(pub.E)).Bytes())}
-}
-
-func ecJWK(kid string, pub *ecdsa.PublicKey) map[string]string {
-	size := (pub.Curve.Params().BitSize + 7) / 8
-	b, _ := pub.Bytes()
-	return map[string]string{"kty": "EC", "kid": kid, "crv": pub.Curve.Params().Name,
-		"x": b64u(b[1 : 1+size]), "y": b64u(b[1+size:])}
-}
-
-func edJWK(kid string, pub ed25519.PublicKey) map[string]string {
-	return map[string]string{"kty": "OKP", "kid": kid, "crv": "Ed25519", "x": b64u(pub)}
-}
-
-var (
-	rsaOnce sync.Once
-	rsaKey  *rsa.PrivateKey
-)
-
-// testRSA returns a 2048-bit key shared by the tests (generation is slow).
-func testRSA(t *testing.T) *rsa.PrivateKey {
-	rsaOnce.Do(func() {
-		var err error
-		rsaKey, err = rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-	})
-	return rsaKey
+	idp := newIdP(t, demoidp.Options{})
+	if err := idp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return idp
 }
 
 // fakeClock is a settable clock.

@@ -1,19 +1,26 @@
 package oidc
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"testing"
 
 	"go.uber.org/zap"
+
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 )
 
 func TestParseJWKS(t *testing.T) {
-	rk := testRSA(t)
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
 	weak, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		t.Fatal(err)
@@ -23,19 +30,19 @@ func TestParseJWKS(t *testing.T) {
 	p521, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
 
-	enc := rsaJWK("enc", &rk.PublicKey)
+	enc := jwk("enc", &rk.PublicKey)
 	enc["use"] = "enc"
-	offCurve := ecJWK("offcurve", &p256.PublicKey)
+	offCurve := jwk("offcurve", &p256.PublicKey)
 	offCurve["y"] = offCurve["x"]
-	shortEC := ecJWK("short", &p384.PublicKey)
+	shortEC := jwk("short", &p384.PublicKey)
 	shortEC["crv"] = "P-256"
 	keys := []map[string]string{
-		rsaJWK("rsa", &rk.PublicKey),
-		ecJWK("p256", &p256.PublicKey),
-		ecJWK("p384", &p384.PublicKey),
-		ecJWK("p521", &p521.PublicKey),
-		edJWK("ed", edPub),
-		rsaJWK("weak", &weak.PublicKey),
+		jwk("rsa", &rk.PublicKey),
+		jwk("p256", &p256.PublicKey),
+		jwk("p384", &p384.PublicKey),
+		jwk("p521", &p521.PublicKey),
+		jwk("ed", edPub),
+		jwk("weak", &weak.PublicKey),
 		enc,
 		offCurve,
 		shortEC,
@@ -43,7 +50,7 @@ func TestParseJWKS(t *testing.T) {
 		{"kty": "OKP", "kid": "x25519", "crv": "X25519", "x": b64u(make([]byte, 32))},
 		{"kty": "RSA", "kid": "bad-n", "n": "!!!", "e": "AQAB"},
 		{"kty": "RSA", "kid": "rsa", "n": "dup", "e": "AQAB"},
-		{"kty": "RSA", "kid": "even-e", "n": rsaJWK("", &rk.PublicKey)["n"], "e": b64u([]byte{2})},
+		{"kty": "RSA", "kid": "even-e", "n": jwk("", &rk.PublicKey)["n"], "e": b64u([]byte{2})},
 	}
 	body, _ := json.Marshal(map[string]any{"keys": append([]any{"not an object"}, anySlice(keys)...)})
 	ks, err := parseJWKS(body, zap.NewNop())
@@ -77,6 +84,19 @@ func TestParseJWKS(t *testing.T) {
 		t.Error("malformed JWKS accepted")
 	}
 }
+
+// jwk is pub as the test provider publishes it, with kid; RSA keys also
+// state use "sig" and alg RS256.
+func jwk(kid string, pub crypto.PublicKey) map[string]string {
+	m := demoidp.PublicJWK(pub)
+	m["kid"] = kid
+	if m["kty"] == "RSA" {
+		m["use"], m["alg"] = "sig", "RS256"
+	}
+	return m
+}
+
+func b64u(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 func anySlice(ms []map[string]string) []any {
 	out := make([]any, len(ms))

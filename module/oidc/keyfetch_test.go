@@ -3,8 +3,11 @@ package oidc
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
+
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 )
 
 // TestUnknownKeyWhileKeysUnreachable: an unknown key ID is ErrUnknownKey
@@ -12,22 +15,20 @@ import (
 // after the refetch it caused failed — the keys loaded earlier stay usable
 // — until a refetch succeeds again.
 func TestUnknownKeyWhileKeysUnreachable(t *testing.T) {
-	ca := newTestCA(t)
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	p, clk := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath})
+	idp := startIdP(t)
+	p, clk := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath})
 	p.Start()
 	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
 	if _, err := p.Key(context.Background(), "rotated"); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("unknown kid with the JWKS reachable: %v, want ErrUnknownKey", err)
 	}
 
-	idp.jwksFail.Store(true)
+	idp.FailEndpoint(demoidp.PathJWKS, http.StatusInternalServerError)
 	clk.advance(DefaultKidCooldown + time.Second)
 	if _, err := p.Key(context.Background(), "rotated"); !errors.Is(err, ErrKeysUnreachable) {
 		t.Fatalf("unknown kid while the JWKS fails: %v, want ErrKeysUnreachable", err)
 	}
-	if k, err := p.Key(context.Background(), "k1"); err != nil || k.ID != "k1" {
+	if k, err := p.Key(context.Background(), idp.kid); err != nil || k.ID != idp.kid {
 		t.Errorf("the loaded key after a failed refetch: %+v, %v", k, err)
 	}
 	// Within the cooldown no new fetch is made; the last one failed.
@@ -35,7 +36,7 @@ func TestUnknownKeyWhileKeysUnreachable(t *testing.T) {
 		t.Errorf("unknown kid within the cooldown after a failed fetch: %v, want ErrKeysUnreachable", err)
 	}
 
-	idp.jwksFail.Store(false)
+	idp.FailEndpoint(demoidp.PathJWKS, 0)
 	clk.advance(DefaultKidCooldown + time.Second)
 	if _, err := p.Key(context.Background(), "rotated"); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("unknown kid after the JWKS is back: %v, want ErrUnknownKey", err)

@@ -2,29 +2,26 @@ package oidc
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"net/http"
-	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 )
 
 // A userinfo or introspection answer that names a member twice is refused
 // (as an unusable answer), never read as whichever copy encoding/json keeps.
 func TestOpaqueAnswerWithDuplicateMembersRefused(t *testing.T) {
-	ca := newTestCA(t)
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	var body string
-	answers := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	idp := startIdP(t)
+	// Bytes the provider would never send, served from its own host.
+	var body atomic.Value
+	raw := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(body))
-	}))
-	answers.TLS = &tls.Config{Certificates: []tls.Certificate{ca.tlsCert}}
-	answers.StartTLS()
-	t.Cleanup(answers.Close)
-	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath,
-		Overrides: Metadata{UserinfoEndpoint: answers.URL + "/userinfo", IntrospectionEndpoint: answers.URL + "/introspect"}})
+		_, _ = w.Write([]byte(body.Load().(string)))
+	})
+	idp.Handle("/raw/userinfo", raw)
+	idp.Handle("/raw/introspect", raw)
+	p, _ := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath,
+		Overrides: Metadata{UserinfoEndpoint: idp.URL() + "/raw/userinfo", IntrospectionEndpoint: idp.URL() + "/raw/introspect"}})
 	p.Start()
 	waitFor(t, "metadata", func() bool { _, ok := p.Metadata(); return ok })
 
@@ -38,7 +35,7 @@ func TestOpaqueAnswerWithDuplicateMembersRefused(t *testing.T) {
 		{`{"active":true,"sub":"alice","\u0073ub":"root","client_id":"gw"}`, false},
 		{`{"active":true,"sub":"alice","nested":{"a":1},"aud":"gw"}`, true},
 	} {
-		body = c.body
+		body.Store(c.body)
 		for name, ask := range map[string]func() (map[string]any, error){
 			"userinfo":      func() (map[string]any, error) { return p.Userinfo(ctx, "tok") },
 			"introspection": func() (map[string]any, error) { return p.Introspect(ctx, "tok", "gw", "s") },

@@ -2,11 +2,9 @@ package oidc
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,56 +16,56 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 )
 
 func TestBackgroundLoad(t *testing.T) {
-	ca := newTestCA(t)
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath})
+	idp := startIdP(t)
+	p, _ := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath})
 
-	if _, err := p.Key(context.Background(), "k1"); !errors.Is(err, ErrKeysNotLoaded) {
+	if _, err := p.Key(context.Background(), idp.kid); !errors.Is(err, ErrKeysNotLoaded) {
 		t.Fatalf("before Start: Key = %v, want ErrKeysNotLoaded", err)
 	}
-	if idp.anyHits.Load() != 0 {
+	if idp.Counts().All != 0 {
 		t.Fatal("NewProvider made network requests")
 	}
 	p.Start()
 	p.Start() // idempotent
 	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
-	k, err := p.Key(context.Background(), "k1")
-	if err != nil || k.ID != "k1" {
+	k, err := p.Key(context.Background(), idp.kid)
+	if err != nil || k.ID != idp.kid {
 		t.Fatalf("Key(k1) = %+v, %v", k, err)
 	}
 	m, ok := p.Metadata()
-	if !ok || m.TokenEndpoint != idp.url+"/token" || m.Issuer != idp.url {
+	if !ok || m.TokenEndpoint != idp.URL()+"/token" || m.Issuer != idp.URL() {
 		t.Fatalf("Metadata() = %+v, %v", m, ok)
 	}
 	st := p.Status()
 	if !st.MetadataLoaded || st.JWKSFetches != 1 || st.LastError != "" || st.LastRefresh.IsZero() {
 		t.Fatalf("Status() = %+v", st)
 	}
-	if idp.discoHits.Load() != 1 || idp.jwksHits.Load() != 1 {
-		t.Fatalf("discovery hits %d, JWKS hits %d; want 1 and 1", idp.discoHits.Load(), idp.jwksHits.Load())
+	if idp.Counts().Discovery != 1 || idp.Counts().JWKS != 1 {
+		t.Fatalf("discovery hits %d, JWKS hits %d; want 1 and 1", idp.Counts().Discovery, idp.Counts().JWKS)
 	}
-	if got := p.Keys(); len(got) != 1 || got[0].ID != "k1" {
+	if got := p.Keys(); len(got) != 1 || got[0].ID != idp.kid {
 		t.Fatalf("Keys() = %+v", got)
 	}
 }
 
 func TestUnreachableAtStartThenUp(t *testing.T) {
-	ca := newTestCA(t)
-	idp := newFakeIdP(t, ca, ca.tlsCert) // listener bound, nothing served yet
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath, HTTPTimeout: 200 * time.Millisecond})
+	idp := newIdP(t, demoidp.Options{}) // listener bound, nothing served yet
+	p, _ := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath, HTTPTimeout: 200 * time.Millisecond})
 	p.Start()
 	waitFor(t, "a failed attempt", func() bool { return p.Status().LastError != "" })
-	if _, err := p.Key(context.Background(), "k1"); !errors.Is(err, ErrKeysNotLoaded) {
+	if _, err := p.Key(context.Background(), idp.kid); !errors.Is(err, ErrKeysNotLoaded) {
 		t.Fatalf("while down: Key = %v, want ErrKeysNotLoaded", err)
 	}
-	idp.srv.StartTLS()
+	if err := idp.Start(); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "keys after the provider came up", func() bool { return p.Status().KeysLoaded == 1 })
-	if _, err := p.Key(context.Background(), "k1"); err != nil {
+	if _, err := p.Key(context.Background(), idp.kid); err != nil {
 		t.Fatalf("Key after recovery: %v", err)
 	}
 	if st := p.Status(); st.LastError != "" {
@@ -76,30 +74,28 @@ func TestUnreachableAtStartThenUp(t *testing.T) {
 }
 
 func TestRefreshFailureKeepsOldKeys(t *testing.T) {
-	ca := newTestCA(t)
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath, JWKSRefresh: 30 * time.Millisecond})
+	idp := startIdP(t)
+	p, _ := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath, JWKSRefresh: 30 * time.Millisecond})
 	p.Start()
 	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
-	idp.jwksFail.Store(true)
-	before := idp.jwksHits.Load()
-	waitFor(t, "two failed refreshes", func() bool { return idp.jwksHits.Load() >= before+2 })
+	idp.FailEndpoint(demoidp.PathJWKS, http.StatusInternalServerError)
+	before := idp.Counts().JWKS
+	waitFor(t, "two failed refreshes", func() bool { return idp.Counts().JWKS >= before+2 })
 	st := p.Status()
 	if st.KeysLoaded != 1 || !strings.Contains(st.LastError, "HTTP 500") {
 		t.Fatalf("Status after failed refresh = %+v", st)
 	}
-	if _, err := p.Key(context.Background(), "k1"); err != nil {
+	if _, err := p.Key(context.Background(), idp.kid); err != nil {
 		t.Fatalf("old key lost after failed refresh: %v", err)
 	}
 	if err := p.Refresh(context.Background()); err == nil {
 		t.Fatal("Refresh against a failing JWKS returned nil")
 	}
 	// Scheduled refresh picks up rotated keys once the JWKS is back.
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	idp.setKeys(ecJWK("k2", &ec.PublicKey))
-	idp.jwksFail.Store(false)
-	waitFor(t, "rotated key", func() bool { _, ok := p.keys.Load().byID["k2"]; return ok })
+	k2 := idp.AddKey("ES256")
+	idp.RemoveKey(idp.kid)
+	idp.FailEndpoint(demoidp.PathJWKS, 0)
+	waitFor(t, "rotated key", func() bool { _, ok := p.keys.Load().byID[k2]; return ok })
 	if !p.lastKidFetchForTest().IsZero() {
 		t.Fatal("scheduled refreshes started the kid cooldown")
 	}
@@ -112,15 +108,13 @@ func (p *Provider) lastKidFetchForTest() time.Time {
 }
 
 func TestCacheControlMaxAge(t *testing.T) {
-	ca := newTestCA(t)
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	idp.cacheControl = "public, max-age=600"
-	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath, JWKSRefresh: 10 * time.Millisecond})
+	idp := startIdP(t)
+	idp.SetJWKSCacheControl("public, max-age=600")
+	p, _ := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath, JWKSRefresh: 10 * time.Millisecond})
 	p.Start()
 	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
 	time.Sleep(100 * time.Millisecond)
-	if n := idp.jwksHits.Load(); n != 1 {
+	if n := idp.Counts().JWKS; n != 1 {
 		t.Fatalf("JWKS fetched %d times within max-age=600, want 1", n)
 	}
 }
@@ -151,56 +145,51 @@ func unknownKidFlood(p *Provider, n int, prefix string) int {
 }
 
 func TestUnknownKidCooldown(t *testing.T) {
-	ca := newTestCA(t)
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	idp.jwksDelay = 20 * time.Millisecond // let the flood pile up on one fetch
-	p, clk := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath})
+	idp := startIdP(t)
+	idp.SetHang(20 * time.Millisecond) // let the flood pile up on one fetch
+	p, clk := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath})
 	p.Start()
 	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
-	base := idp.jwksHits.Load() // the start-up fetch
+	base := idp.Counts().JWKS // the start-up fetch
 
 	if got := unknownKidFlood(p, 200, "a"); got != 200 {
 		t.Fatalf("%d of 200 unknown kids reported ErrUnknownKey", got)
 	}
-	if n := idp.jwksHits.Load() - base; n != 1 {
+	if n := idp.Counts().JWKS - base; n != 1 {
 		t.Fatalf("200 unknown kids caused %d JWKS fetches, want exactly 1", n)
 	}
 	clk.advance(29 * time.Second)
 	unknownKidFlood(p, 200, "b")
-	if n := idp.jwksHits.Load() - base; n != 1 {
+	if n := idp.Counts().JWKS - base; n != 1 {
 		t.Fatalf("within the cooldown: %d JWKS fetches, want still 1", n)
 	}
 	clk.advance(2 * time.Second) // 31s after the refetch
 	unknownKidFlood(p, 200, "c")
-	if n := idp.jwksHits.Load() - base; n != 2 {
+	if n := idp.Counts().JWKS - base; n != 2 {
 		t.Fatalf("after the cooldown: %d JWKS fetches, want 2", n)
 	}
 
 	// A new key published by the IdP is found by the next allowed refetch.
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey), ecJWK("new", &ec.PublicKey))
-	if _, err := p.Key(context.Background(), "new"); !errors.Is(err, ErrUnknownKey) {
+	newKID := idp.AddKey("ES256")
+	if _, err := p.Key(context.Background(), newKID); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("new kid inside the cooldown: %v, want ErrUnknownKey", err)
 	}
 	clk.advance(31 * time.Second)
-	if k, err := p.Key(context.Background(), "new"); err != nil || k.ID != "new" {
+	if k, err := p.Key(context.Background(), newKID); err != nil || k.ID != newKID {
 		t.Fatalf("new kid after the cooldown: %+v, %v", k, err)
 	}
 }
 
 func TestStartupAndRefreshDoNotStartCooldown(t *testing.T) {
-	ca := newTestCA(t)
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	p, clk := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath})
+	idp := startIdP(t)
+	p, clk := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath})
 	p.Start()
 	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
 	// Right after the start-up fetch, an unknown kid still refetches.
 	if _, err := p.Key(context.Background(), "x"); !errors.Is(err, ErrUnknownKey) {
 		t.Fatal(err)
 	}
-	if n := idp.jwksHits.Load(); n != 2 {
+	if n := idp.Counts().JWKS; n != 2 {
 		t.Fatalf("JWKS hits = %d, want 2 (start-up + unknown kid)", n)
 	}
 	clk.advance(31 * time.Second)
@@ -210,19 +199,17 @@ func TestStartupAndRefreshDoNotStartCooldown(t *testing.T) {
 	if _, err := p.Key(context.Background(), "y"); !errors.Is(err, ErrUnknownKey) {
 		t.Fatal(err)
 	}
-	if n := idp.jwksHits.Load(); n != 4 {
+	if n := idp.Counts().JWKS; n != 4 {
 		t.Fatalf("JWKS hits = %d, want 4 (a forced refresh must not start the cooldown)", n)
 	}
 }
 
 func TestKeyHonoursContext(t *testing.T) {
-	ca := newTestCA(t)
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath})
+	idp := startIdP(t)
+	p, _ := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath})
 	p.Start()
 	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
-	idp.jwksDelay = 300 * time.Millisecond
+	idp.SetHang(300 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -233,28 +220,25 @@ func TestKeyHonoursContext(t *testing.T) {
 }
 
 func TestThumbprints(t *testing.T) {
-	ca := newTestCA(t)
+	caPrint := func(idp *testIdP) string { return Thumbprint(idp.CACert()) }
 	for _, tc := range []struct {
 		name   string
-		print  string
+		print  func(*testIdP) string
 		leafOK bool // serve only the leaf (the CA is then only in the verified chain)
 		ok     bool
 	}{
-		{"CA thumbprint, CA in presented chain", ca.caPrint, false, true},
-		{"CA thumbprint, CA only in verified chain", strings.ToUpper(ca.caPrint), true, true},
-		{"leaf thumbprint", ca.leafPrint, false, true},
-		{"mismatch", strings.Repeat("ab", 20), false, false},
+		{"CA thumbprint, CA in presented chain", caPrint, false, true},
+		{"CA thumbprint, CA only in verified chain", func(idp *testIdP) string { return strings.ToUpper(caPrint(idp)) }, true, true},
+		{"leaf thumbprint", func(idp *testIdP) string { return Thumbprint(idp.LeafCert()) }, false, true},
+		{"mismatch", func(*testIdP) string { return strings.Repeat("ab", 20) }, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cert := ca.tlsCert
-			if tc.leafOK {
-				cert = ca.leafNoRoot
+			idp := newIdP(t, demoidp.Options{TLSLeafOnly: tc.leafOK})
+			if err := idp.Start(); err != nil {
+				t.Fatal(err)
 			}
-			idp := newFakeIdP(t, ca, cert)
-			idp.srv.StartTLS()
-			idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-			p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath,
-				Thumbprints: []string{tc.print}, Overrides: Metadata{JWKSURI: idp.url + "/jwks"}})
+			p, _ := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath,
+				Thumbprints: []string{tc.print(idp)}, Overrides: Metadata{JWKSURI: idp.URL() + "/jwks"}})
 			err := p.Refresh(context.Background())
 			if tc.ok {
 				if err != nil || p.Status().KeysLoaded != 1 {
@@ -268,9 +252,10 @@ func TestThumbprints(t *testing.T) {
 			if !strings.Contains(p.Status().LastError, "thumbprint did not match") || p.Status().KeysLoaded != 0 {
 				t.Fatalf("Status = %+v", p.Status())
 			}
-			// Other hosts reached through the same client are not pinned.
-			other := startFakeIdP(t, ca)
-			resp, err := p.HTTPClient().Get(other.url + "/jwks")
+			// Other hosts reached through the same client are not pinned:
+			// the same server as localhost:port is another host to the pin.
+			_, port, _ := net.SplitHostPort(idp.Addr())
+			resp, err := p.HTTPClient().Get("https://localhost:" + port + "/jwks")
 			if err != nil {
 				t.Fatalf("unpinned host through HTTPClient: %v", err)
 			}
@@ -280,10 +265,8 @@ func TestThumbprints(t *testing.T) {
 }
 
 func TestThumbprintPinsDiscoveredJWKSHost(t *testing.T) {
-	ca := newTestCA(t)
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath, Thumbprints: []string{strings.Repeat("0", 40)}})
+	idp := startIdP(t)
+	p, _ := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath, Thumbprints: []string{strings.Repeat("0", 40)}})
 	p.Start()
 	waitFor(t, "discovery", func() bool { return p.Status().MetadataLoaded })
 	waitFor(t, "a failed JWKS fetch", func() bool { return strings.Contains(p.Status().LastError, "thumbprint did not match") })
@@ -293,7 +276,6 @@ func TestThumbprintPinsDiscoveredJWKSHost(t *testing.T) {
 }
 
 func TestTLSCA(t *testing.T) {
-	ca := newTestCA(t)
 	if _, err := NewProvider(Config{Issuer: "https://idp.example.com", TLSCA: "/nonexistent/ca.pem"}, nil); err == nil ||
 		!strings.Contains(err.Error(), `tls_ca "/nonexistent/ca.pem": cannot read`) {
 		t.Fatalf("missing tls_ca: %v", err)
@@ -309,43 +291,39 @@ func TestTLSCA(t *testing.T) {
 	}
 
 	// Without tls_ca the test CA is not trusted.
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	p, _ := newTestProvider(t, Config{Issuer: idp.url})
+	idp := startIdP(t)
+	p, _ := newTestProvider(t, Config{Issuer: idp.URL()})
 	if err := p.Refresh(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("untrusted CA: %v", err)
 	}
 }
 
 func TestIssuerMismatch(t *testing.T) {
-	ca := newTestCA(t)
 	for _, tc := range []struct{ configured, stated func(url string) string }{
 		{func(u string) string { return u }, func(u string) string { return u + "/" }},
 		{func(u string) string { return u + "/" }, func(u string) string { return u + "/x" }},
 		{func(u string) string { return u + "/" }, func(u string) string { return strings.ToUpper(u) }},
 		{func(u string) string { return u }, func(string) string { return "https://evil.example.com" }},
 	} {
-		idp := startFakeIdP(t, ca)
-		idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-		idp.issuer = tc.stated(idp.url)
-		p, _ := newTestProvider(t, Config{Issuer: tc.configured(idp.url), TLSCA: ca.pemPath})
+		idp := startIdP(t)
+		idp.SetStatedIssuer(tc.stated(idp.URL()))
+		p, _ := newTestProvider(t, Config{Issuer: tc.configured(idp.URL()), TLSCA: idp.caPath})
 		err := p.Refresh(context.Background())
 		if err == nil || !strings.Contains(err.Error(), "differs from the configured issuer") {
-			t.Fatalf("configured %q, stated %q: Refresh = %v", tc.configured(idp.url), idp.issuer, err)
+			t.Fatalf("configured %q, stated %q: Refresh = %v", tc.configured(idp.URL()), tc.stated(idp.URL()), err)
 		}
-		if _, ok := p.Metadata(); ok || idp.jwksHits.Load() != 0 {
+		if _, ok := p.Metadata(); ok || idp.Counts().JWKS != 0 {
 			t.Fatal("metadata or keys loaded despite an issuer mismatch")
 		}
 	}
 	// Trailing slash on both sides is fine; discovery is fetched without it.
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	idp.issuer = idp.url + "/"
-	p, _ := newTestProvider(t, Config{Issuer: idp.url + "/", TLSCA: ca.pemPath})
+	idp := startIdP(t)
+	idp.SetStatedIssuer(idp.URL() + "/")
+	p, _ := newTestProvider(t, Config{Issuer: idp.URL() + "/", TLSCA: idp.caPath})
 	if err := p.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if p.StatedIssuer() != idp.url+"/" || p.TokenIssuer() != idp.url+"/" {
+	if p.StatedIssuer() != idp.URL()+"/" || p.TokenIssuer() != idp.URL()+"/" {
 		t.Errorf("stated %q, token issuer %q", p.StatedIssuer(), p.TokenIssuer())
 	}
 }
@@ -354,17 +332,15 @@ func TestIssuerMismatch(t *testing.T) {
 // whose discovery document states the issuer without it loads; tokens must
 // then carry the stated string, and the difference is logged once at info.
 func TestIssuerTrailingSlashTrimmed(t *testing.T) {
-	ca := newTestCA(t)
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	idp.issuer = idp.url
+	idp := startIdP(t)
+	idp.SetStatedIssuer(idp.URL()) // as it is by default: without the configured "/"
 	core, logs := observer.New(zapcore.DebugLevel)
-	p, err := NewProvider(Config{Issuer: idp.url + "/", TLSCA: ca.pemPath}, zap.New(core))
+	p, err := NewProvider(Config{Issuer: idp.URL() + "/", TLSCA: idp.caPath}, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Destruct() })
-	if p.StatedIssuer() != "" || p.TokenIssuer() != idp.url+"/" {
+	if p.StatedIssuer() != "" || p.TokenIssuer() != idp.URL()+"/" {
 		t.Errorf("before discovery: stated %q, token issuer %q", p.StatedIssuer(), p.TokenIssuer())
 	}
 	for range 2 {
@@ -373,11 +349,11 @@ func TestIssuerTrailingSlashTrimmed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if p.Issuer() != idp.url+"/" || p.StatedIssuer() != idp.url || p.TokenIssuer() != idp.url {
+	if p.Issuer() != idp.URL()+"/" || p.StatedIssuer() != idp.URL() || p.TokenIssuer() != idp.URL() {
 		t.Errorf("configured %q, stated %q, token issuer %q", p.Issuer(), p.StatedIssuer(), p.TokenIssuer())
 	}
 	lines := logs.FilterMessageSnippet("without the configured trailing /").All()
-	if len(lines) != 1 || lines[0].Level != zapcore.InfoLevel || lines[0].ContextMap()["stated_issuer"] != idp.url {
+	if len(lines) != 1 || lines[0].Level != zapcore.InfoLevel || lines[0].ContextMap()["stated_issuer"] != idp.URL() {
 		t.Errorf("log lines %+v, want one at info naming the stated issuer", lines)
 	}
 }
@@ -404,32 +380,29 @@ func TestIssuerMatches(t *testing.T) {
 }
 
 func TestOverridesWithoutDiscovery(t *testing.T) {
-	ca := newTestCA(t)
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	idp.discoFail.Store(true)
-	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath,
-		Overrides: Metadata{JWKSURI: idp.url + "/jwks", TokenEndpoint: idp.url + "/tok"}})
+	idp := startIdP(t)
+	idp.FailEndpoint(demoidp.PathDiscovery, http.StatusServiceUnavailable)
+	p, _ := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath,
+		Overrides: Metadata{JWKSURI: idp.URL() + "/jwks", TokenEndpoint: idp.URL() + "/tok"}})
 	p.Start()
 	waitFor(t, "keys", func() bool { return p.Status().KeysLoaded == 1 })
 	m, ok := p.Metadata()
-	if !ok || m.TokenEndpoint != idp.url+"/tok" || m.Issuer != idp.url {
+	if !ok || m.TokenEndpoint != idp.URL()+"/tok" || m.Issuer != idp.URL() {
 		t.Fatalf("Metadata() = %+v, %v", m, ok)
 	}
 	// Discovery keeps being retried; once it answers, its other endpoints
 	// appear and the overrides still win.
-	idp.discoFail.Store(false)
+	idp.FailEndpoint(demoidp.PathDiscovery, 0)
 	waitFor(t, "discovery", func() bool { return p.meta.Load() != nil })
 	m, _ = p.Metadata()
-	if m.TokenEndpoint != idp.url+"/tok" || m.AuthorizationEndpoint != idp.url+"/authorize" {
+	if m.TokenEndpoint != idp.URL()+"/tok" || m.AuthorizationEndpoint != idp.URL()+"/authorize" {
 		t.Fatalf("merged metadata = %+v", m)
 	}
 
 	// jwks_uri alone: keys load, but Metadata is not complete.
-	idp2 := startFakeIdP(t, ca)
-	idp2.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	idp2.discoFail.Store(true)
-	p2, _ := newTestProvider(t, Config{Issuer: idp2.url, TLSCA: ca.pemPath, Overrides: Metadata{JWKSURI: idp2.url + "/jwks"}})
+	idp2 := startIdP(t)
+	idp2.FailEndpoint(demoidp.PathDiscovery, http.StatusServiceUnavailable)
+	p2, _ := newTestProvider(t, Config{Issuer: idp2.URL(), TLSCA: idp2.caPath, Overrides: Metadata{JWKSURI: idp2.URL() + "/jwks"}})
 	p2.Start()
 	waitFor(t, "keys", func() bool { return p2.Status().KeysLoaded == 1 })
 	if _, ok := p2.Metadata(); ok {
@@ -438,27 +411,22 @@ func TestOverridesWithoutDiscovery(t *testing.T) {
 }
 
 func TestNoRedirects(t *testing.T) {
-	ca := newTestCA(t)
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	redirector := startFakeIdP(t, ca)
-	redirector.srv.Config.Handler = http.RedirectHandler(idp.url+"/jwks", http.StatusFound)
-	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath, Overrides: Metadata{JWKSURI: redirector.url + "/jwks"}})
+	idp := startIdP(t)
+	idp.Handle("/moved/jwks", http.RedirectHandler(idp.URL()+"/jwks", http.StatusFound))
+	p, _ := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath, Overrides: Metadata{JWKSURI: idp.URL() + "/moved/jwks"}})
 	if err := p.Refresh(context.Background()); err == nil || !strings.Contains(err.Error(), "redirects are not followed") {
 		t.Fatalf("redirecting JWKS: %v", err)
 	}
-	if idp.jwksHits.Load() != 0 {
+	if idp.Counts().JWKS != 0 {
 		t.Fatal("the redirect was followed")
 	}
 }
 
 func TestDestructStopsGoroutine(t *testing.T) {
-	ca := newTestCA(t)
-	idp := startFakeIdP(t, ca)
-	idp.setKeys(rsaJWK("k1", &testRSA(t).PublicKey))
-	p, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath, JWKSRefresh: 10 * time.Millisecond})
+	idp := startIdP(t)
+	p, _ := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath, JWKSRefresh: 10 * time.Millisecond})
 	p.Start()
-	waitFor(t, "several refreshes", func() bool { return idp.jwksHits.Load() >= 3 })
+	waitFor(t, "several refreshes", func() bool { return idp.Counts().JWKS >= 3 })
 	if err := p.Destruct(); err != nil {
 		t.Fatal(err)
 	}
@@ -467,14 +435,14 @@ func TestDestructStopsGoroutine(t *testing.T) {
 	default:
 		t.Fatal("Destruct returned before the goroutine ended")
 	}
-	hits := idp.anyHits.Load()
+	hits := idp.Counts().All
 	time.Sleep(60 * time.Millisecond)
-	if idp.anyHits.Load() != hits {
+	if idp.Counts().All != hits {
 		t.Fatal("requests continued after Destruct")
 	}
 	p.Start() // no effect after Destruct
 	time.Sleep(30 * time.Millisecond)
-	if idp.anyHits.Load() != hits {
+	if idp.Counts().All != hits {
 		t.Fatal("Start after Destruct restarted the provider")
 	}
 	if err := p.Destruct(); err != nil { // idempotent
@@ -482,7 +450,7 @@ func TestDestructStopsGoroutine(t *testing.T) {
 	}
 
 	// Destruct without Start does not block.
-	q, _ := newTestProvider(t, Config{Issuer: idp.url, TLSCA: ca.pemPath})
+	q, _ := newTestProvider(t, Config{Issuer: idp.URL(), TLSCA: idp.caPath})
 	doneC := make(chan struct{})
 	go func() { q.Destruct(); close(doneC) }()
 	select {

@@ -13,15 +13,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 	"github.com/edgeauth/caddy-edgeauth/integration/stsemu"
-	"github.com/edgeauth/caddy-edgeauth/integration/stsemu/oidctest"
 	"github.com/golang-jwt/jwt/v5"
 )
 
 const clientA = "client-a"
 
+// claims are sub and aud; Mint adds iss, iat and exp (in an hour).
+func claims(sub, aud string) jwt.MapClaims { return jwt.MapClaims{"sub": sub, "aud": aud} }
+
 type emuFixture struct {
-	idp    *oidctest.IdP
+	idp    *demoidp.Server
 	emu    *stsemu.Server
 	client *Alibaba
 	req    Request
@@ -29,17 +32,13 @@ type emuFixture struct {
 
 func newEmu(t *testing.T, opts stsemu.Options, cfg AlibabaConfig) *emuFixture {
 	t.Helper()
-	idp, err := oidctest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(idp.Close)
+	idp := demoidp.ForTest(t, demoidp.Options{})
 	opts.HTTPClient = idp.Client()
 	emu := stsemu.New(opts)
 	emu.Start()
 	t.Cleanup(emu.Close)
 	if _, err := emu.CreateProvider(stsemu.Provider{Name: "gw-idp", IssuerURL: idp.Issuer(),
-		ClientIDs: []string{clientA}, Fingerprints: []string{idp.Thumbprint()}}); err != nil {
+		ClientIDs: []string{clientA}, Fingerprints: []string{idp.CAThumbprint()}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := emu.CreateRole("gw-role", stsemu.OIDCTrust(emu.ProviderARN("gw-idp"), idp.Issuer(), clientA, ""), 0); err != nil {
@@ -54,7 +53,7 @@ func newEmu(t *testing.T, opts stsemu.Options, cfg AlibabaConfig) *emuFixture {
 		t.Fatal(err)
 	}
 	return &emuFixture{idp: idp, emu: emu, client: c, req: Request{
-		Token:       idp.Token("user-123", clientA, time.Hour),
+		Token:       idp.MintForTest(t, claims("user-123", clientA)),
 		RoleARN:     emu.RoleARN("gw-role"),
 		ProviderARN: emu.ProviderARN("gw-idp"),
 		SessionName: "gw-user-123",
@@ -98,10 +97,10 @@ func TestAlibabaHappyPath(t *testing.T) {
 
 func TestAlibabaErrorMapping(t *testing.T) {
 	f := newEmu(t, stsemu.Options{}, AlibabaConfig{})
-	claims := func(mod func(jwt.MapClaims)) string {
-		c := f.idp.Claims("user-123", clientA, time.Hour)
+	withClaims := func(mod func(jwt.MapClaims)) string {
+		c := claims("user-123", clientA)
 		mod(c)
-		return f.idp.Sign(c)
+		return f.idp.MintForTest(t, c)
 	}
 	cases := []struct {
 		name   string
@@ -111,12 +110,12 @@ func TestAlibabaErrorMapping(t *testing.T) {
 		status int
 	}{
 		{"expired", func(r *Request) {
-			r.Token = claims(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() })
+			r.Token = withClaims(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() })
 		},
 			InvalidToken, "AuthenticationFail.OIDCToken.Expired", 401},
-		{"audience", func(r *Request) { r.Token = f.idp.Token("u", "client-z", time.Hour) }, InvalidToken, "AuthenticationFail.OIDCToken.AudienceNotMatch", 401},
-		{"issuer", func(r *Request) { r.Token = claims(func(c jwt.MapClaims) { c["iss"] = "https://x.example.com" }) }, InvalidToken, "AuthenticationFail.OIDCToken.IssuerNotMatch", 401},
-		{"signature", func(r *Request) { r.Token = f.idp.SignForeign(f.idp.Claims("u", clientA, time.Hour)) }, InvalidToken, "AuthenticationFail.OIDCToken.InvalidSignature", 401},
+		{"audience", func(r *Request) { r.Token = f.idp.MintForTest(t, claims("u", "client-z")) }, InvalidToken, "AuthenticationFail.OIDCToken.AudienceNotMatch", 401},
+		{"issuer", func(r *Request) { r.Token = withClaims(func(c jwt.MapClaims) { c["iss"] = "https://x.example.com" }) }, InvalidToken, "AuthenticationFail.OIDCToken.IssuerNotMatch", 401},
+		{"signature", func(r *Request) { r.Token = f.idp.MintForTest(t, claims("u", clientA), demoidp.WithForeignKey()) }, InvalidToken, "AuthenticationFail.OIDCToken.InvalidSignature", 401},
 		{"garbage token", func(r *Request) { r.Token = "not-a-jwt" }, InvalidToken, "AuthenticationFail.OIDCToken.Invalid", 401},
 		{"trust policy", func(r *Request) { r.RoleARN = f.emu.RoleARN("alice-only") }, Forbidden, "AuthenticationFail.NoPermission", 401},
 		{"unregistered provider", func(r *Request) { r.ProviderARN = f.emu.ProviderARN("nope") }, Forbidden, "AuthenticationFail.NoPermission", 401},
