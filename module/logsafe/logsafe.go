@@ -4,6 +4,7 @@
 package logsafe
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 	"unicode"
@@ -52,6 +53,13 @@ func redactSecret(msg, secret string) string {
 		return msg
 	}
 	msg = strings.ReplaceAll(msg, secret, Redacted)
+	// A server that quotes the form it was sent echoes the secret
+	// percent-encoded (any secret with + / = & %, e.g. a base64 one).
+	for _, enc := range []string{url.QueryEscape(secret), url.PathEscape(secret)} {
+		if enc != secret {
+			msg = strings.ReplaceAll(msg, enc, Redacted)
+		}
+	}
 	if i := strings.LastIndexByte(secret, '.'); i >= 0 && len(secret)-i-1 >= 16 {
 		msg = strings.ReplaceAll(msg, secret[i+1:], Redacted)
 	}

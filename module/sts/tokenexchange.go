@@ -178,7 +178,11 @@ func (t *TokenExchange) parse(resp *response, token string) (*Credentials, *Erro
 	}
 	var oe oauthError
 	parsed := json.Unmarshal(resp.body, &oe) == nil && oe.Error != ""
-	e := &Error{HTTPStatus: resp.status, Code: oe.Error, Message: logsafe.Message(oe.Description, token)}
+	// The gateway's client secret is redacted as well as the caller's token:
+	// a server may echo either. The code is the server's text too: it is
+	// logged and put in the caller's error body.
+	e := &Error{HTTPStatus: resp.status, Code: logsafe.Message(oe.Error, t.cfg.ClientSecret),
+		Message: logsafe.Message(oe.Description, token, t.cfg.ClientSecret)}
 	if !parsed {
 		e.Code = CodeBadResponse
 		e.Message = fmt.Sprintf("the token endpoint answered HTTP %d with an unreadable error body", resp.status)
