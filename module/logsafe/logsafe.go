@@ -23,7 +23,11 @@ func Message(msg string, secrets ...string) string {
 	}
 	msg = jwtShaped.ReplaceAllString(msg, Redacted)
 	msg = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		// Control characters, and the Unicode line and paragraph separators
+		// and format characters (bidi overrides, zero-width marks): log
+		// encoders write the latter as they are, and viewers break lines on
+		// U+2028/U+2029 or reorder text on U+202E.
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r) {
 			return ' '
 		}
 		return r
