@@ -22,6 +22,13 @@ func Message(msg string, secrets ...string) string {
 		msg = redactSecret(msg, secret)
 	}
 	msg = jwtShaped.ReplaceAllString(msg, Redacted)
+	msg = authCredential.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := authCredential.FindStringSubmatch(m)
+		if !credentialLike(sub[2]) {
+			return m // prose: "Basic authentication required"
+		}
+		return sub[1] + " " + Redacted
+	})
 	msg = strings.Map(func(r rune) rune {
 		// Control characters, and the Unicode line and paragraph separators
 		// and format characters (bidi overrides, zero-width marks): log
@@ -48,6 +55,11 @@ func Message(msg string, secrets ...string) string {
 // the first starting like a JSON object ("eyJ").
 var jwtShaped = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*){2,4}`)
 
+// authCredential matches an HTTP authorization credential a server quotes
+// from the request (`Basic base64(id:secret)`, a `Bearer` or `DPoP` token);
+// the scheme is kept, the credential removed.
+var authCredential = regexp.MustCompile(`(?i)\b(basic|bearer|dpop)\s+([A-Za-z0-9._~+/=-]{8,})`)
+
 // redactSecret removes secret from msg, and, for a token, its last
 // dot-separated part (the signature) when that part alone is long enough to
 // matter: an echo of the signature is as bad as one of the whole token.
@@ -68,6 +80,15 @@ func redactSecret(msg, secret string) string {
 		msg = strings.ReplaceAll(msg, secret[i+1:], Redacted)
 	}
 	return msg
+}
+
+// credentialLike tells a credential (it has a digit or a symbol, or mixes
+// cases over 16 characters or more) from a word of prose.
+func credentialLike(s string) bool {
+	if strings.ContainsAny(s, "0123456789._~+/=-") {
+		return true
+	}
+	return len(s) >= 16 && strings.ToLower(s) != s && strings.ToUpper(s) != s
 }
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }

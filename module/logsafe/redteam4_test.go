@@ -26,3 +26,27 @@ func TestRedTeam4UnicodeLineBreaksAndBidi(t *testing.T) {
 		t.Errorf("ordinary non-ASCII text changed: %q", got)
 	}
 }
+
+// TestRedTeam4QuotedAuthorizationCredential: a server that quotes the
+// Authorization header it refused echoes base64(client_id:client_secret)
+// (client_secret_basic) or a bearer token; neither is the secret's literal
+// text, so Message kept them (failed before the fix in this commit).
+func TestRedTeam4QuotedAuthorizationCredential(t *testing.T) {
+	for _, in := range []string{
+		"bad client: Authorization: Basic Z3c6Z3ctZXhjaGFuZ2Utc2VjcmV0",
+		"token refused (bearer 2YotnFZFEjr1zCsicMWpAA)",
+		"proof refused for DPoP Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU",
+	} {
+		got := Message(in)
+		for _, cred := range []string{"Z3c6Z3ctZXhjaGFuZ2Utc2VjcmV0", "2YotnFZFEjr1zCsicMWpAA", "Kz~8mXK1EalYznwH"} {
+			if strings.Contains(got, cred) {
+				t.Errorf("Message(%q) = %q keeps the credential", in, got)
+			}
+		}
+	}
+	for _, prose := range []string{"the token type must be Bearer or DPoP", "Basic authentication required", "bearer credentials missing"} {
+		if got := Message(prose); got != prose {
+			t.Errorf("prose changed: %q", got)
+		}
+	}
+}

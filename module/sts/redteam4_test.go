@@ -2,6 +2,7 @@ package sts
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -101,5 +102,32 @@ func TestRedTeam4ClientCredentialsEchoedFormBody(t *testing.T) {
 	enc := url.QueryEscape(secret)
 	if strings.Contains(err.Error(), enc) || strings.Contains(err.Error(), secret) {
 		t.Errorf("the client secret (as sent, %q) is in the error: %q", enc, err)
+	}
+}
+
+// TestRedTeam4TokenExchangeEchoedBasicAuth: with client_secret_basic (the
+// default), a token endpoint that quotes the Authorization header it
+// refused echoes base64(client_id:client_secret); logsafe redacts the
+// secret's literal bytes only, so the secret reached the logged message in
+// a form anyone reading the log decodes.
+func TestRedTeam4TokenExchangeEchoedBasicAuth(t *testing.T) {
+	const secret = "gw-exchange-secret-basic-9c1e"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client",
+			"error_description": "client authentication failed for Authorization: " + r.Header.Get("Authorization")})
+	}))
+	defer srv.Close()
+	c, err := NewTokenExchange(TokenExchangeConfig{TokenEndpoint: srv.URL, ClientID: "gw", ClientSecret: secret,
+		Transport: Transport{Timeout: 2 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Exchange(context.Background(), Request{Token: "subject-token-value"})
+	e := asError(t, err)
+	enc := base64.StdEncoding.EncodeToString([]byte("gw:" + secret))
+	if strings.Contains(e.Message, enc) || strings.Contains(e.Error(), enc) {
+		t.Errorf("the Basic credentials (base64 of client_id:client_secret) are in the error: %q", e.Message)
 	}
 }
