@@ -185,6 +185,9 @@ func (f *Flow) keysUnavailable(err error) bool {
 var protocolClaims = map[string]bool{
 	"iss": true, "aud": true, "exp": true, "iat": true, "nbf": true, "nonce": true, "azp": true,
 	"at_hash": true, "c_hash": true, "sid": true, "auth_time": true, "acr": true, "amr": true, "jti": true, "sub": true,
+	// client_id names the caller's OAuth client in the signed assertion
+	// (with azp): only the verified ID token may state it.
+	"client_id": true,
 }
 
 // withUserinfo returns the ID token's claims completed with the provider's
