@@ -74,7 +74,7 @@ func (id *Identity) stringClaims() []struct {
 // readClaims fills id from verified claims, checking only their JSON types
 // (the caller checks their values). Required: iss, aud, iat, exp, and a
 // caller's name: a non-empty sub, or (a machine caller whose token had no
-// subject) a non-empty client_id.
+// subject) no sub at all and a non-empty client_id.
 func (id *Identity) readClaims(c map[string]json.RawMessage) error {
 	id.Claims = c
 	for _, name := range []string{"iss", "iat", "exp", "aud"} {
@@ -89,6 +89,9 @@ func (id *Identity) readClaims(c map[string]json.RawMessage) error {
 	if _, present := c["sub"]; present {
 		if id.Subject, ok = stringMember(c, "sub"); !ok {
 			return refuse(ErrInvalidClaim, "sub is not a string")
+		}
+		if id.Subject == "" { // the gateway leaves sub out; it never sends it empty
+			return refuse(ErrMissingClaim, "sub is empty")
 		}
 	}
 	for _, sc := range id.stringClaims() {

@@ -117,6 +117,7 @@ func TestRefusals(t *testing.T) {
 		{"no sub, empty client_id", with(func(c map[string]any) { delete(c, "sub"); c["client_id"] = "" }), ErrMissingClaim},
 		{"empty sub, empty client_id", with(func(c map[string]any) { c["sub"] = ""; c["client_id"] = "" }), ErrMissingClaim},
 		{"client_id a number", with(func(c map[string]any) { c["client_id"] = 7 }), ErrInvalidClaim},
+		{"empty sub beside a client_id", with(func(c map[string]any) { c["sub"] = ""; c["client_id"] = "batch-job" }), ErrMissingClaim},
 		{"sub a number", with(func(c map[string]any) { c["sub"] = 2000000000000002 }), ErrInvalidClaim},
 		{"missing exp", with(func(c map[string]any) { delete(c, "exp") }), ErrMissingClaim},
 		{"missing iat", with(func(c map[string]any) { delete(c, "iat") }), ErrMissingClaim},

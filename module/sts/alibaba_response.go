@@ -49,12 +49,12 @@ func parseAlibaba(resp *response, token string, now time.Time) (*Credentials, *E
 		var s alibabaSuccess
 		if err := json.Unmarshal(resp.body, &s); err != nil || s.Credentials == nil ||
 			s.Credentials.AccessKeyID == "" || s.Credentials.AccessKeySecret == "" || s.Credentials.SecurityToken == "" {
-			return nil, &Error{Kind: Unavailable, Code: CodeBadResponse, HTTPStatus: resp.status, RequestID: s.RequestID,
+			return nil, &Error{Kind: Unavailable, Code: CodeBadResponse, HTTPStatus: resp.status, RequestID: logsafe.Message(s.RequestID, token),
 				Message: "the STS answered 200 without usable credentials"}
 		}
 		exp, err := parseExpiration(s.Credentials.Expiration)
 		if err != nil {
-			return nil, &Error{Kind: Unavailable, Code: CodeBadResponse, HTTPStatus: resp.status, RequestID: s.RequestID,
+			return nil, &Error{Kind: Unavailable, Code: CodeBadResponse, HTTPStatus: resp.status, RequestID: logsafe.Message(s.RequestID, token),
 				Message: fmt.Sprintf("the STS answered an unreadable Expiration %q", s.Credentials.Expiration)}
 		}
 		c := &Credentials{
@@ -84,7 +84,7 @@ func parseAlibaba(resp *response, token string, now time.Time) (*Credentials, *E
 	} else {
 		parsed = json.Unmarshal(resp.body, &ae) == nil && ae.Code != ""
 	}
-	e := &Error{HTTPStatus: resp.status, Code: ae.Code, RequestID: ae.RequestID,
+	e := &Error{HTTPStatus: resp.status, Code: logsafe.Message(ae.Code, token), RequestID: logsafe.Message(ae.RequestID, token),
 		Message: logsafe.Message(ae.Message, token)}
 	if !parsed {
 		e.Code = CodeBadResponse

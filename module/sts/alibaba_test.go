@@ -15,6 +15,7 @@ import (
 
 	"github.com/edgeauth/caddy-edgeauth/integration/demoidp"
 	"github.com/edgeauth/caddy-edgeauth/integration/stsemu"
+	"github.com/edgeauth/caddy-edgeauth/module/logsafe"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -281,6 +282,9 @@ func TestAlibabaRequestShape(t *testing.T) {
 	}
 }
 
+// echoToken is the caller's token in TestAlibabaErrorBodies.
+const echoToken = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnLW9mLXRoZS1jYWxsZXI"
+
 // TestAlibabaErrorBodies checks the other error encodings Darabonba accepts.
 func TestAlibabaErrorBodies(t *testing.T) {
 	cases := []struct {
@@ -301,6 +305,11 @@ func TestAlibabaErrorBodies(t *testing.T) {
 		{"missing parameter", "application/json", `{"Code":"MissingParameter.RoleArn","Message":"x"}`, 400, Misconfigured, "MissingParameter.RoleArn", ""},
 		{"200 without credentials", "application/json", `{"RequestId":"R5"}`, 200, Unavailable, CodeBadResponse, "R5"},
 		{"200 bad expiration", "application/json", `{"Credentials":{"AccessKeyId":"a","AccessKeySecret":"b","SecurityToken":"c","Expiration":"soon"}}`, 200, Unavailable, CodeBadResponse, ""},
+		// The code and request ID reach the caller's error body and the
+		// log: an STS quoting the caller's token in them does not.
+		{"token echoed in code and request ID", "application/json",
+			`{"Code":"InvalidParameter.` + echoToken + `","RequestId":"R6-` + echoToken + `","Message":"x"}`,
+			400, Misconfigured, "InvalidParameter." + logsafe.Redacted, "R6-" + logsafe.Redacted},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -311,7 +320,7 @@ func TestAlibabaErrorBodies(t *testing.T) {
 			}))
 			defer srv.Close()
 			cl, _ := NewAlibaba(AlibabaConfig{Endpoint: srv.URL, Transport: Transport{Timeout: 5 * time.Second}})
-			_, err := cl.Exchange(context.Background(), Request{Token: "a.b.c", RoleARN: "r", ProviderARN: "p", SessionName: "s1"})
+			_, err := cl.Exchange(context.Background(), Request{Token: echoToken, RoleARN: "r", ProviderARN: "p", SessionName: "s1"})
 			e := asError(t, err)
 			if e.Kind != c.kind || e.Code != c.code || e.RequestID != c.reqID || e.HTTPStatus != c.status {
 				t.Errorf("got %+v", e)

@@ -123,12 +123,12 @@ func parseAWS(resp *response, token string, now time.Time) (*Credentials, *Error
 		err := xml.Unmarshal(resp.body, &s)
 		cr := s.Result.Credentials
 		if err != nil || cr.AccessKeyID == "" || cr.SecretAccessKey == "" || cr.SessionToken == "" {
-			return nil, &Error{Kind: Unavailable, Code: CodeBadResponse, HTTPStatus: resp.status, RequestID: s.RequestID,
+			return nil, &Error{Kind: Unavailable, Code: CodeBadResponse, HTTPStatus: resp.status, RequestID: logsafe.Message(s.RequestID, token),
 				Message: "the STS answered 200 without usable credentials"}
 		}
 		exp, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(cr.Expiration))
 		if err != nil {
-			return nil, &Error{Kind: Unavailable, Code: CodeBadResponse, HTTPStatus: resp.status, RequestID: s.RequestID,
+			return nil, &Error{Kind: Unavailable, Code: CodeBadResponse, HTTPStatus: resp.status, RequestID: logsafe.Message(s.RequestID, token),
 				Message: fmt.Sprintf("the STS answered an unreadable Expiration %q", cr.Expiration)}
 		}
 		return &Credentials{
@@ -146,7 +146,7 @@ func parseAWS(resp *response, token string, now time.Time) (*Credentials, *Error
 	}
 	var ae awsError
 	parsed := xml.Unmarshal(resp.body, &ae) == nil && ae.Error.Code != ""
-	e := &Error{HTTPStatus: resp.status, Code: ae.Error.Code, RequestID: ae.RequestID,
+	e := &Error{HTTPStatus: resp.status, Code: logsafe.Message(ae.Error.Code, token), RequestID: logsafe.Message(ae.RequestID, token),
 		Message: logsafe.Message(ae.Error.Message, token)}
 	if !parsed {
 		e.Code = CodeBadResponse

@@ -32,13 +32,17 @@ const awsOK = `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.c
   <ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000001</RequestId></ResponseMetadata>
 </AssumeRoleWithWebIdentityResponse>`
 
-func awsErr(code string) string {
-	return fmt.Sprintf(`<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>%s</Code><Message>msg for %s</Message></Error><RequestId>rid-%s</RequestId></ErrorResponse>`, code, code, code)
+// awsErr is an error answer with code whose message quotes token.
+func awsErr(code, token string) string {
+	return fmt.Sprintf(`<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>%s</Code><Message>msg for %s</Message></Error><RequestId>rid-%s</RequestId></ErrorResponse>`, code, token, code)
 }
 
-// fakeAWS answers the §5 shapes. The token decides: "ok" succeeds, anything
-// else is an error code (status 400, or 403 for AccessDenied, 503 for
-// ServiceUnavailable).
+// tokenFor is the token that makes fakeAWS answer with code.
+func tokenFor(code string) string { return "token-for-" + code }
+
+// fakeAWS answers the §5 shapes. The token decides: "ok" succeeds,
+// tokenFor(code) is that error code (status 400, or 403 for AccessDenied,
+// 503 for ServiceUnavailable), its message quoting the token.
 func fakeAWS(t *testing.T, hits *atomic.Int32) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -47,22 +51,23 @@ func fakeAWS(t *testing.T, hits *atomic.Int32) *httptest.Server {
 		if r.URL.RawQuery != "" || f.Get("Action") != "AssumeRoleWithWebIdentity" || f.Get("Version") != "2011-06-15" ||
 			f.Get("RoleArn") == "" || f.Get("RoleSessionName") == "" || f.Get("DurationSeconds") != "3600" {
 			w.WriteHeader(400)
-			_, _ = io.WriteString(w, awsErr("ValidationError"))
+			_, _ = io.WriteString(w, awsErr("ValidationError", f.Get("WebIdentityToken")))
 			return
 		}
 		w.Header().Set("Content-Type", "text/xml")
-		switch code := f.Get("WebIdentityToken"); code {
+		tok := f.Get("WebIdentityToken")
+		switch code := strings.TrimPrefix(tok, tokenFor("")); code {
 		case "ok":
 			_, _ = io.WriteString(w, awsOK)
 		case "AccessDenied":
 			w.WriteHeader(403)
-			_, _ = io.WriteString(w, awsErr(code))
+			_, _ = io.WriteString(w, awsErr(code, tok))
 		case "ServiceUnavailable":
 			w.WriteHeader(503)
-			_, _ = io.WriteString(w, awsErr(code))
+			_, _ = io.WriteString(w, awsErr(code, tok))
 		default:
 			w.WriteHeader(400)
-			_, _ = io.WriteString(w, awsErr(code))
+			_, _ = io.WriteString(w, awsErr(code, tok))
 		}
 	}))
 	t.Cleanup(srv.Close)
@@ -108,11 +113,11 @@ func TestAWS(t *testing.T) {
 	for _, tc := range cases {
 		hits.Store(0)
 		r := req
-		r.Token = tc.code
+		r.Token = tokenFor(tc.code)
 		_, err := c.Exchange(context.Background(), r)
 		e := asError(t, err)
-		// The fake echoes the token (= the code) in its message: it must come
-		// back redacted.
+		// The fake echoes the token in its message: it must come back
+		// redacted.
 		if e.Kind != tc.kind || e.Code != tc.code || e.RequestID != "rid-"+tc.code || e.Message != "msg for "+redacted {
 			t.Errorf("%s: got %+v", tc.code, e)
 		}
