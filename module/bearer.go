@@ -56,11 +56,23 @@ func (b *bearerAuth) setup(ctx caddy.Context, names []string) error {
 }
 
 // authenticate verifies a bearer token, through the verified-token cache.
-func (b *bearerAuth) authenticate(ctx context.Context, raw string) (*identity.Identity, error) {
+// For a JWT it leaves the token's SHA-256 (its cache key) in *key, else it
+// leaves *key alone and reports false in hashed.
+func (b *bearerAuth) authenticate(ctx context.Context, raw string, key *token.Key) (id *identity.Identity, hashed bool, err error) {
 	if b.opaque != nil && !token.JWTShaped(raw) {
-		return b.authenticateOpaque(ctx, raw)
+		id, err = b.authenticateOpaque(ctx, raw)
+		return id, false, err
 	}
-	if id, ok := b.app.cache.Get(raw); ok && b.accepts(id.Provider) {
+	*key = token.KeyOf(raw)
+	id, err = b.authenticateJWT(ctx, raw, key)
+	return id, true, err
+}
+
+// authenticateJWT verifies a JWT whose cache key is key. A new token's
+// identity is offered to the cache, which keeps it from the token's second
+// sight on (token.Cache.Offer): a token used once costs no cache entry.
+func (b *bearerAuth) authenticateJWT(ctx context.Context, raw string, key *token.Key) (*identity.Identity, error) {
+	if id, ok := b.app.cache.Lookup(key); ok && b.accepts(id.Provider) {
 		b.app.metrics.TokenCache(true)
 		return id, nil
 	}
@@ -74,7 +86,7 @@ func (b *bearerAuth) authenticate(ctx context.Context, raw string) (*identity.Id
 	if id.Binding, err = bindingOrError(id.Claims); err != nil {
 		return nil, err
 	}
-	b.app.cache.Put(raw, id)
+	b.app.cache.Offer(key, id)
 	return id, nil
 }
 

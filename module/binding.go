@@ -280,7 +280,8 @@ func (b *bearerAuth) dpopTokenChallenges(r *http.Request, description string) (s
 // holds it to its binding. tokenErr is a verification failure (answered
 // as today); refusal a binding failure; nonce a DPoP-Nonce for the answer.
 func (b *bearerAuth) authenticateRequest(r *http.Request, cred credential) (id *identity.Identity, nonce string, tokenErr error, refusal *bindingRefusal) {
-	id, err := b.authenticate(r.Context(), cred.token)
+	var key token.Key
+	id, _, err := b.authenticate(r.Context(), cred.token, &key)
 	if err != nil {
 		return nil, "", err, nil
 	}

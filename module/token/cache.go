@@ -44,6 +44,8 @@ type Cache struct {
 	done    chan struct{}
 
 	lastFullSweep atomic.Int64 // unix nanoseconds
+
+	seen *seenFilter // tokens offered once (Offer)
 }
 
 // NewCache returns a cache of at most maxEntries identities (default
@@ -65,6 +67,7 @@ func NewCache(maxEntries int, maxTTL time.Duration) *Cache {
 		now:    time.Now,
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
+		seen:   newSeenFilter(maxEntries),
 	}
 	go c.sweep(min(maxTTL, time.Minute))
 	return c
@@ -91,10 +94,14 @@ func (c *Cache) Stop() {
 	<-c.done
 }
 
-func cacheKey(raw string) string {
-	sum := hashToken(raw)
-	return string(sum[:])
-}
+// Key is a token's cache key: the SHA-256 of its bytes. A caller that
+// needs the hash for something else too (a DPoP proof's ath is the
+// base64url of the same SHA-256) computes it once with KeyOf and uses
+// Lookup and Offer.
+type Key [sha256.Size]byte
+
+// KeyOf returns raw's cache key.
+func KeyOf(raw string) Key { return hashToken(raw) }
 
 // hashToken hashes the string's bytes in place: sha256 only reads them, and
 // a copy would cost an allocation per request on the cached path. This and
@@ -102,7 +109,7 @@ func cacheKey(raw string) string {
 // because BenchmarkCacheGetUnsafe shows they pay on every cached request
 // (0.54 µs of CPU and no allocation, against 1.4–1.5 µs and a copy of the
 // token, 640 B for the benchmark's, when copying).
-func hashToken(raw string) [sha256.Size]byte {
+func hashToken(raw string) Key {
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(raw), len(raw)))
 }
 
@@ -124,27 +131,50 @@ func (c *Cache) deleteExpired() {
 
 // Get returns the identity cached for raw, if any and not yet expired.
 func (c *Cache) Get(raw string) (*identity.Identity, bool) {
-	sum := hashToken(raw)
-	// The lookup does not keep its key, so the key may alias sum on the
-	// stack instead of being copied to the heap on every request.
-	v, ok := c.c.Get(unsafe.String(&sum[0], len(sum)))
+	k := hashToken(raw)
+	return c.Lookup(&k)
+}
+
+// Lookup is Get by the token's key (KeyOf).
+func (c *Cache) Lookup(k *Key) (*identity.Identity, bool) {
+	// The lookup does not keep its key, so the key may alias k (on the
+	// caller's stack) instead of being copied to the heap on every request.
+	v, ok := c.c.Get(unsafe.String(&k[0], len(k)))
 	if !ok {
 		return nil, false
 	}
 	e := v.(cacheEntry)
 	if !c.now().Before(e.until) {
-		c.c.Delete(string(sum[:])) // a copy: Delete may hand its key on
+		c.c.Delete(string(k[:])) // a copy: Delete may hand its key on
 		return nil, false
 	}
 	return e.id, true
 }
 
-// Put caches id for raw until min(maxTTL, id.Expiry). When the cache is
-// full it first drops expired entries; if it is still full, id is not
-// cached. Concurrent Puts may overshoot the cap by a few entries.
+// Put caches id for raw until min(maxTTL, id.Expiry), on first sight. When
+// the cache is full it first drops expired entries; if it is still full, id
+// is not cached. Concurrent Puts may overshoot the cap by a few entries.
 func (c *Cache) Put(raw string, id *identity.Identity) {
+	k := hashToken(raw)
+	c.store(&k, id)
+}
+
+// Offer caches id under k as Put does, but only when the same key was
+// offered before: the first offer of a token only marks it as seen (in a
+// fixed, pointer-free filter), so tokens that are used once are never
+// stored. It reports whether id was stored. Lookups stay by the full key:
+// the filter decides only whether to store (see seenFilter).
+func (c *Cache) Offer(k *Key, id *identity.Identity) bool {
+	if id == nil || !c.seen.seenBefore(k) {
+		return false
+	}
+	return c.store(k, id)
+}
+
+// store is Put by key; it reports whether id was stored.
+func (c *Cache) store(k *Key, id *identity.Identity) bool {
 	if id == nil {
-		return
+		return false
 	}
 	now := c.now()
 	until := now.Add(c.maxTTL)
@@ -152,7 +182,7 @@ func (c *Cache) Put(raw string, id *identity.Identity) {
 		until = id.Expiry
 	}
 	if !now.Before(until) {
-		return
+		return false
 	}
 	if c.c.ItemCount() >= c.max {
 		last := c.lastFullSweep.Load()
@@ -160,14 +190,18 @@ func (c *Cache) Put(raw string, id *identity.Identity) {
 			c.deleteExpired()
 		}
 		if c.c.ItemCount() >= c.max {
-			return
+			return false
 		}
 	}
-	c.c.Set(cacheKey(raw), cacheEntry{id: id, until: until}, gocache.NoExpiration)
+	c.c.Set(string(k[:]), cacheEntry{id: id, until: until}, gocache.NoExpiration)
+	return true
 }
 
 // Len returns the number of entries (expired ones not yet swept included).
 func (c *Cache) Len() int { return c.c.ItemCount() }
 
-// Flush removes every entry.
-func (c *Cache) Flush() { c.c.Flush() }
+// Flush removes every entry and forgets the tokens offered once.
+func (c *Cache) Flush() {
+	c.c.Flush()
+	c.seen.reset()
+}
