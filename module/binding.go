@@ -110,7 +110,9 @@ func (b *bearerAuth) providerOf(name string) *provider {
 
 // checkBinding holds a verified token to its binding for this request. It
 // returns the DPoP-Nonce to send with a successful answer ("" for none).
-func (b *bearerAuth) checkBinding(r *http.Request, cred credential, id *identity.Identity) (string, *bindingRefusal) {
+// tokenHash, when not nil, is SHA-256(cred.token), already computed for the
+// cache; the proof's ath is checked against it.
+func (b *bearerAuth) checkBinding(r *http.Request, cred credential, id *identity.Identity, tokenHash *[sha256.Size]byte) (string, *bindingRefusal) {
 	p := b.providerOf(id.Provider)
 	if p == nil || p.dpop == nil {
 		// Not reached: authenticate only answers for the route's providers.
@@ -153,6 +155,7 @@ func (b *bearerAuth) checkBinding(r *http.Request, cred credential, id *identity
 		Method:      r.Method,
 		URL:         b.requestHTU(r),
 		AccessToken: cred.token,
+		TokenSHA256: tokenHash,
 		JKT:         bind.Thumbprint,
 	})
 	if e != nil {
@@ -281,11 +284,15 @@ func (b *bearerAuth) dpopTokenChallenges(r *http.Request, description string) (s
 // as today); refusal a binding failure; nonce a DPoP-Nonce for the answer.
 func (b *bearerAuth) authenticateRequest(r *http.Request, cred credential) (id *identity.Identity, nonce string, tokenErr error, refusal *bindingRefusal) {
 	var key token.Key
-	id, _, err := b.authenticate(r.Context(), cred.token, &key)
+	id, hashed, err := b.authenticate(r.Context(), cred.token, &key)
 	if err != nil {
 		return nil, "", err, nil
 	}
-	nonce, refusal = b.checkBinding(r, cred, id)
+	var tokenHash *[sha256.Size]byte // the proof's ath is over the same SHA-256
+	if hashed {
+		tokenHash = (*[sha256.Size]byte)(&key)
+	}
+	nonce, refusal = b.checkBinding(r, cred, id, tokenHash)
 	if refusal != nil {
 		return nil, "", nil, refusal
 	}

@@ -96,6 +96,11 @@ type Request struct {
 	URL string
 	// AccessToken is the token presented with the proof (for ath).
 	AccessToken string
+	// TokenSHA256, when not nil, is SHA-256(AccessToken), which the caller
+	// has computed already (the token cache's key); ath is then checked
+	// against it instead of hashing the token again. It must be the hash
+	// of AccessToken.
+	TokenSHA256 *[sha256.Size]byte
 	// JKT is the token's cnf.jkt, compared exactly with the proof key's
 	// thumbprint.
 	JKT string
@@ -140,7 +145,7 @@ func (c *Checker) Check(ctx context.Context, raw string, req Request) (Result, *
 	if p.ATH == "" {
 		return Result{}, invalid("wrong_token", "DPoP proof has no ath")
 	}
-	if p.ATH != AccessTokenHash(req.AccessToken) {
+	if !athMatches(p.ATH, req) {
 		return Result{}, invalid("wrong_token", "DPoP proof is for another access token (ath)")
 	}
 	method, _ := token.SigningMethod(p.Alg) // checked by the parser
@@ -184,13 +189,35 @@ func AccessTokenHash(token string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// athLen is the length of base64url(SHA-256(…)) without padding.
+const athLen = 43
+
+// athMatches reports whether ath is AccessTokenHash(req.AccessToken), the
+// two compared as strings exactly as before, without building either on the
+// heap.
+func athMatches(ath string, req Request) bool {
+	if len(ath) != athLen {
+		return false
+	}
+	var sum [sha256.Size]byte
+	if req.TokenSHA256 != nil {
+		sum = *req.TokenSHA256
+	} else {
+		sum = sha256.Sum256([]byte(req.AccessToken))
+	}
+	var want [athLen]byte
+	base64.RawURLEncoding.Encode(want[:], sum[:])
+	return string(want[:]) == ath
+}
+
 // replayKey scopes a jti to the key that signed it.
 func replayKey(jkt, jti string) ReplayKey {
-	h := sha256.New()
-	h.Write([]byte(jkt))
-	h.Write([]byte{0})
-	h.Write([]byte(jti))
+	// SHA-256(jkt ‖ 0 ‖ jti), assembled on the stack for the usual sizes
+	// (a thumbprint is 43 bytes, a jti at most maxJTILen).
+	var buf [384]byte
+	in := append(append(append(buf[:0], jkt...), 0), jti...)
+	sum := sha256.Sum256(in)
 	var k ReplayKey
-	copy(k[:], h.Sum(nil))
+	copy(k[:], sum[:])
 	return k
 }
