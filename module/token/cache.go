@@ -104,8 +104,9 @@ type Key [sha256.Size]byte
 func KeyOf(raw string) Key { return hashToken(raw) }
 
 // hashToken hashes the string's bytes in place: sha256 only reads them, and
-// a copy would cost an allocation per request on the cached path. This and
-// the lookup in Get are the package's only unsafe conversions; they stay
+// a copy would cost an allocation per request on the cached path. This,
+// the lookup in Lookup and the hashing of an RSA signature's input
+// (verifySignature) are the package's only unsafe conversions; they stay
 // because BenchmarkCacheGetUnsafe shows they pay on every cached request
 // (0.54 µs of CPU and no allocation, against 1.4–1.5 µs and a copy of the
 // token, 640 B for the benchmark's, when copying).

@@ -156,7 +156,7 @@ func (v *Verifier) verifyParsed(ctx context.Context, raw string, p *parsed) (*id
 	}
 	verified := false
 	for _, k := range candidates {
-		if method.Verify(p.signingInput, p.sig, k.Public) == nil {
+		if verifySignature(method, p.signingInput, p.sig, k.Public) == nil {
 			verified = true
 			break
 		}
