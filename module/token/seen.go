@@ -33,7 +33,10 @@ const (
 )
 
 func newSeenFilter(cacheEntries int) *seenFilter {
-	n := min(max(2*cacheEntries, minSeenSlots), maxSeenSlots)
+	n := maxSeenSlots
+	if cacheEntries < maxSeenSlots/2 { // no overflow for huge caps
+		n = max(2*cacheEntries, minSeenSlots)
+	}
 	log2 := bits.Len(uint(n - 1)) // n rounded up to 1<<log2
 	return &seenFilter{slots: make([]atomic.Uint64, 1<<log2), shift: uint(64 - log2)}
 }

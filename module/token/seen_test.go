@@ -2,6 +2,7 @@ package token
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"sync"
 	"testing"
@@ -107,7 +108,7 @@ func TestCacheOfferNeverServesAnotherToken(t *testing.T) {
 // collector never scans it).
 func TestSeenFilterIsBoundedAndPointerFree(t *testing.T) {
 	for _, tc := range []struct{ entries, slots int }{
-		{1, minSeenSlots}, {20000, 1 << 16}, {1 << 15, 1 << 16}, {1 << 30, maxSeenSlots},
+		{1, minSeenSlots}, {20000, 1 << 16}, {1 << 15, 1 << 16}, {1 << 30, maxSeenSlots}, {math.MaxInt, maxSeenSlots},
 	} {
 		if got := len(newSeenFilter(tc.entries).slots); got != tc.slots {
 			t.Errorf("cache of %d entries: %d filter slots, want %d", tc.entries, got, tc.slots)
