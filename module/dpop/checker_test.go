@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
@@ -242,6 +243,39 @@ func TestMemoryReplayBounded(t *testing.T) {
 	_, _ = m3.Claim(bg, k, time.Now().Add(-time.Second))
 	if fresh, _ := m3.Claim(bg, k, exp); !fresh {
 		t.Fatal("an expired entry still counts as seen")
+	}
+}
+
+// TestMemoryReplayGrows: a shard's ring starts small and grows while full,
+// keeping every live entry (each is still refused as a replay), up to the
+// capacity, past which new proofs are refused.
+func TestMemoryReplayGrows(t *testing.T) {
+	const perShard = 5 * minReplayRing
+	m := NewMemoryReplay(perShard * replayShards)
+	exp := time.Now().Add(time.Hour)
+	key := func(i int) ReplayKey {
+		var k ReplayKey // shard 0: the first 8 bytes stay 0 mod 16
+		binary.BigEndian.PutUint64(k[8:], uint64(i))
+		return k
+	}
+	if got := len(m.shards[0].order); got != minReplayRing {
+		t.Fatalf("a new shard holds a ring of %d, want %d", got, minReplayRing)
+	}
+	for i := range perShard {
+		if fresh, err := m.Claim(bg, key(i), exp); !fresh || err != nil {
+			t.Fatalf("proof %d: %v %v", i, fresh, err)
+		}
+	}
+	for i := range perShard {
+		if fresh, err := m.Claim(bg, key(i), exp); fresh || err != nil {
+			t.Fatalf("proof %d replayed after the ring grew: %v %v", i, fresh, err)
+		}
+	}
+	if _, err := m.Claim(bg, key(perShard), exp); err != ErrReplayStoreFull {
+		t.Fatalf("past the capacity: %v, want ErrReplayStoreFull", err)
+	}
+	if got := len(m.shards[0].order); got != perShard {
+		t.Errorf("full ring of %d, want %d", got, perShard)
 	}
 }
 

@@ -24,12 +24,17 @@ type ReplayStore interface {
 // proof that has not expired yet.
 var ErrReplayStoreFull = errors.New("DPoP replay cache is full")
 
-// DefaultReplayEntries is the default capacity of a MemoryReplay: at the
-// default 60s proof window plus clock skew, about 2,500 new proofs a
-// second, in about 20 MB at most.
-const DefaultReplayEntries = 1 << 18
+// DefaultReplayEntries is the default capacity of a MemoryReplay: about
+// 23,000 new proofs a second at the default 60s proof window plus clock
+// skew. Memory follows use (about 64 bytes per live proof, so about 130 MB
+// only when full); an idle store holds a few kilobytes.
+const DefaultReplayEntries = 1 << 21
 
 const replayShards = 16
+
+// minReplayRing is the ring a shard starts with; it doubles while full,
+// up to the shard's share of the capacity.
+const minReplayRing = 256
 
 // MemoryReplay is a bounded in-process ReplayStore. Entries are kept until
 // they expire; when a shard is full of live entries, Claim fails with
@@ -42,9 +47,10 @@ type MemoryReplay struct {
 type replayShard struct {
 	mu    sync.Mutex
 	seen  map[ReplayKey]int64 // expiry, Unix nanoseconds
-	order []replayEntry       // ring in insertion order
+	order []replayEntry       // ring in insertion order; grows up to max
 	head  int
 	n     int
+	max   int
 }
 
 type replayEntry struct {
@@ -62,7 +68,8 @@ func NewMemoryReplay(maxEntries int) *MemoryReplay {
 	m := new(MemoryReplay)
 	for i := range m.shards {
 		m.shards[i].seen = make(map[ReplayKey]int64)
-		m.shards[i].order = make([]replayEntry, per)
+		m.shards[i].order = make([]replayEntry, min(per, minReplayRing))
+		m.shards[i].max = per
 	}
 	return m
 }
@@ -91,7 +98,7 @@ func (m *MemoryReplay) Claim(_ context.Context, key ReplayKey, expires time.Time
 		s.head = (s.head + 1) % len(s.order)
 		s.n--
 	}
-	if s.n == len(s.order) {
+	if s.n == len(s.order) && !s.grow() {
 		return false, ErrReplayStoreFull
 	}
 	exp := expires.UnixNano()
@@ -99,6 +106,20 @@ func (m *MemoryReplay) Claim(_ context.Context, key ReplayKey, expires time.Time
 	s.n++
 	s.seen[key] = exp
 	return true, nil
+}
+
+// grow doubles a full ring, up to the shard's maximum, keeping the entries
+// in order; it reports false when the ring is at its maximum already.
+func (s *replayShard) grow() bool {
+	if len(s.order) >= s.max {
+		return false
+	}
+	next := make([]replayEntry, min(2*len(s.order), s.max))
+	for i := range s.n {
+		next[i] = s.order[(s.head+i)%len(s.order)]
+	}
+	s.order, s.head = next, 0
+	return true
 }
 
 // Len is the number of entries held (live or awaiting removal).
