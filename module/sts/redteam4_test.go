@@ -83,22 +83,12 @@ func TestRedTeam4TokenExchangeErrorHidesEchoedSecrets(t *testing.T) {
 // error (logged by the workload token source).
 func TestRedTeam4ClientCredentialsEchoedFormBody(t *testing.T) {
 	const secret = "Zm9v+YmFy/c2VjcmV0=="
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	err := refusedClientCredentials(t, secret, func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request", "error_description": "cannot parse body " + string(raw)})
-	}))
-	defer srv.Close()
-	src, err := NewClientCredentialsSource(ClientCredentialsConfig{TokenEndpoint: srv.URL, ClientID: "gw",
-		ClientSecret: secret, AuthMethod: clientauth.SecretPost})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, err = src.Token(context.Background())
-	if err == nil {
-		t.Fatal("refused request gave a token")
-	}
+	})
 	enc := url.QueryEscape(secret)
 	if strings.Contains(err.Error(), enc) || strings.Contains(err.Error(), secret) {
 		t.Errorf("the client secret (as sent, %q) is in the error: %q", enc, err)
