@@ -10,7 +10,7 @@ import (
 
 // TestAthFromPrecomputedHash: a caller that has hashed the token already
 // (the token cache's key) passes the hash; ath is checked against it, in
-// exactly the string form AccessTokenHash gives, and nothing else.
+// exactly the string form accessTokenHash gives, and nothing else.
 func TestAthFromPrecomputedHash(t *testing.T) {
 	k := ecKey(t)
 	req := Request{Method: "GET", URL: "https://api.example/res", AccessToken: "the.access.token", JKT: Thumbprint(&k.PublicKey)}
@@ -28,7 +28,7 @@ func TestAthFromPrecomputedHash(t *testing.T) {
 		_, e := c.Check(bg, sign(t, jwt.SigningMethodES256, k, h, cl), r)
 		return e
 	}
-	good := AccessTokenHash(req.AccessToken)
+	good := accessTokenHash(req.AccessToken)
 	if e := check(good, &sum); e != nil {
 		t.Fatalf("right ath with the precomputed hash: %v", e)
 	}

@@ -183,16 +183,10 @@ func (c *Checker) Check(ctx context.Context, raw string, req Request) (Result, *
 	return res, nil
 }
 
-// AccessTokenHash is a proof's expected ath: base64url(SHA-256(token)).
-func AccessTokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
 // athLen is the length of base64url(SHA-256(…)) without padding.
 const athLen = 43
 
-// athMatches reports whether ath is AccessTokenHash(req.AccessToken), the
+// athMatches reports whether ath is base64url(SHA-256(req.AccessToken)), the
 // two compared as strings exactly as before, without building either on the
 // heap.
 func athMatches(ath string, req Request) bool {

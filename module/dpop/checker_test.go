@@ -30,7 +30,7 @@ func TestCheckAttacks(t *testing.T) {
 		{"url", func(h, c map[string]any) string { c["htu"] = "https://api.example/other"; return "" }, "wrong_url"},
 		{"host", func(h, c map[string]any) string { c["htu"] = "https://evil.example/res"; return "" }, "wrong_url"},
 		{"scheme", func(h, c map[string]any) string { c["htu"] = "http://api.example/res"; return "" }, "wrong_url"},
-		{"token", func(h, c map[string]any) string { c["ath"] = AccessTokenHash("another"); return "" }, "wrong_token"},
+		{"token", func(h, c map[string]any) string { c["ath"] = accessTokenHash("another"); return "" }, "wrong_token"},
 		{"no ath", func(h, c map[string]any) string { delete(c, "ath"); return "" }, "wrong_token"},
 		{"stale", func(h, c map[string]any) string { c["iat"] = testNow.Add(-66 * time.Second).Unix(); return "" }, "stale"},
 		{"future", func(h, c map[string]any) string { c["iat"] = testNow.Add(6 * time.Second).Unix(); return "" }, "future"},
@@ -143,7 +143,7 @@ func TestCheckDuplicateAndControlBytes(t *testing.T) {
 	req := Request{Method: "GET", URL: "https://api.example/res", AccessToken: "t", JKT: Thumbprint(&k.PublicKey)}
 	c := newTestChecker(t, nil)
 	jwk := `{"kty":"EC","crv":"P-256","x":"` + ecJWK(k)["x"].(string) + `","y":"` + ecJWK(k)["y"].(string) + `"}`
-	good := `{"jti":"j","htm":"GET","htu":"https://api.example/res","iat":1800000000,"ath":"` + AccessTokenHash("t") + `"}`
+	good := `{"jti":"j","htm":"GET","htu":"https://api.example/res","iat":1800000000,"ath":"` + accessTokenHash("t") + `"}`
 	hdr := `{"typ":"dpop+jwt","alg":"ES256","jwk":` + jwk + `}`
 	for name, pair := range map[string][2]string{
 		"dup htu":        {hdr, strings.Replace(good, `"jti"`, `"htu":"https://evil.example/res","jti"`, 1)},

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"testing"
@@ -58,7 +59,7 @@ func signRaw(t testing.TB, method jwt.SigningMethod, key crypto.PrivateKey, hb, 
 // proofParts are the header and claims of a valid ES256 proof for req.
 func proofParts(k *ecdsa.PrivateKey, req Request, jti string) (map[string]any, map[string]any) {
 	return map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": ecJWK(k)},
-		map[string]any{"jti": jti, "htm": req.Method, "htu": req.URL, "iat": testNow.Unix(), "ath": AccessTokenHash(req.AccessToken)}
+		map[string]any{"jti": jti, "htm": req.Method, "htu": req.URL, "iat": testNow.Unix(), "ath": accessTokenHash(req.AccessToken)}
 }
 
 // newTestChecker is a checker at testNow with a memory replay store.
@@ -76,3 +77,11 @@ func newTestChecker(t testing.TB, mod func(*Config)) *Checker {
 }
 
 var bg = context.Background()
+
+// accessTokenHash is a proof's expected ath: base64url(SHA-256(token)),
+// written out here as RFC 9449 §4.2 says, independently of the checker's
+// comparison against the cached hash.
+func accessTokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
