@@ -118,34 +118,7 @@ func testClusterRefresh(t *testing.T, cl *redistest.Cluster) {
 	c := fleet[0].store.c
 	t.Logf("session on %v, its refresh lock on %v", mastersOf(t, cl, []string{fleet[0].store.sessionKey(s.ID)}), mastersOf(t, cl, []string{c.key("lock:refresh", s.ID)}))
 
-	const n = 30
-	got := make([]string, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			r := cookie.Clone(context.Background())
-			sess, err := fleet[i%3].flow.Session(r.Context(), httptest.NewRecorder(), r)
-			errs[i] = err
-			if sess != nil {
-				got[i] = sess.AccessToken
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil || got[i] != "at-1" {
-			t.Errorf("request %d (instance %d): access token %q, error %v; want at-1", i, i%3, got[i], errs[i])
-		}
-	}
-	if calls := te.calls.Load(); calls != 1 {
-		t.Fatalf("token endpoint called %d times for %d concurrent requests over 3 instances, want exactly 1", calls, n)
-	}
+	refreshTogether(t, fleet, cookie, te)
 	for i, in := range fleet {
 		sess, err := in.store.Load(cookie)
 		if err != nil || sess.AccessToken != "at-1" || sess.RefreshToken != "rt-1" {

@@ -104,15 +104,11 @@ func nearExpirySession() *session.Session {
 	return s
 }
 
-func TestRefreshOncePerFleet(t *testing.T) {
-	rs := startRedis(t)
-	te := newTokenEndpoint(t)
-	var fleet []*fleetInstance
-	for range 3 {
-		fleet = append(fleet, newFleetInstance(t, rs.addr(), te.srv.URL, true))
-	}
-	cookie := save(t, fleet[0].store, nearExpirySession())
-
+// refreshTogether sends thirty concurrent requests of the session in cookie,
+// spread over the three instances of fleet, all within the refresh margin:
+// every one gets the refreshed access token, and te was called exactly once.
+func refreshTogether(t *testing.T, fleet []*fleetInstance, cookie *http.Request, te *tokenEndpoint) {
+	t.Helper()
 	const n = 30
 	var wg sync.WaitGroup
 	got := make([]string, n)
@@ -141,6 +137,17 @@ func TestRefreshOncePerFleet(t *testing.T) {
 	if c := te.calls.Load(); c != 1 {
 		t.Fatalf("token endpoint called %d times for %d concurrent requests over 3 instances, want exactly 1", c, n)
 	}
+}
+
+func TestRefreshOncePerFleet(t *testing.T) {
+	rs := startRedis(t)
+	te := newTokenEndpoint(t)
+	var fleet []*fleetInstance
+	for range 3 {
+		fleet = append(fleet, newFleetInstance(t, rs.addr(), te.srv.URL, true))
+	}
+	cookie := save(t, fleet[0].store, nearExpirySession())
+	refreshTogether(t, fleet, cookie, te)
 	// Every instance now reads the refreshed session from Redis.
 	for i, in := range fleet {
 		s, err := in.store.Load(cookie)
