@@ -134,7 +134,7 @@ func (f *Flow) complete(ctx context.Context, r *http.Request, pl *PendingLogin) 
 	}
 	id, err := f.cfg.IDTokens.Verify(ctx, tr.IDToken)
 	if err != nil {
-		if f.keysUnavailable(err) {
+		if keysUnavailable(err) {
 			return nil, fail(http.StatusServiceUnavailable, "Sign-in unavailable",
 				"The identity provider's signing keys could not be loaded to check the sign-in; please try again.", err)
 		}
@@ -175,7 +175,7 @@ func (f *Flow) complete(ctx context.Context, r *http.Request, pl *PendingLogin) 
 // lookup was cut short, or its key ID is unknown while the keys cannot be
 // fetched (oidc.ErrKeysUnreachable). That is an outage, answered 503 with
 // Retry-After; every other verification error means the token is not valid.
-func (f *Flow) keysUnavailable(err error) bool {
+func keysUnavailable(err error) bool {
 	var te *token.Error
 	return errors.As(err, &te) && te.Kind == token.Unavailable
 }

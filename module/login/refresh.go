@@ -80,7 +80,7 @@ func (f *Flow) Session(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		// Nothing of an answer whose ID token could not be checked is kept,
 		// a rotated refresh token included: with a rotating provider the
 		// next refresh is then refused and ends the session.
-		if (errors.Is(err, ErrTokenEndpointUnavailable) || f.keysUnavailable(err)) && now.Before(s.Expiry) {
+		if (errors.Is(err, ErrTokenEndpointUnavailable) || keysUnavailable(err)) && now.Before(s.Expiry) {
 			f.log.Warn("session refresh failed; using the session until its tokens expire", zap.Error(err))
 			return s, nil
 		}

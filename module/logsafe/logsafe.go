@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Redacted stands where a secret was removed.
@@ -43,7 +44,7 @@ func Message(msg string, secrets ...string) string {
 	const maxLen = 300
 	if len(msg) > maxLen {
 		cut := maxLen
-		for cut > 0 && !utf8Start(msg[cut]) {
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
 			cut--
 		}
 		msg = msg[:cut] + "…"
@@ -90,5 +91,3 @@ func credentialLike(s string) bool {
 	}
 	return len(s) >= 16 && strings.ToLower(s) != s && strings.ToUpper(s) != s
 }
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }

@@ -122,7 +122,7 @@ func (c *OpaqueChecker) CacheKey(raw string) string {
 	return "opaque\x00" + c.cfg.Provider + "\x00" + string(c.cfg.Mode) + "\x00" + raw
 }
 
-// errRejectedOpaque answers a token the provider refused a moment ago.
+// errRejectedOpaque answers a token the provider refused, now or a moment ago.
 var errRejectedOpaque = &Error{Kind: Invalid, Code: CodeRejectedByProvider, Description: "token rejected by the provider"}
 
 // Check asks the provider about an opaque access token and builds the
@@ -182,7 +182,7 @@ func (c *OpaqueChecker) ask(ctx context.Context, raw string) (*identity.Identity
 	}
 	switch {
 	case errors.Is(err, oidc.ErrTokenRejected):
-		return nil, &Error{Kind: Invalid, Code: CodeRejectedByProvider, Description: "token rejected by the provider"}
+		return nil, errRejectedOpaque
 	case err != nil:
 		return nil, &Error{Kind: Unavailable, Code: CodeProviderUnavailable, Description: "the provider could not check the token", RetryAfter: 5 * time.Second}
 	}
